@@ -1,0 +1,1 @@
+"""The Prefect layer: flows and tasks that call ``synth``; the command line sits on top."""

@@ -1,0 +1,345 @@
+"""The ``synth`` command: one sub-command per job, ``--json`` for scripts, one-line errors.
+
+Prefect and the heavy libraries are imported inside the commands, so ``--help`` is instant and
+worker processes that re-import this module stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_BAD_INPUT = 2
+EXIT_CHECK_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"synth: error: {message}\n")
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    print(f"synth: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:
+    if args.json:
+        print(json.dumps(obj, ensure_ascii=False, default=str))
+    else:
+        print(human)
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    import logging
+
+    if not verbose:
+        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class _Progress:
+    """A progress bar on stderr fed by the active shard pool's sample counter."""
+
+    def __init__(self, total: int, label: str, enabled: bool) -> None:
+        self.total = total
+        self.label = label
+        self.enabled = enabled
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        from flows.runtime import active_pool
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(self.label, total=self.total, rate="")
+            while not self._stop.wait(0.25):
+                pool = active_pool()
+                if pool is not None:
+                    done = pool.done_samples
+                    speed = bar.tasks[0].speed
+                    rate = f"{speed:,.0f}/s" if speed else ""
+                    bar.update(task, completed=min(done, self.total), rate=rate)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    return not args.json and sys.stderr.isatty()
+
+
+# -- synth ocr -----------------------------------------------------------------------------------
+def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
+    from synth.config import deep_merge, read_config_file
+
+    config = read_config_file(args.config) if args.config else {}
+    overrides: dict[str, Any] = {}
+    if args.fonts:
+        overrides.setdefault("fonts", {})["dir"] = str(Path(args.fonts).resolve())
+        overrides["fonts"]["styles"] = None
+    if args.backgrounds:
+        overrides.setdefault("backgrounds", {})["dir"] = str(Path(args.backgrounds).resolve())
+    if args.texts:
+        overrides.setdefault("text", {}).update(
+            {"source": "file", "path": str(Path(args.texts).resolve())}
+        )
+    if args.locale:
+        overrides.setdefault("text", {})["locales"] = args.locale
+    if args.format:
+        overrides.setdefault("output", {})["format"] = args.format
+    return deep_merge(config, overrides)
+
+
+def cmd_ocr(args: argparse.Namespace) -> int:
+    from synth.engine.generator import make_generator
+    from synth.ocr.spec import build_spec
+
+    config = _ocr_config(args)
+    source = args.config or "options"
+    spec = build_spec(args.preset, config, source=source)
+    make_generator("ocr", spec.model_dump(mode="json"))  # bad fonts, images, texts fail here
+    from flows.ocr import ocr_dataset
+
+    _quiet_prefect(args.verbose)
+    with _Progress(args.count, "rendering", _progress_enabled(args)):
+        result = ocr_dataset(
+            count=args.count,
+            seed=args.seed,
+            workers=args.workers,
+            preset=args.preset,
+            config=config,
+            name=args.name,
+            home=args.home,
+        )
+    return _report_build(args, result)
+
+
+def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    rec = result["record"]
+    obj = {
+        "id": rec["id"],
+        "path": rec["path"],
+        "count": rec["count"],
+        "name": rec["name"],
+        "kind": rec["kind"],
+        "fingerprint": rec["fingerprint"],
+        "new": result["created"],
+        "rendered_shards": result["rendered_shards"],
+        "skipped_shards": result["skipped_shards"],
+        "rejections": rec["statistics"].get("rejections", {}),
+    }
+    state = "registered" if result["created"] else "already registered"
+    human = (
+        f"{rec['kind']} dataset {rec['id'][:12]} ({rec['count']} samples) {state}\n{rec['path']}"
+    )
+    _emit(args, obj, human)
+    return 0
+
+
+# -- synth datasets ... --------------------------------------------------------------------------
+def _catalog(args: argparse.Namespace):
+    from synth.catalog import open_catalog
+
+    return open_catalog(args.home)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    records = _catalog(args).list(kind=args.kind, name=args.name, licence=args.licence)
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "count": r.count,
+            "created": r.created,
+            "trigger": r.trigger.get("type"),
+            "parent_id": r.parent_id,
+            "licences": r.licences,
+            "path": r.path,
+        }
+        for r in records
+    ]
+    if args.json:
+        print(json.dumps({"datasets": rows}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("no datasets yet: make one with `synth ocr --count 100`")
+        return 0
+    print(f"{'id':12}  {'kind':6}  {'count':>7}  {'trigger':9}  {'created':25}  name")
+    for r in rows:
+        print(
+            f"{r['id'][:12]}  {r['kind']:6}  {r['count']:>7}  {r['trigger']:9}  "
+            f"{r['created']:25}  {r['name']}"
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    rec = _catalog(args).get(args.id)
+    obj = rec.to_json()
+    if args.json:
+        print(json.dumps(obj, ensure_ascii=False))
+        return 0
+    print(f"id           {rec.id}")
+    print(f"name         {rec.name} ({rec.kind}, {rec.count} samples)")
+    print(f"path         {rec.path}")
+    print(f"created      {rec.created}")
+    print(f"fingerprint  {rec.fingerprint}")
+    print(f"seed         {rec.seed}")
+    print(f"code version {rec.code_version}")
+    print(f"trigger      {json.dumps(rec.trigger)}")
+    print(f"flow run     {rec.flow_run_id or '-'}")
+    print(f"parent       {rec.parent_id or '-'}")
+    print(f"licences     {', '.join(rec.licences)}")
+    rej = rec.statistics.get("rejections") or {}
+    print(f"rejections   {json.dumps(rej) if rej else 'none'}")
+    print(f"inputs       {len(rec.inputs)}")
+    for item in rec.inputs:
+        digest = item["sha256"][:12] or "-"
+        print(f"  {item['role']:11} {item['name']:40} {digest:12}  {item['licence']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from synth.engine.verify import require_folder, verify_files
+
+    rec = _catalog(args).get(args.id)
+    report = verify_files(require_folder(rec.path), rec.id)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        for rel in report.missing:
+            print(f"missing: {rel}")
+        for rel in report.changed:
+            print(f"changed: {rel}")
+        for problem in report.problems:
+            print(f"problem: {problem}")
+        verdict = "ok" if report.ok else "FAILED"
+        print(f"{verdict}: {rec.id[:12]} ({report.checked_files} files checked) at {rec.path}")
+    return 0 if report.ok else EXIT_CHECK_FAILED
+
+
+# -- the parser ------------------------------------------------------------------------------------
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", help="data root (default: $SYNTH_HOME or ./synth-data)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="synth",
+        description="Synthesise OCR line images and noisy speech with exact labels and lineage.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ocr = sub.add_parser(
+        "ocr",
+        help="render OCR line images",
+        description=(
+            "Render COUNT text-line images over photo or generated backgrounds, with exact labels "
+            "and character/word boxes, and register the dataset. Running the same command again "
+            "resumes an interrupted build and registers nothing twice."
+        ),
+    )
+    ocr.add_argument("--count", type=_positive, required=True, help="number of images")
+    ocr.add_argument("--seed", type=_seed, default=0, help="dataset seed (default 0)")
+    ocr.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    ocr.add_argument("--preset", default="default", help="clean | default (default: default)")
+    ocr.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
+    ocr.add_argument("--fonts", help="a folder of font files (default: the embedded fonts)")
+    ocr.add_argument("--backgrounds", help="a folder of background images (default: embedded)")
+    ocr.add_argument("--texts", help="a UTF-8 file with one text per line (default: Faker)")
+    ocr.add_argument("--locale", action="append", help="Faker locale, repeatable (en_US, ...)")
+    ocr.add_argument("--format", choices=("jpeg", "png"), help="image format (default jpeg)")
+    ocr.add_argument("--name", help="dataset name (default: ocr-PRESET)")
+    _common(ocr)
+    ocr.set_defaults(func=cmd_ocr)
+
+    ds = sub.add_parser("datasets", help="list, show and verify datasets in the catalog")
+    dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)
+    ls = dsub.add_parser("list", help="list dataset versions")
+    ls.add_argument("--kind", choices=("ocr", "speech"))
+    ls.add_argument("--name")
+    ls.add_argument("--licence", help="only datasets with an input under this licence")
+    _common(ls)
+    ls.set_defaults(func=cmd_list)
+    show = dsub.add_parser("show", help="one version with its lineage")
+    show.add_argument("id", help="dataset id or a unique prefix of it")
+    _common(show)
+    show.set_defaults(func=cmd_show)
+    verify = dsub.add_parser("verify", help="recompute hashes; exit 1 on any mismatch")
+    verify.add_argument("id", help="dataset id or a unique prefix of it")
+    _common(verify)
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flows.env import apply_defaults
+
+    args = build_parser().parse_args(argv)
+    apply_defaults(verbose=getattr(args, "verbose", False))
+    from synth.errors import SynthError
+
+    try:
+        return int(args.func(args) or 0)
+    except SynthError as err:
+        _fail(str(err).replace("\n", " "))
+    except KeyboardInterrupt:
+        print("synth: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The ``ocr_dataset`` flow: OCR line images from a preset, a config and overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.build import run_build
+from synth.engine.build import prepare
+from synth.ocr.spec import build_spec
+
+
+@flow(name="ocr_dataset", validate_parameters=True)
+def ocr_dataset(
+    count: int,
+    seed: int = 0,
+    workers: int = 1,
+    preset: str = "default",
+    config: dict[str, Any] | None = None,
+    name: str | None = None,
+    home: str | None = None,
+    trigger: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build (or resume) an OCR dataset of ``count`` line images and register it.
+
+    ``config`` holds spec values on top of the preset (the same keys as a config file).
+    Returns the catalog record, whether it is new, and how many shards were rendered.
+    """
+    spec = build_spec(preset, config)
+    plan, gen = prepare(
+        "ocr",
+        spec.model_dump(mode="json"),
+        seed=seed,
+        count=count,
+        name=name or f"ocr-{preset}",
+        home=home,
+        trigger=trigger,
+    )
+    return run_build(plan, gen, workers)

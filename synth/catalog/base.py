@@ -1,0 +1,82 @@
+"""The catalog interface and record type; ``open_catalog`` picks the backend from a URL."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from synth.errors import ConfigError
+
+DEFAULT_HOME = "./synth-data"
+
+
+def data_home(home: str | None = None) -> Path:
+    """The data root: ``home``, else ``$SYNTH_HOME``, else ``./synth-data``."""
+    return Path(home or os.environ.get("SYNTH_HOME") or DEFAULT_HOME).expanduser().resolve()
+
+
+@dataclass
+class DatasetRecord:
+    id: str  # content id: SHA-256 of the file manifest and labels
+    fingerprint: str
+    name: str
+    kind: str
+    path: str
+    status: str  # "complete" (only complete versions get a record)
+    created: str
+    count: int
+    seed: int
+    spec: dict[str, Any]
+    code_version: str
+    statistics: dict[str, Any]
+    trigger: dict[str, Any]
+    flow_run_id: str | None
+    parent_id: str | None
+    licences: list[str]
+    personal_data: bool
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Catalog(Protocol):
+    """What every backend offers. Registration is idempotent: a second identical build (same
+    content id) adds no record and returns the first."""
+
+    def register(self, info: dict[str, Any], path: str) -> tuple[DatasetRecord, bool]: ...
+
+    def get(self, ref: str) -> DatasetRecord: ...
+
+    def list(
+        self, kind: str | None = None, name: str | None = None, licence: str | None = None
+    ) -> list[DatasetRecord]: ...
+
+    def start_build(self, fingerprint: str, name: str, kind: str, path: str) -> None: ...
+
+    def end_build(
+        self, fingerprint: str, status: str, dataset_id: str | None = None, error: str | None = None
+    ) -> None: ...
+
+    def builds(self) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_catalog(home: str | Path | None = None, url: str | None = None) -> Catalog:
+    """The catalog at ``url`` (``$SYNTH_CATALOG_URL``), else the SQLite file under the data root."""
+    url = url or os.environ.get("SYNTH_CATALOG_URL")
+    if url:
+        if url.startswith("sqlite:///"):
+            from synth.catalog.sqlite import SqliteCatalog
+
+            return SqliteCatalog(Path(url[len("sqlite:///") :]))
+        raise ConfigError(
+            f"SYNTH_CATALOG_URL: unsupported catalog URL '{url}' (use sqlite:///PATH)"
+        )
+    from synth.catalog.sqlite import SqliteCatalog
+
+    root = data_home(str(home) if home else None)
+    return SqliteCatalog(root / "catalog.db")

@@ -1,0 +1,256 @@
+"""The embedded SQLite catalog: WAL, a busy timeout, a schema version in ``PRAGMA user_version``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synth.catalog.base import DatasetRecord
+from synth.errors import NotFound, SynthError
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE datasets (
+        id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        spec_json TEXT NOT NULL,
+        code_version TEXT NOT NULL,
+        statistics_json TEXT NOT NULL,
+        trigger_type TEXT NOT NULL,
+        trigger_json TEXT NOT NULL,
+        flow_run_id TEXT,
+        parent_id TEXT REFERENCES datasets(id),
+        licences_json TEXT NOT NULL,
+        personal_data INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX datasets_name ON datasets(name);
+    CREATE INDEX datasets_fingerprint ON datasets(fingerprint);
+    CREATE TABLE dataset_inputs (
+        dataset_id TEXT NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        licence TEXT NOT NULL,
+        attribution TEXT NOT NULL DEFAULT '',
+        personal_data INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (dataset_id, role, uri)
+    );
+    CREATE TABLE builds (
+        fingerprint TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT,
+        dataset_id TEXT,
+        error TEXT
+    );
+    """,
+}
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SqliteCatalog:
+    """The catalog in one SQLite file (created with its folder on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            )
+        except (OSError, sqlite3.Error) as err:
+            raise SynthError(f"{self.path}: cannot open the catalog ({err})") from None
+        self.db.row_factory = sqlite3.Row
+        self.db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SynthError(
+                    f"{self.path}: catalog schema {version} is newer than this synth "
+                    f"({SCHEMA_VERSION}); upgrade synth"
+                )
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[v].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {v}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- builds in progress ----------------------------------------------------------------------
+    def start_build(self, fingerprint: str, name: str, kind: str, path: str) -> None:
+        self.db.execute(
+            "INSERT INTO builds (fingerprint, name, kind, path, status, started) "
+            "VALUES (?, ?, ?, ?, 'building', ?) ON CONFLICT(fingerprint) DO UPDATE SET "
+            "status = CASE WHEN builds.status = 'complete' THEN 'complete' ELSE 'building' END, "
+            "error = NULL",
+            (fingerprint, name, kind, path, _now()),
+        )
+
+    def end_build(
+        self, fingerprint: str, status: str, dataset_id: str | None = None, error: str | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE builds SET status = ?, finished = ?, dataset_id = COALESCE(?, dataset_id), "
+            "error = ? WHERE fingerprint = ?",
+            (status, _now(), dataset_id, error, fingerprint),
+        )
+
+    def builds(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM builds ORDER BY started").fetchall()
+        return [dict(r) for r in rows]
+
+    # -- dataset versions ------------------------------------------------------------------------
+    def register(self, info: dict[str, Any], path: str) -> tuple[DatasetRecord, bool]:
+        """Record a complete dataset version from its ``dataset.json`` content."""
+        trigger = info.get("trigger") or {"type": "manual"}
+        parent = info.get("parent") or None
+        inputs = info.get("inputs", [])
+        personal = any(i.get("personal_data") for i in inputs)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self.db.execute(
+                "INSERT INTO datasets (id, fingerprint, name, kind, path, status, created, count, "
+                "seed, spec_json, code_version, statistics_json, trigger_type, trigger_json, "
+                "flow_run_id, parent_id, licences_json, personal_data) "
+                "VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO NOTHING",
+                (
+                    info["id"],
+                    info["fingerprint"],
+                    info["name"],
+                    info["kind"],
+                    str(path),
+                    info.get("created") or _now(),
+                    info["count"],
+                    info["seed"],
+                    json.dumps(info["spec"], sort_keys=True),
+                    info["code_version"],
+                    json.dumps(info["statistics"], sort_keys=True),
+                    trigger.get("type", "manual"),
+                    json.dumps(trigger, sort_keys=True),
+                    (info.get("run") or {}).get("flow_run_id"),
+                    parent["id"] if parent else None,
+                    json.dumps(info.get("licences", [])),
+                    int(personal),
+                ),
+            )
+            created = cur.rowcount == 1
+            if created:
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO dataset_inputs (dataset_id, role, name, uri, sha256, "
+                    "licence, attribution, personal_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            info["id"],
+                            i["role"],
+                            i["name"],
+                            i["uri"],
+                            i["sha256"],
+                            i["licence"],
+                            i.get("attribution", ""),
+                            int(bool(i.get("personal_data"))),
+                        )
+                        for i in inputs
+                    ],
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return self.get(info["id"]), created
+
+    def _record(self, row: sqlite3.Row) -> DatasetRecord:
+        inputs = [
+            dict(r) | {"personal_data": bool(r["personal_data"])}
+            for r in self.db.execute(
+                "SELECT role, name, uri, sha256, licence, attribution, personal_data "
+                "FROM dataset_inputs WHERE dataset_id = ? ORDER BY role, name",
+                (row["id"],),
+            )
+        ]
+        return DatasetRecord(
+            id=row["id"],
+            fingerprint=row["fingerprint"],
+            name=row["name"],
+            kind=row["kind"],
+            path=row["path"],
+            status=row["status"],
+            created=row["created"],
+            count=row["count"],
+            seed=row["seed"],
+            spec=json.loads(row["spec_json"]),
+            code_version=row["code_version"],
+            statistics=json.loads(row["statistics_json"]),
+            trigger=json.loads(row["trigger_json"]),
+            flow_run_id=row["flow_run_id"],
+            parent_id=row["parent_id"],
+            licences=json.loads(row["licences_json"]),
+            personal_data=bool(row["personal_data"]),
+            inputs=inputs,
+        )
+
+    def get(self, ref: str) -> DatasetRecord:
+        """A version by full id or unique id prefix (at least 4 hex digits)."""
+        ref = ref.strip().lower().removeprefix("sha256:")
+        if len(ref) < 4:
+            raise NotFound(f"dataset id '{ref}': give at least 4 characters of the id")
+        rows = self.db.execute(
+            "SELECT * FROM datasets WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+            (ref, ref + "\U0010ffff"),
+        ).fetchall()
+        if not rows:
+            raise NotFound(f"dataset id '{ref}': no such dataset in {self.path}")
+        if len(rows) > 1 and rows[0]["id"] != ref:
+            shown = ", ".join(r["id"][:12] for r in rows[:5])
+            raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
+        return self._record(rows[0])
+
+    def list(
+        self, kind: str | None = None, name: str | None = None, licence: str | None = None
+    ) -> list[DatasetRecord]:
+        query = "SELECT * FROM datasets WHERE 1 = 1"
+        args: list[Any] = []
+        if kind:
+            query += " AND kind = ?"
+            args.append(kind)
+        if name:
+            query += " AND name = ?"
+            args.append(name)
+        query += " ORDER BY created, id"
+        records = [self._record(r) for r in self.db.execute(query, args).fetchall()]
+        if licence:
+            records = [r for r in records if licence in r.licences]
+        return records

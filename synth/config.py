@@ -1,0 +1,89 @@
+"""Typed, strict configs: unknown keys and wrong values fail at load with the field's name."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from synth.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every spec: frozen, unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """One line naming every bad field, its value and what was expected."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{loc}'")
+        else:
+            value = e.get("input")
+            shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            parts.append(f"{loc}={shown}: {e['msg']}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def validate(model: type[M], data: dict[str, Any], source: str = "config") -> M:
+    """Validate ``data`` as ``model``, raising a one-line ConfigError that names each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON, TOML or YAML config file into a dict; errors name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix == ".json":
+            data = json.loads(text)
+        elif p.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif p.suffix in (".yaml", ".yml"):
+            import yaml  # PyYAML comes with Prefect
+
+            data = yaml.safe_load(text)
+        else:
+            raise ConfigError(f"{p}: unknown config format '{p.suffix}' (use .toml, .json, .yaml)")
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{p}: not valid {p.suffix[1:].upper()}: {err}") from None
+    except ImportError:
+        raise ConfigError(f"{p}: YAML configs need PyYAML; use .toml or .json") from None
+    except Exception as err:  # yaml.YAMLError without importing yaml up front
+        if type(err).__module__.startswith("yaml"):
+            raise ConfigError(f"{p}: not valid YAML: {err}".replace("\n", " ")) from None
+        raise
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{p}: expected a table/object at the top level, got {type(data).__name__}"
+        )
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; nested dicts merge, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,1 @@
+"""The kind-independent build engine: spec -> plan -> recipes -> render -> write -> manifest."""

@@ -1,0 +1,126 @@
+"""Plain-Python build driver: plan, render shards in a pool, assemble, write the card, register.
+
+The Prefect flows call the same steps (one Prefect task per shard); tests and benchmarks may
+call ``build`` directly, without Prefect.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synth.catalog import Catalog, DatasetRecord
+from synth.catalog.base import data_home
+from synth.engine.assemble import METADATA, assemble
+from synth.engine.card import write_card
+from synth.engine.generator import Generator, make_generator
+from synth.engine.plan import BuildPlan
+from synth.engine.pool import ShardPool
+from synth.errors import SynthError
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    record: DatasetRecord
+    created: bool  # False when the catalog already held this exact version
+    rendered_shards: int
+    skipped_shards: int
+
+
+def prepare(
+    kind: str,
+    spec: dict[str, Any],
+    *,
+    seed: int,
+    count: int,
+    name: str,
+    home: str | Path | None = None,
+    trigger: dict[str, Any] | None = None,
+    parent: dict[str, Any] | None = None,
+) -> tuple[BuildPlan, Generator]:
+    """Validate the inputs by building the generator once, and fix the plan."""
+    if count < 1:
+        raise SynthError(f"count: must be >= 1, got {count}")
+    if seed < 0:
+        raise SynthError(f"seed: must be >= 0, got {seed}")
+    gen = make_generator(kind, spec)
+    plan = BuildPlan(
+        kind=kind,
+        name=name,
+        spec=spec,
+        seed=seed,
+        count=count,
+        shard_size=int(spec.get("shard_size", 500)),
+        home=str(data_home(str(home) if home else None)),
+        inputs=[i.to_json() for i in gen.inputs()],
+        parent=parent,
+        trigger=trigger or {"type": "manual"},
+    )
+    return plan, gen
+
+
+def ensure_writable(plan: BuildPlan) -> None:
+    """Create the dataset folder, or fail with one line naming the folder that is not writable."""
+    try:
+        plan.internal_dir.mkdir(parents=True, exist_ok=True)
+        probe = plan.internal_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise SynthError(
+            f"{plan.out_dir}: cannot write the dataset here ({err.strerror})"
+        ) from None
+    (plan.internal_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2))
+
+
+def finish(
+    plan: BuildPlan, gen: Generator, catalog: Catalog, run: dict[str, Any] | None = None
+) -> tuple[DatasetRecord, bool]:
+    """Assemble the folder, write the card and register the version (idempotently)."""
+    skipped = getattr(gen, "skipped_inputs", lambda: [])()
+    assembled = assemble(plan, run, extra={"skipped_inputs": skipped})
+    previews: list[tuple[str, str]] = []
+    preview = getattr(gen, "preview", None)
+    if preview is not None:
+        with open(plan.out_dir / METADATA, encoding="utf-8") as f:
+            rows = (json.loads(line) for line in itertools.islice(f, 64))
+            previews = preview(plan.out_dir, rows)
+    write_card(plan.out_dir, assembled.info, previews)
+    record, created = catalog.register(assembled.info, str(plan.out_dir))
+    catalog.end_build(plan.fingerprint, "complete", record.id)
+    return record, created
+
+
+def build(
+    plan: BuildPlan,
+    gen: Generator,
+    catalog: Catalog,
+    workers: int = 1,
+    run: dict[str, Any] | None = None,
+    on_pool: Callable[[ShardPool], None] | None = None,
+) -> BuildResult:
+    """Render every unfinished shard with ``workers`` processes, then finish the dataset."""
+    ensure_writable(plan)
+    catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
+    rendered = skipped = 0
+    try:
+        with ShardPool(workers) as pool:
+            if on_pool is not None:
+                on_pool(pool)
+            futures = [pool.submit(plan, shard) for shard in plan.shards()]
+            for fut in futures:
+                result = fut.result()
+                if result.rendered:
+                    rendered += 1
+                else:
+                    skipped += 1
+                    pool.add_done(result.samples)
+        record, created = finish(plan, gen, catalog, run)
+    except BaseException as err:
+        catalog.end_build(plan.fingerprint, "failed", error=str(err)[:500] or type(err).__name__)
+        raise
+    return BuildResult(record, created, rendered, skipped)

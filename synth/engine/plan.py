@@ -1,0 +1,108 @@
+"""A build plan: everything that fixes a dataset's bytes, cut into fixed-size shards.
+
+Shard boundaries depend on ``shard_size`` only (never on the worker count), so sample paths and
+the content id are the same however the shards are scheduled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synth.hashing import sha256_json
+from synth.version import code_version, library_versions
+
+INTERNAL_DIR = "__synth__"  # Hugging Face loaders skip folders named with a double underscore
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    start: int  # first sample index, inclusive
+    stop: int  # last sample index, exclusive
+
+    @property
+    def name(self) -> str:
+        return f"shard-{self.number:05d}"
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """A dataset version to build.
+
+    ``spec`` is the validated spec as plain JSON; ``inputs`` are the lineage records of every input
+    the generator may draw from. Samples ``[0, parent_count)`` come from ``parent`` (an expansion)
+    and are linked, not re-rendered; samples ``[parent_count, count)`` are rendered.
+    """
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    seed: int
+    count: int
+    shard_size: int
+    home: str
+    inputs: list[dict[str, Any]]
+    code_version: str = field(default_factory=code_version)
+    libraries: dict[str, str] = field(default_factory=library_versions)
+    parent: dict[str, Any] | None = None  # {"id", "path", "count"} of the dataset being expanded
+    trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
+
+    @property
+    def parent_count(self) -> int:
+        return int(self.parent["count"]) if self.parent else 0
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of all that fixes the bytes: kind, spec, seed, count, shard size, input hashes,
+        code and library versions, and the parent's content id. Known before building."""
+        return sha256_json(
+            {
+                "kind": self.kind,
+                "spec": self.spec,
+                "seed": self.seed,
+                "count": self.count,
+                "shard_size": self.shard_size,
+                "inputs": sorted((i["role"], i["uri"], i["sha256"]) for i in self.inputs),
+                "code_version": self.code_version,
+                "libraries": self.libraries,
+                "parent": self.parent["id"] if self.parent else None,
+            }
+        )
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.home) / "datasets" / f"{self.name}-{self.fingerprint[:12]}"
+
+    @property
+    def internal_dir(self) -> Path:
+        return self.out_dir / INTERNAL_DIR
+
+    def shards(self) -> list[Shard]:
+        """Shards of the samples to render; an expansion's new samples continue its parent's
+        numbering and start a new shard."""
+        first = self.parent_count
+        out = []
+        number = (first + self.shard_size - 1) // self.shard_size if first else 0
+        start = first
+        while start < self.count:
+            # Shards are aligned to multiples of shard_size so that expansions line up.
+            stop = min(self.count, (start // self.shard_size + 1) * self.shard_size)
+            out.append(Shard(number, start, stop))
+            number += 1
+            start = stop
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fingerprint"] = self.fingerprint
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> BuildPlan:
+        d = {k: v for k, v in d.items() if k != "fingerprint"}
+        return cls(**d)

@@ -1,0 +1,106 @@
+"""Render one shard: recipes, files and an atomically written shard manifest.
+
+A shard is done only when its manifest exists. Its files are written first; a shard interrupted
+before its manifest lands is rendered again from the start, overwriting what it had written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from synth.engine.generator import Generator, make_generator
+from synth.engine.plan import BuildPlan, Shard
+from synth.engine.stats import Stats
+from synth.hashing import canonical_json, sha256_bytes
+from synth.rng import sample_rng
+
+ProgressFn = Callable[[int], None]
+
+_PROGRESS_EVERY = 25  # samples between progress callbacks
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    shard: int
+    samples: int
+    rendered: bool  # False when the shard was already done (a resumed build)
+
+
+def shard_manifest_path(plan: BuildPlan, shard: Shard) -> Path:
+    return plan.internal_dir / "shards" / f"{shard.number:05d}.jsonl"
+
+
+def shard_stats_path(plan: BuildPlan, shard: Shard) -> Path:
+    return plan.internal_dir / "shards" / f"{shard.number:05d}.stats.json"
+
+
+@lru_cache(maxsize=4)
+def _cached_generator(kind: str, spec_json: str) -> Generator:
+    # One generator per worker process and spec: assets are decoded once and kept.
+    return make_generator(kind, json.loads(spec_json))
+
+
+def generator_for(plan: BuildPlan) -> Generator:
+    return _cached_generator(plan.kind, canonical_json(plan.spec))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary name and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = None) -> ShardResult:
+    """Render every sample of ``shard`` into the dataset folder unless the shard is done."""
+    manifest = shard_manifest_path(plan, shard)
+    if manifest.exists():
+        return ShardResult(shard.number, len(shard), rendered=False)
+    gen = generator_for(plan)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    (plan.out_dir / shard.name).mkdir(parents=True, exist_ok=True)
+    made_dirs: set[Path] = {plan.out_dir / shard.name}
+    stats = Stats()
+    tmp = manifest.with_name(f".{manifest.name}.tmp-{os.getpid()}")
+    pending = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        for index in range(shard.start, shard.stop):
+            stem = f"{shard.name}/{index:09d}"
+            recipe = gen.sample(index, sample_rng(plan.seed, index))
+            rendered = gen.render(recipe, stem)
+            files = []
+            for relpath, data in rendered.files.items():
+                path = plan.out_dir / relpath
+                if path.parent not in made_dirs:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    made_dirs.add(path.parent)
+                with open(path, "wb") as f:
+                    f.write(data)
+                files.append([relpath, sha256_bytes(data), len(data)])
+            described = gen.describe(recipe, rendered.outputs)
+            stats.add(described, recipe.get("rejections"))
+            record = {
+                "index": index,
+                "files": files,
+                "row": rendered.row,
+                "recipe": recipe,
+                "outputs": rendered.outputs,
+            }
+            out.write(canonical_json(record) + "\n")
+            pending += 1
+            if progress is not None and pending >= _PROGRESS_EVERY:
+                progress(pending)
+                pending = 0
+        out.flush()
+        os.fsync(out.fileno())
+    write_atomic(shard_stats_path(plan, shard), canonical_json(stats.to_json()).encode())
+    os.replace(tmp, manifest)
+    if progress is not None and pending:
+        progress(pending)
+    return ShardResult(shard.number, len(shard), rendered=True)

@@ -1,0 +1,33 @@
+"""Errors a user can cause and fix. Each one prints as a single line that names what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SynthError(Exception):
+    """A user-facing error: bad input, bad config, an unusable file.
+
+    The command line prints ``str(error)`` on one line and exits with code 2, without a traceback.
+    """
+
+
+class ConfigError(SynthError):
+    """A config key or value is wrong; the message names the field, value and what was expected."""
+
+
+class AssetError(SynthError):
+    """An input file (font, image, audio, text corpus) is unusable; the message names the file."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class TooManyRejections(SynthError):
+    """Sampling kept failing, so the dataset would be skewed or could not be built."""
+
+
+class NotFound(SynthError):
+    """A dataset id, prefix or name matched nothing in the catalog (or matched more than one)."""

@@ -1,0 +1,1 @@
+"""OCR line images: text in random fonts over photo or generated backgrounds, with exact boxes."""

@@ -1,0 +1,157 @@
+"""Backgrounds: random crops of photos (crop first, then resize) or generated ones.
+
+Each photo is decoded once per worker process and kept as RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from synth.assets import embedded_dir, embedded_record
+from synth.errors import AssetError
+from synth.hashing import sha256_file
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+_MIN_SIDE_PX = 16
+
+
+@dataclass
+class Photo:
+    id: str
+    path: str
+    sha256: str
+    licence: str
+    attribution: str
+    image: Image.Image  # RGB, decoded once
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+
+@dataclass
+class BackgroundPool:
+    photos: list[Photo]
+    skipped: list[dict[str, str]]
+
+
+def load_photo(path: Path) -> Photo:
+    """Decode one photo fully to RGB; a truncated or non-image file raises AssetError."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            rgb = im.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise AssetError(path, f"not a readable image ({err})") from None
+    if min(rgb.size) < _MIN_SIDE_PX:
+        raise AssetError(path, f"image is {rgb.size[0]}x{rgb.size[1]} px, below {_MIN_SIDE_PX} px")
+    record = embedded_record(path)
+    return Photo(
+        id=path.name,
+        path=str(path),
+        sha256=sha256_file(path),
+        licence=record.licence if record else "unknown",
+        attribution=record.attribution if record else "",
+        image=rgb,
+    )
+
+
+def load_background_pool(bg_dir: str | None, needed: bool) -> BackgroundPool:
+    """The usable photos of ``bg_dir`` (None: embedded), sorted by name; bad files are skipped and
+    listed. ``needed`` makes a folder with no usable photo an error."""
+    folder = embedded_dir("backgrounds") if bg_dir is None else Path(bg_dir).expanduser()
+    if not folder.is_dir():
+        raise AssetError(folder, "backgrounds folder not found")
+    photos: list[Photo] = []
+    skipped: list[dict[str, str]] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            skipped.append({"file": str(path), "reason": "not an image file (by extension)"})
+            continue
+        try:
+            photos.append(load_photo(path))
+        except AssetError as err:
+            skipped.append({"file": str(path), "reason": err.problem})
+    if needed and not photos:
+        detail = f" ({len(skipped)} file(s) skipped: {skipped[0]['reason']})" if skipped else ""
+        raise AssetError(folder, f"no usable background image in this folder{detail}")
+    return BackgroundPool(photos, skipped)
+
+
+def sample_photo_crop(
+    photo: Photo, size: tuple[int, int], scale_range: tuple[float, float], rng: np.random.Generator
+) -> list[int]:
+    """A crop box ``[x0, y0, x1, y1]`` of the output's aspect ratio, ``scale`` times its size
+    where the photo allows (smaller photos are upscaled from their largest such crop)."""
+    w, h = size
+    pw, ph = photo.size
+    fit = min(pw / w, ph / h)  # the largest scale that fits in the photo
+    lo, hi = scale_range
+    scale = min(float(rng.uniform(lo, hi)), fit)
+    cw = max(1, min(pw, round(w * scale)))
+    ch = max(1, min(ph, round(h * scale)))
+    x0 = int(rng.integers(0, pw - cw + 1))
+    y0 = int(rng.integers(0, ph - ch + 1))
+    return [x0, y0, x0 + cw, y0 + ch]
+
+
+def render_photo(photo: Photo, crop: list[int], size: tuple[int, int]) -> Image.Image:
+    region = photo.image.crop(tuple(crop))
+    if region.size != size:
+        region = region.resize(size, Image.Resampling.BILINEAR)
+    return region
+
+
+def sample_generated(kind: str, rng: np.random.Generator) -> dict[str, Any]:
+    """Parameters of a generated background: colours as RGB 0-255 lists."""
+
+    def colour() -> list[int]:
+        return [int(v) for v in rng.integers(0, 256, size=3)]
+
+    if kind == "flat":
+        return {"kind": "flat", "color": colour()}
+    if kind == "gradient":
+        return {
+            "kind": "gradient",
+            "color_from": colour(),
+            "color_to": colour(),
+            "vertical": bool(rng.random() < 0.5),
+        }
+    if kind == "noise":
+        return {
+            "kind": "noise",
+            "color": colour(),
+            "std": round(float(rng.uniform(5, 40)), 3),
+            "seed": int(rng.integers(0, 2**31 - 1)),
+        }
+    raise ValueError(f"unknown generated background kind {kind!r}")
+
+
+def render_generated(params: dict[str, Any], size: tuple[int, int]) -> Image.Image:
+    w, h = size
+    kind = params["kind"]
+    if kind == "flat":
+        return Image.new("RGB", size, tuple(params["color"]))
+    if kind == "gradient":
+        a = np.asarray(params["color_from"], dtype=np.float32)
+        b = np.asarray(params["color_to"], dtype=np.float32)
+        n = h if params["vertical"] else w
+        t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
+        line = (a + (b - a) * t).round().astype(np.uint8)  # n x 3
+        arr = (
+            np.broadcast_to(line[:, None, :], (h, w, 3))
+            if params["vertical"]
+            else np.broadcast_to(line[None, :, :], (h, w, 3))
+        )
+        return Image.fromarray(np.ascontiguousarray(arr), "RGB")
+    if kind == "noise":
+        noise_rng = np.random.default_rng(params["seed"])
+        base = np.asarray(params["color"], dtype=np.float32)
+        arr = base + noise_rng.normal(0.0, params["std"], size=(h, w, 1)).astype(np.float32)
+        return Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8), "RGB")
+    raise ValueError(f"unknown generated background kind {kind!r}")

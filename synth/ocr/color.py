@@ -1,0 +1,96 @@
+"""Text colour chosen against the actual background for a minimum WCAG contrast ratio.
+
+Contrast is taken against the background's worst case under the text: the 10th luminance
+percentile for dark text, the 90th for light text, so a textured photo cannot hide the text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+_LOW_PCT, _HIGH_PCT = 10, 90
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = c / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _lin(c: float) -> float:
+    c = c / 255.0
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def relative_luminance(rgb: Any) -> float:
+    """WCAG relative luminance of one sRGB colour (0-255 components), in [0, 1]."""
+    r, g, b = (float(v) for v in rgb)
+    return 0.2126 * _lin(r) + 0.7152 * _lin(g) + 0.0722 * _lin(b)
+
+
+def contrast_ratio(l1: float, l2: float) -> float:
+    hi, lo = max(l1, l2), min(l1, l2)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def luminance_stats(region: Image.Image) -> dict[str, float]:
+    """Luminance percentiles of a background region (sampled on a 2-px grid for speed)."""
+    arr = np.asarray(region, dtype=np.float32)[::2, ::2].reshape(-1, 3)
+    lum = srgb_to_linear(arr) @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    lo, hi = np.percentile(lum, [_LOW_PCT, _HIGH_PCT])
+    return {"p10": round(float(lo), 5), "p90": round(float(hi), 5)}
+
+
+def _mix(base: np.ndarray, target: float, towards: float) -> list[int]:
+    """Blend ``base`` toward black (0) or white (255) until its luminance is ``target``."""
+    lo, hi = 0.0, 1.0
+    b = [float(v) for v in base]
+    for _ in range(20):
+        t = (lo + hi) / 2
+        lum = relative_luminance([round(v * (1 - t) + towards * t) for v in b])
+        if (lum > target) == (towards == 0.0):
+            lo = t
+        else:
+            hi = t
+    return [round(v * (1 - hi) + towards * hi) for v in b]
+
+
+def sample_text_color(
+    stats: dict[str, float], min_ratio: float, rng: np.random.Generator
+) -> dict[str, Any] | None:
+    """Draw a text colour whose contrast with the background's worst case is >= ``min_ratio``.
+
+    Returns None when neither dark nor light text can reach it on this background.
+    """
+    dark_max = (stats["p10"] + 0.05) / min_ratio - 0.05  # luminance ceiling for dark text
+    light_min = min_ratio * (stats["p90"] + 0.05) - 0.05  # luminance floor for light text
+    options = []
+    if dark_max >= 0.0:
+        options.append("dark")
+    if light_min <= 1.0:
+        options.append("light")
+    if not options:
+        return None
+    polarity = options[int(rng.integers(len(options)))]
+    base = rng.integers(0, 256, size=3).astype(np.float64)
+    if polarity == "dark":
+        target = float(rng.uniform(0.0, dark_max))
+        rgb = (
+            _mix(base, target, 0.0) if relative_luminance(base) > target else [int(v) for v in base]
+        )
+        ratio = contrast_ratio(relative_luminance(rgb), stats["p10"])
+    else:
+        target = float(rng.uniform(light_min, 1.0))
+        rgb = (
+            _mix(base, target, 255.0)
+            if relative_luminance(base) < target
+            else [int(v) for v in base]
+        )
+        ratio = contrast_ratio(relative_luminance(rgb), stats["p90"])
+    if ratio < min_ratio:  # rounding to 8-bit can cost a hair: fall back to the extreme
+        rgb = [0, 0, 0] if polarity == "dark" else [255, 255, 255]
+        ref = stats["p10"] if polarity == "dark" else stats["p90"]
+        ratio = contrast_ratio(relative_luminance(rgb), ref)
+    return {"rgb": rgb, "polarity": polarity, "contrast_ratio": round(ratio, 3)}

@@ -1,0 +1,431 @@
+"""The OCR generator: ``sample`` draws a recipe, ``render`` turns it into a JPEG/PNG and boxes.
+
+Recipe (one per sample, JSON): text and where it came from; font id, sha256, size and layout
+engine; padding; geometry (or ``{"applied": false}``); canvas size; background (photo id, sha256
+and crop box, or generated parameters) and its luminance under the text; text colour with the
+achieved contrast; effects; rejections counted by reason. ``render(recipe)`` is pure.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from synth.engine.generator import InputRef, Rendered, register_kind
+from synth.errors import TooManyRejections
+from synth.ocr import geometry as geo
+from synth.ocr.backgrounds import (
+    BackgroundPool,
+    load_background_pool,
+    render_generated,
+    render_photo,
+    sample_generated,
+    sample_photo_crop,
+)
+from synth.ocr.color import luminance_stats, sample_text_color
+from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
+from synth.ocr.layout import LineLayout, layout_line
+from synth.ocr.spec import OcrSpec
+from synth.ocr.text import TextSource
+from synth.version import library_versions
+
+_EXT = {"jpeg": ".jpg", "png": ".png"}
+
+
+def _r(x: float, nd: int = 4) -> float:
+    return round(float(x), nd)
+
+
+@dataclass
+class Composed:
+    image: Image.Image
+    mask: Image.Image | None  # the text's coverage (L), when asked for
+    outputs: dict[str, Any]
+
+
+class OcrGenerator:
+    kind = "ocr"
+
+    def __init__(self, spec: dict[str, Any] | OcrSpec) -> None:
+        self.spec = spec if isinstance(spec, OcrSpec) else OcrSpec.model_validate(spec)
+        self.texts = TextSource(self.spec.text)
+        self.fonts: FontPool = load_font_pool(self.spec.fonts.dir, self.spec.fonts.styles)
+        self.font_by_id: dict[str, Font] = {f.id: f for f in self.fonts.fonts}
+        bg = self.spec.backgrounds
+        self.backgrounds: BackgroundPool = load_background_pool(bg.dir, needed=bg.photo_prob > 0)
+        self.photo_by_id = {p.id: p for p in self.backgrounds.photos}
+        # The last layout and background drawn by sample(), reused by render() of that recipe.
+        self._layout_memo: tuple[tuple, LineLayout] | None = None
+        self._bg_memo: tuple[str, Image.Image] | None = None
+
+    # -- lineage -------------------------------------------------------------------------------
+    def inputs(self) -> list[InputRef]:
+        refs = [
+            InputRef("font", f.id, _uri(f.path), f.sha256, f.licence, f.attribution)
+            for f in self.fonts.fonts
+        ]
+        if self.spec.backgrounds.photo_prob > 0:
+            refs += [
+                InputRef("background", p.id, _uri(p.path), p.sha256, p.licence, p.attribution)
+                for p in self.backgrounds.photos
+            ]
+        t = self.spec.text
+        if t.source == "file":
+            path = self.texts.path
+            refs.append(InputRef("texts", path.name, _uri(str(path)), self.texts.sha256, "unknown"))
+        else:
+            faker_version = library_versions()["faker"]
+            for locale in t.locales:
+                refs.append(
+                    InputRef(
+                        "texts",
+                        f"faker:{locale}",
+                        f"faker:{locale}?version={faker_version}",
+                        "",
+                        "MIT",
+                        "Faker (joke2k/faker), generated text",
+                    )
+                )
+        return refs
+
+    def skipped_inputs(self) -> list[dict[str, str]]:
+        return self.fonts.skipped + self.backgrounds.skipped
+
+    # -- sampling ------------------------------------------------------------------------------
+    def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
+        spec = self.spec
+        rejections: dict[str, int] = {}
+
+        def reject(reason: str) -> None:
+            rejections[reason] = rejections.get(reason, 0) + 1
+
+        last_text = ""
+        for _ in range(spec.max_retries):
+            drawn = self.texts.draw(rng)
+            if drawn.text is None:
+                reject(drawn.reason)
+                continue
+            last_text = drawn.text
+            candidates = self.fonts.candidates(drawn.text)
+            if not candidates:
+                reject("no_font_can_draw_text")
+                continue
+            font = candidates[int(rng.integers(len(candidates)))]
+            break
+        else:
+            raise TooManyRejections(self._explain_text_failure(index, rejections, last_text))
+
+        text = drawn.text
+        lo, hi = spec.fonts.size_px_range
+        size = int(rng.integers(lo, hi + 1))
+        layout_engine = "raqm" if needs_shaping(text) else "basic"
+        lay = self._layout(text, font, size, layout_engine)
+
+        g = spec.geometry
+        pad = [
+            int(v) for v in rng.integers(g.padding_px_range[0], g.padding_px_range[1] + 1, size=4)
+        ]
+        geometry: dict[str, Any] = {"applied": False}
+        if g.prob > 0 and rng.random() < g.prob:
+            frac = float(rng.uniform(*g.perspective_frac_range))
+            shifts = rng.uniform(-frac, frac, size=(4, 2)) if frac > 0 else None
+            geometry = {
+                "applied": True,
+                "rotation_deg": _r(rng.uniform(*g.rotation_deg_range)),
+                "skew_deg": _r(rng.uniform(*g.skew_deg_range)),
+                "perspective_shifts": (
+                    [[_r(x), _r(y)] for x, y in shifts] if shifts is not None else None
+                ),
+            }
+        matrix, canvas = _placement(lay, geometry, pad)
+        text_region = _text_region(lay, matrix, canvas)
+
+        bg_spec = spec.backgrounds
+        for _ in range(spec.max_retries):
+            if self.backgrounds.photos and rng.random() < bg_spec.photo_prob:
+                photo = self.backgrounds.photos[int(rng.integers(len(self.backgrounds.photos)))]
+                background = {
+                    "kind": "photo",
+                    "id": photo.id,
+                    "sha256": photo.sha256,
+                    "crop": sample_photo_crop(photo, canvas, bg_spec.crop_scale_range, rng),
+                }
+            else:
+                kind = bg_spec.generated[int(rng.integers(len(bg_spec.generated)))]
+                background = sample_generated(kind, rng)
+            bg_image = self._background(background, canvas)
+            stats = luminance_stats(bg_image.crop(text_region))
+            color = sample_text_color(stats, spec.color.min_contrast_ratio, rng)
+            if color is not None:
+                break
+            reject("low_contrast_background")
+        else:
+            raise TooManyRejections(
+                f"sample {index}: no background allowed contrast >= "
+                f"{spec.color.min_contrast_ratio} after {spec.max_retries} draws "
+                "(lower color.min_contrast_ratio or add plainer backgrounds)"
+            )
+
+        e = spec.effects
+        blur: dict[str, Any] = {"applied": False}
+        if e.blur_prob > 0 and rng.random() < e.blur_prob:
+            blur = {"applied": True, "radius_px": _r(rng.uniform(*e.blur_radius_px_range), 3)}
+        noise: dict[str, Any] = {"applied": False}
+        if e.noise_prob > 0 and rng.random() < e.noise_prob:
+            noise = {
+                "applied": True,
+                "std": _r(rng.uniform(*e.noise_std_range), 3),
+                "seed": int(rng.integers(0, 2**31 - 1)),
+            }
+        quality = None
+        if spec.output.format == "jpeg":
+            quality = int(rng.integers(e.jpeg_quality_range[0], e.jpeg_quality_range[1] + 1))
+
+        return {
+            "index": index,
+            "text": text,
+            "text_source": drawn.source,
+            "font": {"id": font.id, "sha256": font.sha256},
+            "font_size_px": size,
+            "layout": layout_engine,
+            "padding_px": pad,
+            "geometry": geometry,
+            "canvas_px": list(canvas),
+            "background": background,
+            "background_luminance": stats,
+            "text_color": color,
+            "effects": {"blur": blur, "noise": noise, "jpeg_quality": quality},
+            "format": spec.output.format,
+            "rejections": rejections,
+        }
+
+    def _explain_text_failure(self, index: int, rejections: dict[str, int], text: str) -> str:
+        where = self.texts.path if self.texts.path else "text source"
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(rejections.items()))
+        detail = ""
+        if text and "no_font_can_draw_text" in rejections:
+            missing = sorted(
+                {ch for ch in text if not any(f.can_draw_char(ch) for f in self.fonts.fonts)}
+            )
+            shown = "".join(missing[:10]) or "(each character exists, but no single font has all)"
+            detail = f"; e.g. {text[:40]!r}: no font draws {shown!r}"
+        return (
+            f"{where}: sample {index}: no usable text in {self.spec.max_retries} draws "
+            f"({reasons}){detail}"
+        )
+
+    # -- rendering -----------------------------------------------------------------------------
+    def _layout(self, text: str, font: Font, size: int, engine: str) -> LineLayout:
+        key = (text, font.id, size, engine)
+        if self._layout_memo is not None and self._layout_memo[0] == key:
+            return self._layout_memo[1]
+        lay = layout_line(text, font.get(size, engine), shaped=engine == "raqm")
+        self._layout_memo = (key, lay)
+        return lay
+
+    def _background(self, params: dict[str, Any], canvas: tuple[int, int]) -> Image.Image:
+        key = repr((params, canvas))
+        if self._bg_memo is not None and self._bg_memo[0] == key:
+            return self._bg_memo[1].copy()
+        if params["kind"] == "photo":
+            img = render_photo(self.photo_by_id[params["id"]], params["crop"], canvas)
+        else:
+            img = render_generated(params, canvas)
+        self._bg_memo = (key, img)
+        return img.copy()
+
+    def compose(self, recipe: dict[str, Any], want_mask: bool = False) -> Composed:
+        """Draw a recipe: the image, the text coverage mask (if asked) and the boxes."""
+        font = self.font_by_id[recipe["font"]["id"]]
+        size = recipe["font_size_px"]
+        engine = recipe["layout"]
+        text = recipe["text"]
+        lay = self._layout(text, font, size, engine)
+        matrix, canvas = _placement(lay, recipe["geometry"], recipe["padding_px"])
+        if list(canvas) != recipe["canvas_px"]:
+            raise ValueError(f"recipe canvas {recipe['canvas_px']} != layout {list(canvas)}")
+        image = self._background(recipe["background"], canvas)
+        color = tuple(recipe["text_color"]["rgb"])
+        ftobj = font.get(size, engine)
+        mask = None
+        if recipe["geometry"]["applied"]:
+            layer = Image.new("L", (lay.width, lay.height), 0)
+            ImageDraw.Draw(layer).text(lay.origin, text, fill=255, font=ftobj, anchor="ls")
+            mask = layer.transform(
+                canvas,
+                Image.Transform.PERSPECTIVE,
+                geo.pil_perspective_coeffs(matrix),
+                Image.Resampling.BILINEAR,
+            )
+            image.paste(color, (0, 0, *canvas), mask)
+        else:
+            at = (matrix[0, 2] + lay.origin[0], matrix[1, 2] + lay.origin[1])
+            ImageDraw.Draw(image).text(at, text, fill=color, font=ftobj, anchor="ls")
+            if want_mask:
+                mask = Image.new("L", canvas, 0)
+                ImageDraw.Draw(mask).text(at, text, fill=255, font=ftobj, anchor="ls")
+        fx = recipe["effects"]
+        if fx["blur"]["applied"]:
+            image = image.filter(ImageFilter.GaussianBlur(fx["blur"]["radius_px"]))
+        if fx["noise"]["applied"]:
+            noise_rng = np.random.default_rng(fx["noise"]["seed"])
+            arr = np.asarray(image, dtype=np.float32)
+            arr = arr + noise_rng.normal(0.0, fx["noise"]["std"], size=(*arr.shape[:2], 1))
+            image = Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8), "RGB")
+        return Composed(image, mask, _boxes(lay, matrix, canvas, recipe["geometry"]["applied"]))
+
+    def render(self, recipe: dict[str, Any], stem: str) -> Rendered:
+        composed = self.compose(recipe)
+        buf = io.BytesIO()
+        if recipe["format"] == "jpeg":
+            composed.image.save(buf, "JPEG", quality=recipe["effects"]["jpeg_quality"])
+        else:
+            composed.image.save(buf, "PNG", compress_level=1)
+        file_name = stem + _EXT[recipe["format"]]
+        bg = recipe["background"]
+        row = {
+            "file_name": file_name,
+            "text": recipe["text"],
+            "font": recipe["font"]["id"],
+            "font_size_px": recipe["font_size_px"],
+            "background": bg["id"] if bg["kind"] == "photo" else f"generated:{bg['kind']}",
+            "width": recipe["canvas_px"][0],
+            "height": recipe["canvas_px"][1],
+            "contrast_ratio": recipe["text_color"]["contrast_ratio"],
+        }
+        return Rendered({file_name: buf.getvalue()}, row, composed.outputs)
+
+    def preview(self, out_dir: Path, records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+        """Write the contact sheet; returns its (relative path, caption)."""
+        from synth.engine.card import preview_dir
+
+        path = preview_dir(out_dir) / "preview.jpg"
+        path.write_bytes(contact_sheet(out_dir, records))
+        return [(path.relative_to(out_dir).as_posix(), "the first samples")]
+
+    def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+        bg = recipe["background"]
+        fx = recipe["effects"]
+        return {
+            "font": recipe["font"]["id"],
+            "background": bg["id"] if bg["kind"] == "photo" else f"generated:{bg['kind']}",
+            "layout": recipe["layout"],
+            "boxes": outputs["boxes_note"],
+            "text_polarity": recipe["text_color"]["polarity"],
+            "geometry": "applied" if recipe["geometry"]["applied"] else "none",
+            "blur": "applied" if fx["blur"]["applied"] else "none",
+            "noise": "applied" if fx["noise"]["applied"] else "none",
+            "contrast_ratio": recipe["text_color"]["contrast_ratio"],
+            "font_size_px": recipe["font_size_px"],
+            "text_length_chars": len(recipe["text"]),
+            "width_px": recipe["canvas_px"][0],
+            "height_px": recipe["canvas_px"][1],
+            "jpeg_quality": fx["jpeg_quality"],
+        }
+
+
+def _uri(path: str) -> str:
+    from synth.assets import embedded_record
+
+    record = embedded_record(path)
+    return f"asset:{record.path}" if record else f"file://{path}"
+
+
+def _placement(lay: LineLayout, geometry: dict[str, Any], pad: list[int]):
+    """The matrix from text-layer to canvas pixels, and the canvas size (w, h)."""
+    if geometry["applied"]:
+        h = geo.layer_homography(geometry, lay.width, lay.height)
+        corners = geo.apply(h, geo.box_corners([0, 0, lay.width, lay.height]))
+        x0, y0, x1, y1 = geo.bounds(corners)
+        matrix = geo.translation(pad[0] - x0, pad[1] - y0) @ h
+        canvas = (math.ceil(x1 - x0) + pad[0] + pad[2], math.ceil(y1 - y0) + pad[1] + pad[3])
+    else:
+        matrix = geo.translation(pad[0], pad[1])
+        canvas = (lay.width + pad[0] + pad[2], lay.height + pad[1] + pad[3])
+    return matrix, canvas
+
+
+def _text_region(lay: LineLayout, matrix: np.ndarray, canvas: tuple[int, int]):
+    x0, y0, x1, y1 = geo.bounds(geo.apply(matrix, geo.box_corners(lay.line_box)))
+    w, h = canvas
+    box = (
+        max(0, math.floor(x0)),
+        max(0, math.floor(y0)),
+        min(w, math.ceil(x1)),
+        min(h, math.ceil(y1)),
+    )
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return (0, 0, w, h)
+    return box
+
+
+def _map_box(matrix: np.ndarray, box: list[float], canvas: tuple[int, int], quad: bool):
+    pts = geo.apply(matrix, geo.box_corners(box))
+    x0, y0, x1, y1 = geo.bounds(pts)
+    w, h = canvas
+    aabb = [
+        max(0, math.floor(x0)),
+        max(0, math.floor(y0)),
+        min(w, math.ceil(x1)),
+        min(h, math.ceil(y1)),
+    ]
+    if quad:
+        return aabb, [[round(float(x), 2), round(float(y), 2)] for x, y in pts]
+    return aabb, None
+
+
+def _boxes(lay: LineLayout, matrix: np.ndarray, canvas: tuple[int, int], warped: bool):
+    """Character, word and line boxes in canvas pixels ([x0, y0, x1, y1], x1/y1 exclusive),
+    plus quadrilaterals when the layer was warped."""
+    out: dict[str, Any] = {"boxes_note": lay.boxes_note}
+    line, line_quad = _map_box(matrix, lay.line_box, canvas, warped)
+    out["line_box"] = line
+    chars = None
+    if lay.char_boxes is not None:
+        chars = [
+            None if b is None else _map_box(matrix, b, canvas, False)[0] for b in lay.char_boxes
+        ]
+    out["char_boxes"] = chars
+    words = None
+    word_quads = None
+    if lay.word_boxes is not None:
+        mapped = [_map_box(matrix, b, canvas, warped) for b in lay.word_boxes]
+        words = [m[0] for m in mapped]
+        if warped:
+            word_quads = [m[1] for m in mapped]
+    out["word_boxes"] = words
+    if warped:
+        out["line_quad"] = line_quad
+        out["word_quads"] = word_quads
+    return out
+
+
+register_kind("ocr", OcrGenerator)
+
+
+def contact_sheet(out_dir: Path, records: Iterable[dict[str, Any]], limit: int = 24) -> bytes:
+    """A JPEG grid of the first ``limit`` samples, each scaled to 48 px high, two columns."""
+    thumbs = []
+    for rec in records:
+        with Image.open(out_dir / rec["file_name"]) as im:
+            h = 48
+            w = max(1, round(im.width * h / im.height))
+            thumbs.append(im.convert("RGB").resize((min(w, 480), h), Image.Resampling.BILINEAR))
+        if len(thumbs) >= limit:
+            break
+    cols = 2
+    col_w = max((t.width for t in thumbs), default=1)
+    rows = (len(thumbs) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * col_w + (cols + 1) * 6, rows * 54 + 6), (255, 255, 255))
+    for k, t in enumerate(thumbs):
+        sheet.paste(t, (6 + (k % cols) * (col_w + 6), 6 + (k // cols) * 54))
+    buf = io.BytesIO()
+    sheet.save(buf, "JPEG", quality=85)
+    return buf.getvalue()

@@ -1,0 +1,102 @@
+"""Line layout: where each character and word lands, in the text layer's pixel coordinates.
+
+Text is drawn with the ``"ls"`` anchor (left end of the baseline). For scripts drawn without
+shaping (Latin, Greek, Cyrillic, CJK) each character gets an ink box: pen position from prefix
+advances (kerning included), ink extent from the glyph's own bounding box. Shaped scripts
+(Arabic, Indic, Thai) get word boxes only: a character there has no box of its own once glyphs
+join or reorder. A right-to-left line mixed with left-to-right words gets a line box only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import ImageFont
+
+from synth.ocr.fonts import has_strong_ltr, is_rtl
+
+Box = list[float]  # [x0, y0, x1, y1], pixels
+
+
+@dataclass(frozen=True)
+class LineLayout:
+    width: int  # text layer size, px
+    height: int
+    origin: tuple[int, int]  # where the "ls" anchor goes in the text layer
+    line_box: Box
+    char_boxes: list[Box | None] | None  # one per character of the text; None for spaces
+    word_boxes: list[Box] | None  # one per space-separated word
+    boxes_note: str  # "chars+words", "words (shaped script)", "line only (mixed direction)"
+
+
+def _words(text: str) -> list[tuple[int, int]]:
+    spans, start = [], None
+    for i, ch in enumerate(text):
+        if ch == " ":
+            if start is not None:
+                spans.append((start, i))
+                start = None
+        elif start is None:
+            start = i
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans
+
+
+def _union(boxes: list[Box]) -> Box:
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
+def layout_line(
+    text: str, font: ImageFont.FreeTypeFont, shaped: bool, margin: int = 2
+) -> LineLayout:
+    """Measure ``text`` in ``font`` and place it in a layer with ``margin`` px around the line.
+
+    The layer's height spans the font's ascent and descent (and any ink beyond them), so lines of
+    one font and size share a height whatever their letters.
+    """
+    ascent, descent = font.getmetrics()
+    left, ink_top, right, ink_bottom = font.getbbox(text, anchor="ls")
+    top = min(ink_top, -ascent)
+    bottom = max(ink_bottom, descent)
+    ox, oy = margin - left, margin - top
+    width = int(right - left) + 2 * margin
+    height = int(bottom - top) + 2 * margin
+    char_boxes: list[Box | None] | None = None
+    word_boxes: list[Box] | None = None
+    spans = _words(text)
+    if not shaped:
+        char_boxes = []
+        for i, ch in enumerate(text):
+            if ch == " ":
+                char_boxes.append(None)
+                continue
+            pen = font.getlength(text[: i + 1]) - font.getlength(ch)
+            x0, t, x1, b = font.getbbox(ch, anchor="ls")
+            if x1 <= x0 or b <= t:
+                char_boxes.append(None)
+                continue
+            char_boxes.append([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
+        word_boxes = []
+        for s, e in spans:
+            inked = [b for b in char_boxes[s:e] if b is not None]
+            word_boxes.append(_union(inked) if inked else [ox, oy, ox, oy])
+        note = "chars+words"
+    elif not (is_rtl(text) and has_strong_ltr(text)):
+        total = font.getlength(text)
+        word_boxes = []
+        rtl = is_rtl(text)
+        for s, e in spans:
+            pen = total - font.getlength(text[:e]) if rtl else font.getlength(text[:s])
+            x0, t, x1, b = font.getbbox(text[s:e], anchor="ls")
+            word_boxes.append([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
+        note = "words (shaped script)"
+    else:
+        note = "line only (mixed direction)"
+    line_box = [ox + left, oy + ink_top, ox + right, oy + ink_bottom]
+    return LineLayout(width, height, (ox, oy), line_box, char_boxes, word_boxes, note)

@@ -1,0 +1,201 @@
+"""The OCR dataset spec (ranges and pools) and its presets.
+
+Ranges are ``*_range`` pairs ``(low, high)`` with the unit in the name; a degenerate range
+``(x, x)`` always draws ``x``. Probabilities are in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from synth.config import StrictModel, deep_merge, validate
+
+FONT_STYLES = ("serif", "sans", "mono", "condensed", "handwriting", "script")
+Prob = Field(ge=0.0, le=1.0)
+
+
+def _check_range(value: tuple[float, float], lo: float | None = None, hi: float | None = None):
+    a, b = value
+    if a > b:
+        raise ValueError(f"low {a} is above high {b}; expected (low, high)")
+    if lo is not None and a < lo:
+        raise ValueError(f"must be >= {lo}")
+    if hi is not None and b > hi:
+        raise ValueError(f"must be <= {hi}")
+    return value
+
+
+class TextSpec(StrictModel):
+    """Where texts come from and which ones are kept."""
+
+    source: Literal["faker", "file"] = "faker"
+    locales: tuple[str, ...] = ("en_US",)
+    faker_kinds: tuple[
+        Literal["sentence", "words", "name", "address", "company", "date", "number", "email"], ...
+    ] = ("sentence",)
+    path: str | None = None  # a UTF-8 text file, one text per line (source = "file")
+    length_chars_range: tuple[int, int] = (4, 40)
+    charset: str | None = None  # keep only these characters (spaces always kept)
+
+    @field_validator("length_chars_range")
+    @classmethod
+    def _length(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_range(v, lo=1, hi=500)
+
+    @field_validator("locales", "faker_kinds")
+    @classmethod
+    def _nonempty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("must list at least one value")
+        return v
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> TextSpec:
+        if self.source == "file" and not self.path:
+            raise ValueError("source 'file' needs text.path (a file with one text per line)")
+        return self
+
+
+class FontSpec(StrictModel):
+    dir: str | None = None  # None: the embedded fonts
+    styles: tuple[Literal[FONT_STYLES], ...] | None = None  # embedded fonts only; None: all
+    size_px_range: tuple[int, int] = (24, 48)
+
+    @field_validator("size_px_range")
+    @classmethod
+    def _size(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_range(v, lo=6, hi=400)
+
+
+class BackgroundSpec(StrictModel):
+    dir: str | None = None  # None: the embedded photos
+    photo_prob: float = Prob
+    generated: tuple[Literal["flat", "gradient", "noise"], ...] = ("flat", "gradient", "noise")
+    crop_scale_range: tuple[float, float] = (1.0, 2.0)  # photo crop size / output size
+
+    @field_validator("crop_scale_range")
+    @classmethod
+    def _scale(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.1, hi=20.0)
+
+    @model_validator(mode="after")
+    def _some_source(self) -> BackgroundSpec:
+        if self.photo_prob < 1.0 and not self.generated:
+            raise ValueError("photo_prob < 1 needs at least one generated background kind")
+        return self
+
+
+class ColorSpec(StrictModel):
+    min_contrast_ratio: float = Field(3.0, ge=1.0, le=21.0)  # WCAG contrast ratio
+
+
+class GeometrySpec(StrictModel):
+    padding_px_range: tuple[int, int] = (4, 16)
+    prob: float = Prob  # chance that rotation, skew and perspective are applied at all
+    rotation_deg_range: tuple[float, float] = (0.0, 0.0)
+    skew_deg_range: tuple[float, float] = (0.0, 0.0)
+    perspective_frac_range: tuple[float, float] = (0.0, 0.0)  # corner shift / line height
+
+    @field_validator("padding_px_range")
+    @classmethod
+    def _pad(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_range(v, lo=0, hi=500)
+
+    @field_validator("rotation_deg_range", "skew_deg_range")
+    @classmethod
+    def _angle(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=-45.0, hi=45.0)
+
+    @field_validator("perspective_frac_range")
+    @classmethod
+    def _persp(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=0.5)
+
+
+class EffectsSpec(StrictModel):
+    blur_prob: float = Prob
+    blur_radius_px_range: tuple[float, float] = (0.3, 1.2)
+    noise_prob: float = Prob
+    noise_std_range: tuple[float, float] = (2.0, 8.0)  # Gaussian noise, in 8-bit grey levels
+    jpeg_quality_range: tuple[int, int] = (90, 90)
+
+    @field_validator("blur_radius_px_range", "noise_std_range")
+    @classmethod
+    def _pos(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=50.0)
+
+    @field_validator("jpeg_quality_range")
+    @classmethod
+    def _q(cls, v: tuple[int, int]) -> tuple[int, int]:
+        return _check_range(v, lo=1, hi=100)
+
+
+class OutputSpec(StrictModel):
+    format: Literal["jpeg", "png"] = "jpeg"
+
+
+class OcrSpec(StrictModel):
+    text: TextSpec = TextSpec()
+    fonts: FontSpec = FontSpec()
+    backgrounds: BackgroundSpec = BackgroundSpec(photo_prob=0.7)
+    color: ColorSpec = ColorSpec()
+    geometry: GeometrySpec = GeometrySpec(prob=0.0)
+    effects: EffectsSpec = EffectsSpec(blur_prob=0.0, noise_prob=0.0)
+    output: OutputSpec = OutputSpec()
+    max_retries: int = Field(20, ge=1, le=1000)  # redraws of one sample before the build fails
+    shard_size: int = Field(500, ge=1, le=100_000)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Print fonts, dark-on-light or light-on-dark generated backgrounds, WCAG AAA contrast, no
+    # distortion: lines any good OCR engine reads back exactly.
+    "clean": {
+        "fonts": {"styles": ["serif", "sans", "mono", "condensed"], "size_px_range": [28, 48]},
+        "backgrounds": {"photo_prob": 0.0, "generated": ["flat", "gradient"]},
+        "color": {"min_contrast_ratio": 7.0},
+        "geometry": {"prob": 0.0, "padding_px_range": [6, 16]},
+        "effects": {"blur_prob": 0.0, "noise_prob": 0.0, "jpeg_quality_range": [95, 95]},
+    },
+    # Realistic variety: every font style, mostly photo backgrounds, mild rotation, skew and
+    # perspective, some blur and sensor noise, a spread of JPEG qualities.
+    "default": {
+        "text": {
+            "faker_kinds": ["sentence", "words", "name", "address", "company", "date", "number"]
+        },
+        "fonts": {"size_px_range": [20, 56]},
+        "backgrounds": {"photo_prob": 0.7},
+        "color": {"min_contrast_ratio": 3.0},
+        "geometry": {
+            "prob": 0.5,
+            "padding_px_range": [2, 20],
+            "rotation_deg_range": [-3.0, 3.0],
+            "skew_deg_range": [-10.0, 10.0],
+            "perspective_frac_range": [0.0, 0.15],
+        },
+        "effects": {
+            "blur_prob": 0.3,
+            "blur_radius_px_range": [0.3, 1.2],
+            "noise_prob": 0.3,
+            "noise_std_range": [2.0, 8.0],
+            "jpeg_quality_range": [60, 95],
+        },
+    },
+}
+
+
+def build_spec(
+    preset: str = "default",
+    config: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    source: str = "config",
+) -> OcrSpec:
+    """The preset, then a config file's values, then command-line overrides, validated strictly."""
+    if preset not in PRESETS:
+        from synth.errors import ConfigError
+
+        raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(sorted(PRESETS))})")
+    data = deep_merge(PRESETS[preset], config or {})
+    data = deep_merge(data, overrides or {})
+    return validate(OcrSpec, data, source)

@@ -1,0 +1,137 @@
+"""Text sources: seeded Faker in chosen locales, or a user's file with one text per line.
+
+Every text is normalised at the edge: Unicode NFC, runs of whitespace folded to one space, the
+optional charset applied, then the length range in characters enforced.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from faker import Faker
+
+from synth.errors import AssetError, ConfigError
+from synth.hashing import sha256_file
+from synth.ocr.spec import TextSpec
+from synth.rng import child_seed
+
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str, charset: frozenset[str] | None = None) -> str:
+    text = unicodedata.normalize("NFC", text)
+    if charset is not None:
+        text = "".join(ch for ch in text if ch in charset or ch.isspace())
+    return _WS.sub(" ", text).strip()
+
+
+def fit_length(text: str, lo: int, hi: int) -> str | None:
+    """Cut ``text`` to at most ``hi`` characters at a word boundary (hard cut if it has none);
+    None when it is shorter than ``lo``."""
+    if len(text) > hi:
+        cut = text[:hi]
+        space = cut.rfind(" ")
+        text = cut[:space] if space >= lo else cut
+        text = text.rstrip()
+    return text if len(text) >= lo else None
+
+
+@lru_cache(maxsize=32)
+def _faker(locale: str) -> Faker:
+    try:
+        return Faker(locale)
+    except AttributeError:
+        raise ConfigError(f"text.locales: unknown Faker locale '{locale}'") from None
+
+
+def _faker_text(fake: Faker, kind: str) -> str:
+    if kind == "sentence":
+        return fake.sentence(nb_words=int(fake.random_int(3, 10)))
+    if kind == "words":
+        return " ".join(fake.words(nb=int(fake.random_int(1, 5))))
+    if kind == "name":
+        return fake.name()
+    if kind == "address":
+        return fake.address()
+    if kind == "company":
+        return fake.company()
+    if kind == "date":
+        return fake.date(pattern=fake.random_element(("%Y-%m-%d", "%d/%m/%Y", "%d %B %Y")))
+    if kind == "number":
+        return fake.numerify(fake.random_element(("###", "#,###.##", "+## ### ### ###", "#%")))
+    if kind == "email":
+        return fake.email()
+    raise ValueError(f"unknown faker kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Drawn:
+    text: str | None  # None: nothing usable was drawn (the reason says why)
+    source: dict  # {"kind": "faker", "locale", "faker_kind", "seed"} or {"kind": "file", "line"}
+    reason: str = ""
+
+
+class TextSource:
+    """Draws one text per call from the spec's source, with the sample's generator."""
+
+    def __init__(self, spec: TextSpec) -> None:
+        self.spec = spec
+        self.charset = frozenset(spec.charset) if spec.charset else None
+        self.lines: list[str] = []
+        self.path: Path | None = None
+        self.sha256 = ""
+        if spec.source == "file":
+            self._load_file(Path(spec.path).expanduser())
+        else:
+            for locale in spec.locales:
+                _faker(locale)
+
+    def _load_file(self, path: Path) -> None:
+        if not path.is_file():
+            raise AssetError(path, "text file not found")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise AssetError(path, f"not UTF-8 text (byte {err.start})") from None
+        lo, hi = self.spec.length_chars_range
+        kept = []
+        for line in raw.splitlines():
+            t = normalise(line, self.charset)
+            if t and lo <= len(t) <= hi:
+                kept.append(t)
+        if not kept:
+            raise AssetError(
+                path,
+                f"no line is usable: the file is empty or no line has {lo}-{hi} characters"
+                + (" after the charset filter" if self.charset else ""),
+            )
+        self.lines = kept
+        self.path = path
+        self.sha256 = sha256_file(path)
+
+    def draw(self, rng: np.random.Generator) -> Drawn:
+        lo, hi = self.spec.length_chars_range
+        if self.spec.source == "file":
+            i = int(rng.integers(len(self.lines)))
+            return Drawn(self.lines[i], {"kind": "file", "line": i})
+        locale = self.spec.locales[int(rng.integers(len(self.spec.locales)))]
+        kind = self.spec.faker_kinds[int(rng.integers(len(self.spec.faker_kinds)))]
+        seed = child_seed(rng)
+        fake = _faker(locale)
+        fake.seed_instance(seed)
+        text = normalise(_faker_text(fake, kind), self.charset)
+        # Too short: add words from the same seeded stream until the range is reached.
+        for _ in range(8):
+            if len(text) >= lo:
+                break
+            text = normalise(f"{text} {fake.word()}", self.charset)
+        fitted = fit_length(text, lo, hi)
+        source = {"kind": "faker", "locale": locale, "faker_kind": kind, "seed": seed}
+        if fitted is None:
+            return Drawn(None, source, "text_too_short")
+        return Drawn(fitted, source)

@@ -1,0 +1,142 @@
+"""The engine end to end without Prefect: ids across worker counts, resume, loaders, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synth.catalog import open_catalog
+from synth.engine.assemble import IncompleteBuild, assemble
+from synth.engine.build import build, ensure_writable, prepare
+from synth.engine.shard import build_shard, shard_manifest_path
+from synth.engine.verify import verify_files
+from synth.hashing import sha256_file
+from synth.ocr.spec import build_spec
+
+SPEC = build_spec("default", {"shard_size": 40}).model_dump(mode="json")
+
+
+def _build(home: Path, workers: int = 1, count: int = 100, seed: int = 5):
+    plan, gen = prepare("ocr", SPEC, seed=seed, count=count, name="t", home=home)
+    catalog = open_catalog(home)
+    try:
+        return build(plan, gen, catalog, workers=workers), plan
+    finally:
+        catalog.close()
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.glob("shard-*/*"))
+    }
+
+
+def test_same_id_and_bytes_for_one_and_two_workers(tmp_path):
+    one, plan1 = _build(tmp_path / "a", workers=1)
+    two, plan2 = _build(tmp_path / "b", workers=2)
+    assert one.record.id == two.record.id
+    assert one.record.fingerprint == two.record.fingerprint
+    assert _file_hashes(plan1.out_dir) == _file_hashes(plan2.out_dir)
+    assert (plan1.out_dir / "metadata.jsonl").read_bytes() == (
+        plan2.out_dir / "metadata.jsonl").read_bytes()
+    assert one.record.count == 100
+    assert len(_file_hashes(plan1.out_dir)) == 100
+    assert [s.name for s in plan1.shards()] == ["shard-00000", "shard-00001", "shard-00002"]
+
+
+def test_a_different_seed_gives_a_different_dataset(tmp_path):
+    a, _ = _build(tmp_path / "a", seed=1, count=20)
+    b, _ = _build(tmp_path / "b", seed=2, count=20)
+    assert a.record.id != b.record.id
+
+
+def test_resume_renders_only_unfinished_shards_and_gives_the_same_id(tmp_path):
+    full, _ = _build(tmp_path / "full")
+    plan, gen = prepare("ocr", SPEC, seed=5, count=100, name="t", home=tmp_path / "part")
+    ensure_writable(plan)
+    first = plan.shards()[0]
+    build_shard(plan, first)
+    # a shard killed half way: files written, no manifest
+    second = plan.shards()[1]
+    (plan.out_dir / second.name).mkdir(parents=True)
+    (plan.out_dir / second.name / f"{second.start:09d}.jpg").write_bytes(b"partial")
+    with pytest.raises(IncompleteBuild, match="2 shard"):
+        assemble(plan)
+    before = shard_manifest_path(plan, first).stat().st_mtime_ns
+    catalog = open_catalog(tmp_path / "part")
+    resumed = build(plan, gen, catalog)
+    catalog.close()
+    assert resumed.rendered_shards == 2 and resumed.skipped_shards == 1
+    assert shard_manifest_path(plan, first).stat().st_mtime_ns == before
+    assert resumed.record.id == full.record.id
+
+
+def test_registering_the_same_build_twice_adds_nothing(tmp_path):
+    first, _ = _build(tmp_path, count=30)
+    second, _ = _build(tmp_path, count=30)
+    assert first.created and not second.created
+    assert second.rendered_shards == 0
+    catalog = open_catalog(tmp_path)
+    assert [r.id for r in catalog.list()] == [first.record.id]
+    catalog.close()
+
+
+def test_folder_loads_with_hugging_face_imagefolder(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    result, plan = _build(tmp_path, count=30)
+    ds = datasets.load_dataset("imagefolder", data_dir=str(plan.out_dir), split="train")
+    assert ds.num_rows == 30
+    rows = [json.loads(line) for line in (plan.out_dir / "metadata.jsonl").open()]
+    assert ds["text"] == [r["text"] for r in rows]
+    assert ds[0]["image"].size == (rows[0]["width"], rows[0]["height"])
+    assert set(ds.column_names) >= {"image", "text", "font", "background"}
+
+
+def test_dataset_json_holds_the_lineage(tmp_path):
+    result, plan = _build(tmp_path, count=60)
+    info = json.loads((plan.out_dir / "dataset.json").read_text())
+    assert info["id"] == result.record.id
+    assert info["seed"] == 5 and info["count"] == 60 and info["kind"] == "ocr"
+    assert info["spec"] == SPEC
+    fonts_used = set(info["statistics"]["counts"]["font"])
+    input_fonts = {i["name"] for i in info["inputs"] if i["role"] == "font"}
+    assert fonts_used == input_fonts
+    for item in info["inputs"]:
+        assert item["licence"] and item["licence"] != "unknown"
+        if item["role"] in ("font", "background"):
+            assert len(item["sha256"]) == 64 and item["uri"].startswith("asset:")
+    assert sum(info["statistics"]["counts"]["font"].values()) == 60
+    card = (plan.out_dir / "README.md").read_text()
+    assert result.record.id in card and "Licences" in card
+    assert (plan.out_dir / "__synth__" / "preview.jpg").stat().st_size > 1000
+    recipes = [json.loads(line) for line in (plan.out_dir / "recipes.jsonl").open()]
+    assert [r["index"] for r in recipes] == list(range(60))
+    assert all("char_boxes" in r["outputs"] for r in recipes)
+
+
+def test_verify_names_changed_and_missing_files(tmp_path):
+    result, plan = _build(tmp_path, count=30)
+    ok = verify_files(plan.out_dir, result.record.id)
+    assert ok.ok and ok.checked_files == 30
+    files = sorted(plan.out_dir.glob("shard-*/*.jpg"))
+    files[0].unlink()
+    data = bytearray(files[1].read_bytes())
+    data[-10] ^= 0xFF
+    files[1].write_bytes(bytes(data))
+    bad = verify_files(plan.out_dir, result.record.id)
+    assert not bad.ok
+    rel = lambda p: p.relative_to(plan.out_dir).as_posix()  # noqa: E731
+    assert bad.missing == [rel(files[0])]
+    assert bad.changed == [rel(files[1])]
+
+
+def test_verify_catches_an_edited_label(tmp_path):
+    result, plan = _build(tmp_path, count=10)
+    meta = plan.out_dir / "metadata.jsonl"
+    meta.write_text(meta.read_text().replace('"text": "', '"text": "X', 1))
+    report = verify_files(plan.out_dir, result.record.id)
+    assert not report.ok
+    assert report.changed == ["metadata.jsonl (labels differ from the shard manifests)"]

@@ -1,0 +1,176 @@
+"""The OCR generator: replay, determinism, glyph coverage, boxes around the ink, contrast."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from synth.ocr.generator import OcrGenerator
+from synth.ocr.spec import build_spec
+from synth.rng import sample_rng
+
+
+@pytest.fixture(scope="module")
+def default_gen() -> OcrGenerator:
+    return OcrGenerator(build_spec("default"))
+
+
+@pytest.fixture(scope="module")
+def clean_gen() -> OcrGenerator:
+    return OcrGenerator(build_spec("clean"))
+
+
+def _warped_gen(**geometry) -> OcrGenerator:
+    geo = {"prob": 1.0, "rotation_deg_range": [-8, 8], "skew_deg_range": [-15, 15],
+           "perspective_frac_range": [0.05, 0.2]} | geometry
+    return OcrGenerator(build_spec("default", {"geometry": geo}))
+
+
+def test_same_seed_and_index_give_the_same_recipe(default_gen):
+    a = default_gen.sample(7, sample_rng(42, 7))
+    b = default_gen.sample(7, sample_rng(42, 7))
+    c = default_gen.sample(8, sample_rng(42, 8))
+    assert a == b
+    assert a != c
+
+
+def test_recipe_round_trips_through_json_and_replays_byte_for_byte(default_gen):
+    for i in range(20):
+        recipe = default_gen.sample(i, sample_rng(3, i))
+        first = default_gen.render(recipe, f"s/{i}")
+        replayed_recipe = json.loads(json.dumps(recipe))
+        fresh = OcrGenerator(build_spec("default"))  # no memo, no warm caches
+        again = fresh.render(replayed_recipe, f"s/{i}")
+        assert again.files == first.files
+        assert again.outputs == first.outputs
+        assert again.row == first.row
+
+
+def test_degenerate_ranges_draw_their_value():
+    gen = OcrGenerator(build_spec("default", {
+        "fonts": {"size_px_range": [30, 30]},
+        "geometry": {"prob": 1.0, "rotation_deg_range": [5, 5], "skew_deg_range": [0, 0],
+                     "perspective_frac_range": [0, 0], "padding_px_range": [3, 3]},
+        "effects": {"jpeg_quality_range": [77, 77], "blur_prob": 1.0,
+                    "blur_radius_px_range": [0.5, 0.5]},
+    }))
+    for i in range(10):
+        r = gen.sample(i, sample_rng(0, i))
+        assert r["font_size_px"] == 30
+        assert r["geometry"]["rotation_deg"] == 5.0
+        assert r["geometry"]["skew_deg"] == 0.0
+        assert r["padding_px"] == [3, 3, 3, 3]
+        assert r["effects"]["jpeg_quality"] == 77
+        assert r["effects"]["blur"] == {"applied": True, "radius_px": 0.5}
+
+
+def test_not_applied_is_recorded_explicitly(clean_gen):
+    r = clean_gen.sample(0, sample_rng(0, 0))
+    assert r["geometry"] == {"applied": False}
+    assert r["effects"]["blur"] == {"applied": False}
+    assert r["effects"]["noise"] == {"applied": False}
+
+
+def test_contrast_meets_the_minimum_and_is_recorded(default_gen, clean_gen):
+    for gen, minimum in ((default_gen, 3.0), (clean_gen, 7.0)):
+        for i in range(60):
+            r = gen.sample(i, sample_rng(11, i))
+            assert r["text_color"]["contrast_ratio"] >= minimum
+
+
+def test_image_matches_canvas_and_format(default_gen):
+    for i in range(10):
+        recipe = default_gen.sample(i, sample_rng(5, i))
+        rendered = default_gen.render(recipe, f"x/{i}")
+        (name, data), = rendered.files.items()
+        assert name == f"x/{i}.jpg"
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.format == "JPEG"
+            assert list(im.size) == recipe["canvas_px"]
+            assert im.mode == "RGB"
+        assert rendered.row["text"] == recipe["text"]
+
+
+def _ink(mask: Image.Image) -> np.ndarray:
+    return np.asarray(mask) > 64
+
+
+def _check_boxes(gen: OcrGenerator, recipe: dict) -> None:
+    composed = gen.compose(recipe, want_mask=True)
+    out = composed.outputs
+    w, h = recipe["canvas_px"]
+    ink = _ink(composed.mask)
+    assert ink.any(), "text left no ink"
+    ys, xs = np.nonzero(ink)
+    boxes = [b for b in (out["char_boxes"] or out["word_boxes"] or []) if b is not None]
+    if out["char_boxes"] is not None:
+        assert len(out["char_boxes"]) == len(recipe["text"])
+        for ch, b in zip(recipe["text"], out["char_boxes"], strict=True):
+            assert (b is None) == (ch == " "), (ch, b)
+    assert boxes, out["boxes_note"]
+    covered = np.zeros_like(ink)
+    for x0, y0, x1, y1 in boxes:
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, (recipe["text"], [x0, y0, x1, y1])
+        # each box holds ink of its own
+        assert ink[y0:y1, x0:x1].any(), (recipe["text"], [x0, y0, x1, y1])
+        covered[max(0, y0 - 1):y1 + 1, max(0, x0 - 1):x1 + 1] = True
+    # every inked pixel lies in some box (1 px for anti-aliasing)
+    outside = ink & ~covered
+    assert outside.sum() <= max(2, 0.002 * ink.sum()), (recipe["text"], int(outside.sum()))
+    lx0, ly0, lx1, ly1 = out["line_box"]
+    assert lx0 <= xs.min() + 1 and xs.max() - 1 < lx1 and ly0 <= ys.min() + 1 and ys.max() - 1 < ly1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), index=st.integers(0, 10**6))
+def test_boxes_lie_inside_the_image_and_around_the_ink(seed, index):
+    gen = _GENS["default"]
+    _check_boxes(gen, gen.sample(index, sample_rng(seed, index)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), index=st.integers(0, 10**6))
+def test_boxes_stay_exact_after_rotation_skew_and_perspective(seed, index):
+    gen = _GENS["warped"]
+    recipe = gen.sample(index, sample_rng(seed, index))
+    assert recipe["geometry"]["applied"]
+    _check_boxes(gen, recipe)
+    out = gen.compose(recipe).outputs
+    assert len(out["word_quads"]) == len(out["word_boxes"])
+
+
+_GENS: dict[str, OcrGenerator] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _gens():
+    _GENS["default"] = OcrGenerator(build_spec("default"))
+    _GENS["warped"] = _warped_gen()
+    yield
+    _GENS.clear()
+
+
+@pytest.mark.parametrize(
+    ("locale", "script_font"),
+    [("ar_AA", "Arabic"), ("he_IL", "Hebrew"), ("th_TH", "Thai"), ("hi_IN", None)],
+)
+def test_complex_scripts_are_shaped_with_word_boxes(locale, script_font):
+    gen = OcrGenerator(build_spec("clean", {"text": {"locales": [locale],
+                                                     "faker_kinds": ["name"]}}))
+    for i in range(8):
+        r = gen.sample(i, sample_rng(1, i))
+        composed = gen.compose(r, want_mask=True)
+        if r["layout"] == "raqm":
+            assert composed.outputs["char_boxes"] is None
+            if composed.outputs["word_boxes"] is not None:
+                _check_boxes(gen, r)
+        else:
+            _check_boxes(gen, r)
+        font = gen.font_by_id[r["font"]["id"]]
+        assert font.can_draw(r["text"])

@@ -42,8 +42,8 @@ def all_shards(plan: BuildPlan) -> list[Shard]:
     """Every shard of the dataset: the parent's (linked) and the new ones."""
     shards: list[Shard] = []
     if plan.parent:
-        parent_plan = json.loads((Path(plan.parent["path"]) / DATASET_JSON).read_text())["shards"]
-        shards = [Shard(s["number"], s["start"], s["stop"]) for s in parent_plan]
+        parent_info = json.loads((Path(plan.parent["path"]) / DATASET_JSON).read_text())
+        shards = [Shard(s["number"], s["start"], s["stop"]) for s in parent_info["shards"]]
     return shards + plan.shards()
 
 

@@ -17,6 +17,7 @@ from synth.catalog import Catalog, DatasetRecord
 from synth.catalog.base import data_home
 from synth.engine.assemble import METADATA, assemble
 from synth.engine.card import write_card
+from synth.engine.expand import link_parent
 from synth.engine.generator import Generator, make_generator
 from synth.engine.plan import BuildPlan
 from synth.engine.pool import ShardPool
@@ -63,6 +64,14 @@ def prepare(
     return plan, gen
 
 
+def start(plan: BuildPlan, catalog: Catalog) -> None:
+    """Before rendering: the folder exists and is writable, an expansion's parent samples are
+    linked in, and the catalog knows a build is under way."""
+    ensure_writable(plan)
+    link_parent(plan)
+    catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
+
+
 def ensure_writable(plan: BuildPlan) -> None:
     """Create the dataset folder, or fail with one line naming the folder that is not writable."""
     try:
@@ -104,8 +113,7 @@ def build(
     on_pool: Callable[[ShardPool], None] | None = None,
 ) -> BuildResult:
     """Render every unfinished shard with ``workers`` processes, then finish the dataset."""
-    ensure_writable(plan)
-    catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
+    start(plan, catalog)
     rendered = skipped = 0
     try:
         with ShardPool(workers) as pool:

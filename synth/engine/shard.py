@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from synth.engine.generator import Generator, make_generator
-from synth.engine.plan import BuildPlan, Shard
+from synth.engine.plan import INTERNAL_DIR, BuildPlan, Shard
 from synth.engine.stats import Stats
 from synth.hashing import canonical_json, sha256_bytes
 from synth.rng import sample_rng
@@ -31,12 +31,21 @@ class ShardResult:
     rendered: bool  # False when the shard was already done (a resumed build)
 
 
+def manifest_in(folder: Path, number: int) -> Path:
+    """The manifest of shard ``number`` in dataset folder ``folder``."""
+    return Path(folder) / INTERNAL_DIR / "shards" / f"{number:05d}.jsonl"
+
+
+def stats_in(folder: Path, number: int) -> Path:
+    return Path(folder) / INTERNAL_DIR / "shards" / f"{number:05d}.stats.json"
+
+
 def shard_manifest_path(plan: BuildPlan, shard: Shard) -> Path:
-    return plan.internal_dir / "shards" / f"{shard.number:05d}.jsonl"
+    return manifest_in(plan.out_dir, shard.number)
 
 
 def shard_stats_path(plan: BuildPlan, shard: Shard) -> Path:
-    return plan.internal_dir / "shards" / f"{shard.number:05d}.stats.json"
+    return stats_in(plan.out_dir, shard.number)
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,95 @@
+"""Expansion: a new version holding a parent's samples plus new ones.
+
+Sample indices continue after the parent's, so new samples differ from the parent's and are as
+deterministic as any other. The parent's files and shard manifests are hard-linked (copied where
+links are impossible), so the new folder loads on its own and nothing is rendered twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from synth.catalog.base import DatasetRecord
+from synth.engine.assemble import DATASET_JSON
+from synth.engine.generator import Generator
+from synth.engine.plan import BuildPlan
+from synth.engine.shard import manifest_in, stats_in
+from synth.errors import SynthError
+
+
+def parent_ref(record: DatasetRecord) -> dict[str, Any]:
+    return {"id": record.id, "path": record.path, "count": record.count, "name": record.name}
+
+
+def check_parent_folder(record: DatasetRecord) -> dict[str, Any]:
+    """The parent's ``dataset.json``; errors name the folder when it is gone or incomplete."""
+    path = Path(record.path) / DATASET_JSON
+    if not path.is_file():
+        raise SynthError(f"{record.path}: the parent dataset's folder is missing or incomplete")
+    info = json.loads(path.read_text(encoding="utf-8"))
+    if info.get("id") != record.id:
+        raise SynthError(f"{record.path}: dataset.json does not belong to {record.id[:12]}")
+    return info
+
+
+def _link(src: Path, dst: Path) -> None:
+    if dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+
+
+def link_parent(plan: BuildPlan) -> int:
+    """Link every file and shard manifest of the parent into the new folder; returns the number
+    of sample files linked. Idempotent (a resumed expansion links only what is missing)."""
+    if not plan.parent:
+        return 0
+    src_root = Path(plan.parent["path"])
+    info = json.loads((src_root / DATASET_JSON).read_text(encoding="utf-8"))
+    linked = 0
+    for s in info["shards"]:
+        manifest = manifest_in(src_root, s["number"])
+        with open(manifest, encoding="utf-8") as f:
+            for line in f:
+                for rel, _digest, _size in json.loads(line)["files"]:
+                    _link(src_root / rel, plan.out_dir / rel)
+                    linked += 1
+        _link(stats_in(src_root, s["number"]), stats_in(plan.out_dir, s["number"]))
+        _link(manifest, manifest_in(plan.out_dir, s["number"]))
+    return linked
+
+
+def prepare_expansion(
+    record: DatasetRecord,
+    count: int,
+    *,
+    home: str | Path | None = None,
+    trigger: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> tuple[BuildPlan, Generator]:
+    """The plan of ``record`` expanded by ``count`` new samples, with the parent's spec, seed and
+    kind."""
+    from synth.engine.build import prepare
+
+    if count < 1:
+        raise SynthError(f"count: must be >= 1, got {count}")
+    check_parent_folder(record)
+    return prepare(
+        record.kind,
+        record.spec,
+        seed=record.seed,
+        count=record.count + count,
+        name=name or record.name,
+        home=home,
+        trigger=trigger,
+        parent=parent_ref(record),
+    )

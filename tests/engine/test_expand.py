@@ -1,0 +1,83 @@
+"""Expansion: parent samples linked not re-rendered, indices continue, same args -> same id."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from synth.catalog import open_catalog
+from synth.engine.build import build, prepare
+from synth.engine.expand import prepare_expansion
+from synth.engine.verify import verify_files
+from synth.errors import SynthError
+from synth.ocr.spec import build_spec
+
+SPEC = build_spec("clean", {"shard_size": 16}).model_dump(mode="json")
+
+
+@pytest.fixture
+def parent(tmp_path):
+    catalog = open_catalog(tmp_path)
+    plan, gen = prepare("ocr", SPEC, seed=4, count=40, name="lines", home=tmp_path)
+    record = build(plan, gen, catalog).record
+    yield catalog, record
+    catalog.close()
+
+
+def _rows(path):
+    return [json.loads(line) for line in open(os.path.join(path, "metadata.jsonl"))]
+
+
+def test_expansion_links_parent_samples_and_continues_indices(parent, tmp_path):
+    catalog, rec = parent
+    plan, gen = prepare_expansion(rec, 25, home=tmp_path)
+    result = build(plan, gen, catalog)
+    child = result.record
+    assert child.count == 65 and child.parent_id == rec.id and child.seed == rec.seed
+    # new shards are aligned to multiples of 16: 40-48, 48-64, 64-65, numbered after the parent's
+    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [(3, 40, 48), (4, 48, 64),
+                                                                      (5, 64, 65)]
+    assert result.rendered_shards == 3
+    parent_rows, child_rows = _rows(rec.path), _rows(child.path)
+    assert child_rows[:40] == parent_rows
+    recipes = [json.loads(line) for line in open(os.path.join(child.path, "recipes.jsonl"))]
+    assert [r["index"] for r in recipes] == list(range(65))
+    new_texts = {r["text"] for r in child_rows[40:]}
+    assert len(new_texts) > 20
+    # the parent's files are hard links, not copies
+    first = parent_rows[0]["file_name"]
+    assert os.stat(os.path.join(rec.path, first)).st_ino == os.stat(
+        os.path.join(child.path, first)).st_ino
+    assert verify_files(child.path, child.id).ok
+    info = json.loads(open(os.path.join(child.path, "dataset.json")).read())
+    assert info["parent"]["id"] == rec.id
+
+
+def test_new_samples_match_what_a_direct_build_draws_at_those_indices(parent, tmp_path):
+    catalog, rec = parent
+    plan, gen = prepare_expansion(rec, 10, home=tmp_path)
+    child = build(plan, gen, catalog).record
+    ref_plan, ref_gen = prepare("ocr", SPEC, seed=4, count=50, name="r", home=tmp_path / "ref")
+    ref_catalog = open_catalog(tmp_path / "ref")
+    ref = build(ref_plan, ref_gen, ref_catalog).record
+    ref_catalog.close()
+    texts = [r["text"] for r in _rows(child.path)]
+    assert texts == [r["text"] for r in _rows(ref.path)]
+
+
+def test_expanding_twice_with_the_same_arguments_gives_the_same_id(parent, tmp_path):
+    catalog, rec = parent
+    a = build(*prepare_expansion(rec, 5, home=tmp_path), catalog)
+    b = build(*prepare_expansion(rec, 5, home=tmp_path), catalog)
+    assert a.record.id == b.record.id and a.created and not b.created
+    c = build(*prepare_expansion(rec, 6, home=tmp_path), catalog)
+    assert c.record.id != a.record.id
+
+
+def test_expanding_a_dataset_whose_folder_is_gone_names_the_folder(parent, tmp_path):
+    catalog, rec = parent
+    os.rename(rec.path, rec.path + ".moved")
+    with pytest.raises(SynthError, match="parent dataset's folder is missing"):
+        prepare_expansion(rec, 5, home=tmp_path)

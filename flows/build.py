@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 
 from flows.runtime import set_active_pool
 from synth.catalog import open_catalog
-from synth.engine.build import ensure_writable, finish
+from synth.engine.build import finish, start
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan, Shard
 from synth.engine.pool import ShardPool
@@ -47,8 +47,7 @@ def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
     """Inside a flow: render every shard (at most ``workers`` at a time), then register."""
     logger = get_run_logger()
     catalog = open_catalog(plan.home)
-    ensure_writable(plan)
-    catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
+    start(plan, catalog)
     run = {"flow_run_id": str(flow_run.get_id()) if flow_run.get_id() else None, "workers": workers}
     shards = plan.shards()
     results: list[dict[str, Any]] = []

@@ -166,6 +166,88 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
     return 0
 
 
+# -- synth speech -------------------------------------------------------------------------------
+def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
+    from synth.config import deep_merge, read_config_file
+
+    config = read_config_file(args.config) if args.config else {}
+    overrides: dict[str, Any] = {}
+    if args.snr_db:
+        overrides["snr_db_range"] = list(args.snr_db)
+    if args.snr_reference:
+        overrides["snr_reference"] = args.snr_reference
+    if args.clean:
+        overrides["clean"] = _clean_source(args.clean, args.home)
+    if args.noise:
+        overrides["noise_dir"] = str(Path(args.noise).resolve())
+    if args.reverb_prob is not None:
+        overrides["reverb_prob"] = args.reverb_prob
+    if args.sample_rate:
+        overrides["sample_rate_hz"] = args.sample_rate
+    if args.format:
+        overrides["format"] = args.format
+    if args.with_targets:
+        overrides["with_targets"] = True
+    return deep_merge(config, overrides)
+
+
+def _clean_source(value: str, home: str | None) -> str:
+    """A path to a corpus as it is; an existing path wins over a catalog id."""
+    path = Path(value)
+    if path.exists():
+        return str(path.resolve())
+    from synth.catalog import open_catalog
+
+    catalog = open_catalog(home)
+    try:
+        return str(Path(catalog.get(value).path))
+    except Exception:
+        _fail(f"--clean: '{value}' is neither a file or folder nor a dataset id in the catalog")
+    finally:
+        catalog.close()
+
+
+def cmd_speech(args: argparse.Namespace) -> int:
+    from flows.speech import speech_spec
+    from synth.engine.generator import make_generator
+
+    config = _speech_config(args)
+    spec = speech_spec(config, source=args.config or "options")
+    make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
+    from flows.speech import speech_dataset
+
+    _quiet_prefect(args.verbose)
+    with _Progress(args.count, "mixing", _progress_enabled(args)):
+        result = speech_dataset(
+            count=args.count,
+            seed=args.seed,
+            workers=args.workers,
+            config=config,
+            name=args.name,
+            home=args.home,
+        )
+    return _report_build(args, result)
+
+
+# -- synth expand -------------------------------------------------------------------------------
+def cmd_expand(args: argparse.Namespace) -> int:
+    from synth.catalog import open_catalog
+    from synth.engine.expand import check_parent_folder
+
+    catalog = open_catalog(args.home)
+    parent = catalog.get(args.id)
+    catalog.close()
+    check_parent_folder(parent)
+    from flows.expand import expand_dataset
+
+    _quiet_prefect(args.verbose)
+    with _Progress(args.count, "rendering", _progress_enabled(args)):
+        result = expand_dataset(
+            dataset_id=parent.id, count=args.count, workers=args.workers, home=args.home
+        )
+    return _report_build(args, result)
+
+
 # -- synth datasets ... --------------------------------------------------------------------------
 def _catalog(args: argparse.Namespace):
     from synth.catalog import open_catalog
@@ -305,6 +387,63 @@ def build_parser() -> argparse.ArgumentParser:
     ocr.add_argument("--name", help="dataset name (default: ocr-PRESET)")
     _common(ocr)
     ocr.set_defaults(func=cmd_ocr)
+
+    sp = sub.add_parser(
+        "speech",
+        help="mix clean speech with noise at a controlled SNR",
+        description=(
+            "Mix COUNT clean utterances with noise at SNRs drawn from a range, with exact "
+            "transcripts, the achieved SNR measured on the written files, and full lineage."
+        ),
+    )
+    sp.add_argument("--count", type=_positive, required=True, help="number of mixes")
+    sp.add_argument("--seed", type=_seed, default=0, help="dataset seed (default 0)")
+    sp.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    sp.add_argument(
+        "--snr-db",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="SNR range in dB (default 0 20)",
+    )
+    sp.add_argument(
+        "--snr-reference",
+        choices=("active", "whole"),
+        help="SNR over active speech (default) or the whole clip",
+    )
+    sp.add_argument("--clean", help="a corpus folder/manifest, or a dataset id (default: embedded)")
+    sp.add_argument("--noise", help="a folder of noise clips (default: procedural noise)")
+    sp.add_argument("--reverb-prob", type=float, help="chance of reverb per mix (default 0)")
+    sp.add_argument("--sample-rate", type=_positive, help="output rate in Hz (default 16000)")
+    sp.add_argument("--format", choices=("wav", "flac"), help="audio format (default wav)")
+    sp.add_argument(
+        "--with-targets",
+        action="store_true",
+        help="also write each mix's clean target and noise component",
+    )
+    sp.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
+    sp.add_argument("--name", help="dataset name (default: speech)")
+    _common(sp)
+    sp.set_defaults(func=cmd_speech)
+
+    expand = sub.add_parser(
+        "expand",
+        help="a new version of a dataset with more samples",
+        description=(
+            "Make a new version of dataset ID holding its samples plus COUNT new ones (indices "
+            "continue, so new samples differ from the parent's). The parent's files are linked, "
+            "not rendered again, and the parent is recorded in the lineage."
+        ),
+    )
+    expand.add_argument("id", help="dataset id or a unique prefix of it")
+    expand.add_argument("--count", type=_positive, required=True, help="number of new samples")
+    expand.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    _common(expand)
+    expand.set_defaults(func=cmd_expand)
+
+    from flows.cli_ops import add_parsers
+
+    add_parsers(sub, _common)
 
     ds = sub.add_parser("datasets", help="list, show and verify datasets in the catalog")
     dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)

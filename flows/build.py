@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 
 from flows.runtime import set_active_pool
 from synth.catalog import open_catalog
-from synth.engine.build import finish, start
+from synth.engine.build import fail, finish, start
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan, Shard
 from synth.engine.pool import ShardPool
@@ -33,11 +33,13 @@ def render_shard(plan: BuildPlan, shard: Shard, pool: Any) -> dict[str, Any]:
 
 
 @task(name="register-dataset", cache_policy=NONE)
-def register_dataset(plan: BuildPlan, gen: Any, run: dict[str, Any]) -> dict[str, Any]:
+def register_dataset(
+    plan: BuildPlan, gen: Any, run: dict[str, Any], emitter: Any
+) -> dict[str, Any]:
     """Assemble the dataset folder, write its card and record the version in the catalog."""
     catalog = open_catalog(plan.home)
     try:
-        record, created = finish(plan, gen, catalog, run)
+        record, created = finish(plan, gen, catalog, run, emitter)
     finally:
         catalog.close()
     return {"record": record.to_json(), "created": created}
@@ -47,8 +49,9 @@ def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
     """Inside a flow: render every shard (at most ``workers`` at a time), then register."""
     logger = get_run_logger()
     catalog = open_catalog(plan.home)
-    start(plan, catalog)
-    run = {"flow_run_id": str(flow_run.get_id()) if flow_run.get_id() else None, "workers": workers}
+    flow_run_id = str(flow_run.get_id()) if flow_run.get_id() else None
+    emitter = start(plan, catalog, flow_run_id)
+    run = {"flow_run_id": flow_run_id, "workers": workers}
     shards = plan.shards()
     results: list[dict[str, Any]] = []
     try:
@@ -63,9 +66,9 @@ def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
                 inflight.append(render_shard.submit(plan, shard, pool))
             for fut in inflight:
                 results.append(fut.result())
-        registered = register_dataset(plan, gen, run)
+        registered = register_dataset(plan, gen, run, emitter)
     except BaseException as err:
-        catalog.end_build(plan.fingerprint, "failed", error=str(err)[:500] or type(err).__name__)
+        fail(plan, catalog, emitter, err)
         raise
     finally:
         set_active_pool(None)

@@ -22,6 +22,7 @@ from synth.engine.generator import Generator, make_generator
 from synth.engine.plan import BuildPlan
 from synth.engine.pool import ShardPool
 from synth.errors import SynthError
+from synth.lineage.openlineage import LineageEmitter
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,21 @@ def prepare(
     return plan, gen
 
 
-def start(plan: BuildPlan, catalog: Catalog) -> None:
+def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> LineageEmitter:
     """Before rendering: the folder exists and is writable, an expansion's parent samples are
-    linked in, and the catalog knows a build is under way."""
+    linked in, the catalog knows a build is under way, and an OpenLineage START is sent."""
     ensure_writable(plan)
     link_parent(plan)
     catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
+    emitter = LineageEmitter(plan, flow_run_id)
+    emitter.start()
+    return emitter
+
+
+def fail(plan: BuildPlan, catalog: Catalog, emitter: LineageEmitter, err: BaseException) -> None:
+    """Record a failed or interrupted build: catalog build status and an OpenLineage FAIL."""
+    catalog.end_build(plan.fingerprint, "failed", error=str(err)[:500] or type(err).__name__)
+    emitter.fail(err)
 
 
 def ensure_writable(plan: BuildPlan) -> None:
@@ -87,10 +97,18 @@ def ensure_writable(plan: BuildPlan) -> None:
 
 
 def finish(
-    plan: BuildPlan, gen: Generator, catalog: Catalog, run: dict[str, Any] | None = None
+    plan: BuildPlan,
+    gen: Generator,
+    catalog: Catalog,
+    run: dict[str, Any] | None = None,
+    emitter: LineageEmitter | None = None,
 ) -> tuple[DatasetRecord, bool]:
-    """Assemble the folder, write the card and register the version (idempotently)."""
+    """Assemble the folder, write the card, register the version (idempotently) and send the
+    OpenLineage COMPLETE."""
     skipped = getattr(gen, "skipped_inputs", lambda: [])()
+    run = dict(run or {})
+    if emitter is not None:
+        run["openlineage_run_id"] = emitter.run_id
     assembled = assemble(plan, run, extra={"skipped_inputs": skipped})
     previews: list[tuple[str, str]] = []
     preview = getattr(gen, "preview", None)
@@ -101,6 +119,8 @@ def finish(
     write_card(plan.out_dir, assembled.info, previews)
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)
+    if emitter is not None:
+        emitter.complete(assembled.info)
     return record, created
 
 
@@ -113,7 +133,7 @@ def build(
     on_pool: Callable[[ShardPool], None] | None = None,
 ) -> BuildResult:
     """Render every unfinished shard with ``workers`` processes, then finish the dataset."""
-    start(plan, catalog)
+    emitter = start(plan, catalog)
     rendered = skipped = 0
     try:
         with ShardPool(workers) as pool:
@@ -127,8 +147,8 @@ def build(
                 else:
                     skipped += 1
                     pool.add_done(result.samples)
-        record, created = finish(plan, gen, catalog, run)
+        record, created = finish(plan, gen, catalog, run, emitter)
     except BaseException as err:
-        catalog.end_build(plan.fingerprint, "failed", error=str(err)[:500] or type(err).__name__)
+        fail(plan, catalog, emitter, err)
         raise
     return BuildResult(record, created, rendered, skipped)

@@ -1,0 +1,1 @@
+"""Lineage copies sent from the catalog: OpenLineage run events."""

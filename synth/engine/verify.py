@@ -182,3 +182,31 @@ def verify_rerender(
                         report.changed.append(f"{rel} (re-rendered from its recipe: differs)")
             position += 1
     return chosen
+
+
+def verify_import(home: str | Path, root: str | Path, expected_id: str) -> VerifyReport:
+    """Rehash an imported dataset's files in place against the manifest taken at import."""
+    from synth.engine.importer import import_dir
+
+    report = VerifyReport(expected_id)
+    manifest = import_dir(Path(home), expected_id) / "files.jsonl"
+    if not manifest.is_file():
+        report.problems.append(f"{manifest}: import manifest missing")
+        return report
+    files: list[tuple[str, str, int]] = []
+    labels = hashlib.sha256()
+    with open(manifest, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            rel, digest, size = rec["file_name"], rec["sha256"], rec["size"]
+            labels.update(canonical_json([{"file_name": rel, "text": rec["text"]}, {}]).encode())
+            labels.update(b"\n")
+            files.append((rel, digest, size))
+            report.checked_files += 1
+            p = Path(root) / rel
+            if not p.is_file():
+                report.missing.append(rel)
+            elif p.stat().st_size != size or sha256_file(p) != digest:
+                report.changed.append(rel)
+    report.actual_id = content_id(files, labels.hexdigest())
+    return report

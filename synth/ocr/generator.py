@@ -77,7 +77,17 @@ class OcrGenerator:
                 for p in self.backgrounds.photos
             ]
         t = self.spec.text
-        if t.source == "file":
+        if t.source == "file" and t.dataset_id:
+            refs.append(
+                InputRef(
+                    "texts",
+                    t.dataset_id[:12],
+                    f"dataset:{t.dataset_id}",
+                    t.dataset_id,
+                    "see dataset",
+                )
+            )
+        elif t.source == "file":
             path = self.texts.path
             refs.append(InputRef("texts", path.name, _uri(str(path)), self.texts.sha256, "unknown"))
         else:

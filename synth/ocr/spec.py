@@ -36,6 +36,7 @@ class TextSpec(StrictModel):
         Literal["sentence", "words", "name", "address", "company", "date", "number", "email"], ...
     ] = ("sentence",)
     path: str | None = None  # a UTF-8 text file, one text per line (source = "file")
+    dataset_id: str | None = None  # the catalog dataset the file's texts came from (lineage)
     length_chars_range: tuple[int, int] = (4, 40)
     charset: str | None = None  # keep only these characters (spaces always kept)
 

@@ -29,8 +29,7 @@ def _build(home: Path, workers: int = 1, count: int = 100, seed: int = 5):
 
 def _file_hashes(folder: Path) -> dict[str, str]:
     return {
-        p.relative_to(folder).as_posix(): sha256_file(p)
-        for p in sorted(folder.glob("shard-*/*"))
+        p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.glob("shard-*/*"))
     }
 
 
@@ -41,7 +40,8 @@ def test_same_id_and_bytes_for_one_and_two_workers(tmp_path):
     assert one.record.fingerprint == two.record.fingerprint
     assert _file_hashes(plan1.out_dir) == _file_hashes(plan2.out_dir)
     assert (plan1.out_dir / "metadata.jsonl").read_bytes() == (
-        plan2.out_dir / "metadata.jsonl").read_bytes()
+        plan2.out_dir / "metadata.jsonl"
+    ).read_bytes()
     assert one.record.count == 100
     assert len(_file_hashes(plan1.out_dir)) == 100
     assert [s.name for s in plan1.shards()] == ["shard-00000", "shard-00001", "shard-00002"]
@@ -86,7 +86,7 @@ def test_registering_the_same_build_twice_adds_nothing(tmp_path):
 
 def test_folder_loads_with_hugging_face_imagefolder(tmp_path):
     datasets = pytest.importorskip("datasets")
-    result, plan = _build(tmp_path, count=30)
+    _result, plan = _build(tmp_path, count=30)
     ds = datasets.load_dataset("imagefolder", data_dir=str(plan.out_dir), split="train")
     assert ds.num_rows == 30
     rows = [json.loads(line) for line in (plan.out_dir / "metadata.jsonl").open()]
@@ -128,7 +128,7 @@ def test_verify_names_changed_and_missing_files(tmp_path):
     files[1].write_bytes(bytes(data))
     bad = verify_files(plan.out_dir, result.record.id)
     assert not bad.ok
-    rel = lambda p: p.relative_to(plan.out_dir).as_posix()  # noqa: E731
+    rel = lambda p: p.relative_to(plan.out_dir).as_posix()
     assert bad.missing == [rel(files[0])]
     assert bad.changed == [rel(files[1])]
 

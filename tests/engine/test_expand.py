@@ -37,8 +37,11 @@ def test_expansion_links_parent_samples_and_continues_indices(parent, tmp_path):
     child = result.record
     assert child.count == 65 and child.parent_id == rec.id and child.seed == rec.seed
     # new shards are aligned to multiples of 16: 40-48, 48-64, 64-65, numbered after the parent's
-    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [(3, 40, 48), (4, 48, 64),
-                                                                      (5, 64, 65)]
+    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [
+        (3, 40, 48),
+        (4, 48, 64),
+        (5, 64, 65),
+    ]
     assert result.rendered_shards == 3
     parent_rows, child_rows = _rows(rec.path), _rows(child.path)
     assert child_rows[:40] == parent_rows
@@ -48,8 +51,10 @@ def test_expansion_links_parent_samples_and_continues_indices(parent, tmp_path):
     assert len(new_texts) > 20
     # the parent's files are hard links, not copies
     first = parent_rows[0]["file_name"]
-    assert os.stat(os.path.join(rec.path, first)).st_ino == os.stat(
-        os.path.join(child.path, first)).st_ino
+    assert (
+        os.stat(os.path.join(rec.path, first)).st_ino
+        == os.stat(os.path.join(child.path, first)).st_ino
+    )
     assert verify_files(child.path, child.id).ok
     info = json.loads(open(os.path.join(child.path, "dataset.json")).read())
     assert info["parent"]["id"] == rec.id
@@ -77,7 +82,7 @@ def test_expanding_twice_with_the_same_arguments_gives_the_same_id(parent, tmp_p
 
 
 def test_expanding_a_dataset_whose_folder_is_gone_names_the_folder(parent, tmp_path):
-    catalog, rec = parent
+    _catalog, rec = parent
     os.rename(rec.path, rec.path + ".moved")
     with pytest.raises(SynthError, match="parent dataset's folder is missing"):
         prepare_expansion(rec, 5, home=tmp_path)

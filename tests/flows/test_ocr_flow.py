@@ -18,8 +18,9 @@ from tests.conftest import synth_cmd
 def test_flow_registers_with_its_flow_run_and_manual_trigger(prefect_api, home):
     from flows.ocr import ocr_dataset
 
-    result = ocr_dataset(count=30, seed=3, workers=2, preset="clean", home=str(home),
-                         config={"shard_size": 10})
+    result = ocr_dataset(
+        count=30, seed=3, workers=2, preset="clean", home=str(home), config={"shard_size": 10}
+    )
     rec = result["record"]
     assert result["created"] and result["rendered_shards"] == 3
     assert rec["count"] == 30 and rec["trigger"] == {"type": "manual"}
@@ -32,8 +33,9 @@ def test_flow_registers_with_its_flow_run_and_manual_trigger(prefect_api, home):
     catalog.close()
 
     # the same build again registers nothing new and renders nothing
-    again = ocr_dataset(count=30, seed=3, workers=1, preset="clean", home=str(home),
-                        config={"shard_size": 10})
+    again = ocr_dataset(
+        count=30, seed=3, workers=1, preset="clean", home=str(home), config={"shard_size": 10}
+    )
     assert again["record"]["id"] == rec["id"]
     assert not again["created"] and again["rendered_shards"] == 0
 
@@ -45,11 +47,23 @@ def _shard_manifests(home: Path) -> list[Path]:
 def test_a_build_killed_with_sigkill_resumes_to_the_same_id(prefect_api, home, tmp_path):
     config = tmp_path / "small-shards.toml"
     config.write_text("shard_size = 25\n")
-    args = [*synth_cmd(), "ocr", "--count", "400", "--seed", "9", "--config", str(config),
-            "--json", "--home", str(home)]
+    args = [
+        *synth_cmd(),
+        "ocr",
+        "--count",
+        "400",
+        "--seed",
+        "9",
+        "--config",
+        str(config),
+        "--json",
+        "--home",
+        str(home),
+    ]
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while len(_shard_manifests(home)) < 2:
         assert proc.poll() is None, proc.stderr.read().decode()

@@ -23,11 +23,11 @@ SPEC = build_spec("clean", {"shard_size": 10}).model_dump(mode="json")
 
 @pytest.fixture(scope="module")
 def validate():
-    schemas = [json.loads(p.read_text()) for p in [SPEC_DIR / "OpenLineage.json",
-                                                   *sorted((SPEC_DIR / "facets").glob("*.json"))]]
-    registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in schemas
-    )
+    schemas = [
+        json.loads(p.read_text())
+        for p in [SPEC_DIR / "OpenLineage.json", *sorted((SPEC_DIR / "facets").glob("*.json"))]
+    ]
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
     core = schemas[0]
     checker = FormatChecker()
     known = {s["$id"] for s in schemas}
@@ -42,8 +42,9 @@ def validate():
         for facet in facets:
             url = facet["_schemaURL"]
             if url.split("#")[0] in known:
-                Draft202012Validator({"$ref": url}, registry=registry,
-                                     format_checker=checker).validate(facet)
+                Draft202012Validator(
+                    {"$ref": url}, registry=registry, format_checker=checker
+                ).validate(facet)
                 standard += 1
         assert standard >= 3
 
@@ -71,10 +72,14 @@ def test_a_build_emits_valid_start_and_complete_with_versions(tmp_path, validate
     assert synth_facet["seed"] == 2 and synth_facet["spec"] == SPEC
     assert synth_facet["fingerprint"] == rec.fingerprint
     assert complete["run"]["facets"]["processingEngine"]["version"] == rec.code_version
-    versions = {i["name"]: i["facets"]["version"]["datasetVersion"]
-                for i in complete["inputs"] if "version" in i["facets"]}
-    font_hashes = {i["uri"].removeprefix("asset:"): i["sha256"] for i in plan.inputs
-                   if i["role"] == "font"}
+    versions = {
+        i["name"]: i["facets"]["version"]["datasetVersion"]
+        for i in complete["inputs"]
+        if "version" in i["facets"]
+    }
+    font_hashes = {
+        i["uri"].removeprefix("asset:"): i["sha256"] for i in plan.inputs if i["role"] == "font"
+    }
     assert font_hashes and all(versions[k] == v for k, v in font_hashes.items())
     info = json.loads((Path(rec.path) / "dataset.json").read_text())
     assert info["run"]["openlineage_run_id"] == start["run"]["runId"]
@@ -121,7 +126,7 @@ def test_events_are_posted_to_an_http_endpoint_when_configured(tmp_path, monkeyp
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append({"path": self.path, "event": json.loads(body)})
             self.send_response(201)

@@ -27,8 +27,12 @@ def clean_gen() -> OcrGenerator:
 
 
 def _warped_gen(**geometry) -> OcrGenerator:
-    geo = {"prob": 1.0, "rotation_deg_range": [-8, 8], "skew_deg_range": [-15, 15],
-           "perspective_frac_range": [0.05, 0.2]} | geometry
+    geo = {
+        "prob": 1.0,
+        "rotation_deg_range": [-8, 8],
+        "skew_deg_range": [-15, 15],
+        "perspective_frac_range": [0.05, 0.2],
+    } | geometry
     return OcrGenerator(build_spec("default", {"geometry": geo}))
 
 
@@ -53,13 +57,26 @@ def test_recipe_round_trips_through_json_and_replays_byte_for_byte(default_gen):
 
 
 def test_degenerate_ranges_draw_their_value():
-    gen = OcrGenerator(build_spec("default", {
-        "fonts": {"size_px_range": [30, 30]},
-        "geometry": {"prob": 1.0, "rotation_deg_range": [5, 5], "skew_deg_range": [0, 0],
-                     "perspective_frac_range": [0, 0], "padding_px_range": [3, 3]},
-        "effects": {"jpeg_quality_range": [77, 77], "blur_prob": 1.0,
-                    "blur_radius_px_range": [0.5, 0.5]},
-    }))
+    gen = OcrGenerator(
+        build_spec(
+            "default",
+            {
+                "fonts": {"size_px_range": [30, 30]},
+                "geometry": {
+                    "prob": 1.0,
+                    "rotation_deg_range": [5, 5],
+                    "skew_deg_range": [0, 0],
+                    "perspective_frac_range": [0, 0],
+                    "padding_px_range": [3, 3],
+                },
+                "effects": {
+                    "jpeg_quality_range": [77, 77],
+                    "blur_prob": 1.0,
+                    "blur_radius_px_range": [0.5, 0.5],
+                },
+            },
+        )
+    )
     for i in range(10):
         r = gen.sample(i, sample_rng(0, i))
         assert r["font_size_px"] == 30
@@ -88,7 +105,7 @@ def test_image_matches_canvas_and_format(default_gen):
     for i in range(10):
         recipe = default_gen.sample(i, sample_rng(5, i))
         rendered = default_gen.render(recipe, f"x/{i}")
-        (name, data), = rendered.files.items()
+        ((name, data),) = rendered.files.items()
         assert name == f"x/{i}.jpg"
         with Image.open(io.BytesIO(data)) as im:
             assert im.format == "JPEG"
@@ -119,7 +136,7 @@ def _check_boxes(gen: OcrGenerator, recipe: dict) -> None:
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, (recipe["text"], [x0, y0, x1, y1])
         # each box holds ink of its own
         assert ink[y0:y1, x0:x1].any(), (recipe["text"], [x0, y0, x1, y1])
-        covered[max(0, y0 - 1):y1 + 1, max(0, x0 - 1):x1 + 1] = True
+        covered[max(0, y0 - 1) : y1 + 1, max(0, x0 - 1) : x1 + 1] = True
     # every inked pixel lies in some box (1 px for anti-aliasing)
     outside = ink & ~covered
     assert outside.sum() <= max(2, 0.002 * ink.sum()), (recipe["text"], int(outside.sum()))
@@ -161,8 +178,9 @@ def _gens():
     [("ar_AA", "Arabic"), ("he_IL", "Hebrew"), ("th_TH", "Thai"), ("hi_IN", None)],
 )
 def test_complex_scripts_are_shaped_with_word_boxes(locale, script_font):
-    gen = OcrGenerator(build_spec("clean", {"text": {"locales": [locale],
-                                                     "faker_kinds": ["name"]}}))
+    gen = OcrGenerator(
+        build_spec("clean", {"text": {"locales": [locale], "faker_kinds": ["name"]}})
+    )
     for i in range(8):
         r = gen.sample(i, sample_rng(1, i))
         composed = gen.compose(r, want_mask=True)

@@ -48,20 +48,41 @@ def test_a_text_no_font_can_draw_is_rejected_and_counted(tmp_path):
     shutil.copy(_doctored_font(tmp_path), fonts / "Doctored.ttf")
     texts = tmp_path / "texts.txt"
     texts.write_text("CAB cab\nCDE cde\n", encoding="utf-8")
-    gen = OcrGenerator(build_spec("clean", {
-        "fonts": {"dir": str(fonts), "styles": None},
-        "text": {"source": "file", "path": str(texts)},
-    }))
+    gen = OcrGenerator(
+        build_spec(
+            "clean",
+            {
+                "fonts": {"dir": str(fonts), "styles": None},
+                "text": {"source": "file", "path": str(texts)},
+            },
+        )
+    )
     drawn = [gen.sample(i, sample_rng(0, i)) for i in range(30)]
     assert {r["text"] for r in drawn} == {"CDE cde"}
     assert sum(r["rejections"].get("no_font_can_draw_text", 0) for r in drawn) > 0
 
 
 def test_every_label_character_is_drawable_in_its_font():
-    gen = OcrGenerator(build_spec("default", {"text": {
-        "locales": ["en_US", "de_DE", "ru_RU", "ar_AA", "he_IL", "th_TH", "hi_IN", "ja_JP"],
-        "faker_kinds": ["name", "sentence", "address"],
-    }}))
+    gen = OcrGenerator(
+        build_spec(
+            "default",
+            {
+                "text": {
+                    "locales": [
+                        "en_US",
+                        "de_DE",
+                        "ru_RU",
+                        "ar_AA",
+                        "he_IL",
+                        "th_TH",
+                        "hi_IN",
+                        "ja_JP",
+                    ],
+                    "faker_kinds": ["name", "sentence", "address"],
+                }
+            },
+        )
+    )
     pool = load_font_pool(None, None)
     reference = {f.id: f for f in pool.fonts}  # fresh caches: an independent check
     scripts = set()
@@ -80,10 +101,15 @@ def test_only_undrawable_texts_fail_with_the_file_and_characters_named(tmp_path)
     fonts = tmp_path / "fonts"
     fonts.mkdir()
     shutil.copy(embedded_dir("fonts") / "Inconsolata.otf", fonts)
-    gen = OcrGenerator(build_spec("clean", {
-        "fonts": {"dir": str(fonts), "styles": None},
-        "text": {"source": "file", "path": str(texts)},
-    }))
+    gen = OcrGenerator(
+        build_spec(
+            "clean",
+            {
+                "fonts": {"dir": str(fonts), "styles": None},
+                "text": {"source": "file", "path": str(texts)},
+            },
+        )
+    )
     with pytest.raises(TooManyRejections) as err:
         gen.sample(0, sample_rng(0, 0))
     msg = str(err.value)

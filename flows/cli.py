@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
 from pathlib import Path
@@ -19,8 +20,9 @@ EXIT_CHECK_FAILED = 1
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"synth: error: {message}\n")
+        # One line, like every other synth error; the usage is one --help away.
+        message = " ".join(message.split())
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -113,6 +115,23 @@ def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides.setdefault("text", {}).update(
             {"source": "file", "path": str(Path(args.texts).resolve())}
         )
+    if args.texts_from:
+        from synth.engine.importer import labels_file
+
+        catalog = _catalog(args)
+        try:
+            record = catalog.get(args.texts_from)
+        finally:
+            catalog.close()
+        from synth.catalog.base import data_home
+
+        overrides.setdefault("text", {}).update(
+            {
+                "source": "file",
+                "path": str(labels_file(record, data_home(args.home))),
+                "dataset_id": record.id,
+            }
+        )
     if args.locale:
         overrides.setdefault("text", {})["locales"] = args.locale
     if args.format:
@@ -127,7 +146,16 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     config = _ocr_config(args)
     source = args.config or "options"
     spec = build_spec(args.preset, config, source=source)
-    make_generator("ocr", spec.model_dump(mode="json"))  # bad fonts, images, texts fail here
+    if args.backgrounds and spec.backgrounds.photo_prob == 0:
+        _fail(
+            f"--backgrounds: the '{args.preset}' preset draws no photo backgrounds "
+            "(backgrounds.photo_prob = 0); use --preset default or set backgrounds.photo_prob "
+            "in a --config file"
+        )
+    # Bad fonts, images and text files fail here, in one line, before a flow run starts.
+    gen = make_generator("ocr", spec.model_dump(mode="json"))
+    gen.texts.require_drawable(gen.fonts)
+    _check_home(args.home)
     from flows.ocr import ocr_dataset
 
     _quiet_prefect(args.verbose)
@@ -144,8 +172,27 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     return _report_build(args, result)
 
 
+def _check_home(home: str | None) -> None:
+    """Fail early, naming the folder, when the data root cannot hold a catalog."""
+    from synth.catalog import open_catalog
+
+    open_catalog(home).close()
+
+
+def _skipped_inputs(path: str) -> list[dict[str, str]]:
+    """The input files a build left out (unreadable fonts, images...), from its dataset.json."""
+    try:
+        info = json.loads((Path(path) / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return list(info.get("skipped_inputs") or [])
+
+
 def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
     rec = result["record"]
+    skipped = _skipped_inputs(rec["path"])
+    for item in skipped:
+        print(f"synth: warning: skipped {item['file']}: {item['reason']}", file=sys.stderr)
     obj = {
         "id": rec["id"],
         "path": rec["path"],
@@ -157,6 +204,7 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
         "rendered_shards": result["rendered_shards"],
         "skipped_shards": result["skipped_shards"],
         "rejections": rec["statistics"].get("rejections", {}),
+        "skipped_inputs": skipped,
     }
     state = "registered" if result["created"] else "already registered"
     human = (
@@ -312,13 +360,102 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from synth.lineage.trace import render_dot, render_mermaid, render_tree, trace
+
+    catalog = _catalog(args)
+    try:
+        lineage = trace(catalog, args.id)
+    finally:
+        catalog.close()
+    if args.json:
+        print(json.dumps(lineage, ensure_ascii=False))
+    else:
+        render = {"tree": render_tree, "mermaid": render_mermaid, "dot": render_dot}[args.format]
+        print(render(lineage))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from synth.lineage.trace import diff
+
+    catalog = _catalog(args)
+    try:
+        d = diff(catalog.get(args.a), catalog.get(args.b))
+    finally:
+        catalog.close()
+    if args.json:
+        print(json.dumps(d, ensure_ascii=False))
+        return 0
+    a, b = d["a"]["id"][:12], d["b"]["id"][:12]
+    print(f"{'':28}{a:>24}  {b:>24}")
+    for key in ("count", "seed", "code_version"):
+        print(f"{key:28}{d[key][0]!s:>24}  {d[key][1]!s:>24}")
+    print(f"{'trigger':28}{d['trigger'][0].get('type')!s:>24}  {d['trigger'][1].get('type')!s:>24}")
+    for key, (va, vb) in d["spec"].items():
+        print(f"spec {key:23}{json.dumps(va):>24}  {json.dumps(vb):>24}")
+    for side in ("only_in_a", "only_in_b", "changed_hash"):
+        for item in d["inputs"][side]:
+            print(f"input {side:22}{item}")
+    for key, (va, vb) in d["numbers"].items():
+        ma = va["mean"] if va else "-"
+        mb = vb["mean"] if vb else "-"
+        print(f"mean {key:23}{ma!s:>24}  {mb!s:>24}")
+    for key, (sa, sb) in d["distributions"].items():
+        top = sorted(set(sa) | set(sb), key=lambda v: -(sa.get(v, 0) + sb.get(v, 0)))[:5]
+        for value in top:
+            print(
+                f"share {key}={value}"[:28].ljust(28)
+                + f"{sa.get(value, 0):>24}  {sb.get(value, 0):>24}"
+            )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from synth.catalog.base import data_home
+    from synth.engine.importer import import_dataset
+
+    catalog = _catalog(args)
+    try:
+        record, created = import_dataset(
+            args.path,
+            args.kind,
+            catalog,
+            data_home(args.home),
+            name=args.name,
+            licence=args.licence,
+            personal_data=args.personal_data,
+        )
+    finally:
+        catalog.close()
+    obj = {
+        "id": record.id,
+        "path": record.path,
+        "count": record.count,
+        "name": record.name,
+        "kind": record.kind,
+        "new": created,
+    }
+    state = "imported" if created else "already in the catalog"
+    _emit(args, obj, f"{record.kind} dataset {record.id[:12]} ({record.count} samples) {state}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from synth.engine.verify import require_folder, verify_files
+    from synth.engine.verify import VerifyReport, verify_dataset
 
     rec = _catalog(args).get(args.id)
-    report = verify_files(require_folder(rec.path), rec.id)
+    if Path(rec.path).is_dir() and rec.trigger.get("type") == "import":
+        from synth.catalog.base import data_home
+        from synth.engine.verify import verify_import
+
+        report = verify_import(data_home(args.home), rec.path, rec.id)
+    elif Path(rec.path).is_dir():
+        report = verify_dataset(rec.path, rec.id, samples=args.samples)
+    else:  # a registered dataset whose folder is gone is a failed check, not a bad input
+        report = VerifyReport(rec.id, problems=[f"{rec.path}: dataset folder not found"])
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps({"id": rec.id, "path": rec.path, **report.to_json()}))
     else:
         for rel in report.missing:
             print(f"missing: {rel}")
@@ -327,7 +464,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"problem: {problem}")
         verdict = "ok" if report.ok else "FAILED"
-        print(f"{verdict}: {rec.id[:12]} ({report.checked_files} files checked) at {rec.path}")
+        print(
+            f"{verdict}: {rec.id[:12]} ({report.checked_files} files, "
+            f"{report.checked_inputs} inputs checked, {len(report.rerendered)} samples "
+            f"re-rendered) at {rec.path}"
+        )
     return 0 if report.ok else EXIT_CHECK_FAILED
 
 
@@ -342,14 +483,27 @@ def _positive(value: str) -> int:
     return n
 
 
+_MAX_SEED = 2**63 - 1  # the catalog stores seeds as SQLite's signed 64-bit INTEGER
+
+
 def _seed(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    if not 0 <= n <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {_MAX_SEED}, got {n}")
     return n
+
+
+def _name(value: str) -> str:
+    """A dataset name becomes a folder name under the data root: no separators, no dot first."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a valid dataset name (expected 1-100 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit)"
+        )
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -382,9 +536,14 @@ def build_parser() -> argparse.ArgumentParser:
     ocr.add_argument("--fonts", help="a folder of font files (default: the embedded fonts)")
     ocr.add_argument("--backgrounds", help="a folder of background images (default: embedded)")
     ocr.add_argument("--texts", help="a UTF-8 file with one text per line (default: Faker)")
+    ocr.add_argument(
+        "--texts-from",
+        metavar="ID",
+        help="draw texts from the labels of a catalog dataset (real or synthetic)",
+    )
     ocr.add_argument("--locale", action="append", help="Faker locale, repeatable (en_US, ...)")
     ocr.add_argument("--format", choices=("jpeg", "png"), help="image format (default jpeg)")
-    ocr.add_argument("--name", help="dataset name (default: ocr-PRESET)")
+    ocr.add_argument("--name", type=_name, help="dataset name (default: ocr-PRESET)")
     _common(ocr)
     ocr.set_defaults(func=cmd_ocr)
 
@@ -422,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write each mix's clean target and noise component",
     )
     sp.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
-    sp.add_argument("--name", help="dataset name (default: speech)")
+    sp.add_argument("--name", type=_name, help="dataset name (default: speech)")
     _common(sp)
     sp.set_defaults(func=cmd_speech)
 
@@ -445,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub, _common)
 
-    ds = sub.add_parser("datasets", help="list, show and verify datasets in the catalog")
+    ds = sub.add_parser("datasets", help="list, show, trace, diff, import and verify datasets")
     dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)
     ls = dsub.add_parser("list", help="list dataset versions")
     ls.add_argument("--kind", choices=("ocr", "speech"))
@@ -457,8 +616,46 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="dataset id or a unique prefix of it")
     _common(show)
     show.set_defaults(func=cmd_show)
+    lin = dsub.add_parser("lineage", help="ancestry, inputs and descendants of a version")
+    lin.add_argument("id", help="dataset id or a unique prefix of it")
+    lin.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
+    _common(lin)
+    lin.set_defaults(func=cmd_lineage)
+    dif = dsub.add_parser("diff", help="spec, inputs, counts and distributions side by side")
+    dif.add_argument("a", help="dataset id or prefix")
+    dif.add_argument("b", help="dataset id or prefix")
+    _common(dif)
+    dif.set_defaults(func=cmd_diff)
+
+    imp = dsub.add_parser(
+        "import",
+        help="register an existing (real) dataset, in place",
+        description=(
+            "Register the dataset at PATH (an imagefolder/audiofolder with metadata.jsonl or "
+            "metadata.csv, a NeMo manifest, or files with same-named .txt labels) with the hash of "
+            "every file, so synthetic builds can take it as input. Nothing in PATH is changed."
+        ),
+    )
+    imp.add_argument("path", help="the dataset folder or its manifest")
+    imp.add_argument("--kind", choices=("ocr", "speech"), required=True)
+    imp.add_argument("--name", help="dataset name (default: the folder's name)")
+    imp.add_argument("--licence", default="unknown", help="the data's licence (SPDX id)")
+    imp.add_argument(
+        "--personal-data",
+        action="store_true",
+        help="mark the data as possibly holding personal data",
+    )
+    _common(imp)
+    imp.set_defaults(func=cmd_import)
+
     verify = dsub.add_parser("verify", help="recompute hashes; exit 1 on any mismatch")
     verify.add_argument("id", help="dataset id or a unique prefix of it")
+    verify.add_argument(
+        "--samples",
+        type=int,
+        default=8,
+        help="samples to re-render from their recipes (default 8, 0: none)",
+    )
     _common(verify)
     verify.set_defaults(func=cmd_verify)
     return parser
@@ -475,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SynthError as err:
         _fail(str(err).replace("\n", " "))
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): nothing to report
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

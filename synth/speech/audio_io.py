@@ -1,0 +1,160 @@
+"""Audio at the edge: one loader that returns float32 mono at a target rate, and 16-bit encoders.
+
+Inside ``synth.speech`` every signal is a 1-D float32 array at the working rate with full scale
+1.0; every file written is 16-bit PCM. Resampling uses soxr "HQ", the same call that
+``librosa.resample(res_type="soxr_hq")`` makes, without importing librosa (and numba) per worker.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from synth.errors import AssetError
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
+"""File name endings the corpus and noise-folder readers treat as audio."""
+
+PCM16_SCALE = 32768.0
+"""Float full scale in 16-bit steps; soundfile reads PCM_16 back as ``int / 32768``, so
+quantising with the same factor makes write -> read -> quantise an exact round trip."""
+
+_WAV_DATA_LENGTH = re.compile(r"data : (\d+) \(should be (\d+)\)")
+# Streaming writers leave the data size at 0 or 0xFFFFFFFF: an unknown length, not a truncation.
+_UNKNOWN_LENGTHS = (0, 0xFFFFFFFF)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _truncation(info: str) -> str | None:
+    """A truncation that libsndfile noticed while parsing the header, if any."""
+    m = _WAV_DATA_LENGTH.search(info)
+    if m:
+        declared, present = int(m.group(1)), int(m.group(2))
+        if declared not in _UNKNOWN_LENGTHS and present < declared:
+            return f"the header declares {declared} data bytes, the file holds {present}"
+    if "ended unexpectedly" in info:
+        return "the stream ends without its end-of-stream marker"
+    return None
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a whole file into float32 samples of shape (frames, channels) and its rate in Hz.
+
+    Raises ``AssetError`` naming the file when it is missing, unreadable, truncated or empty.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise AssetError(p, "audio file not found")
+    try:
+        with sf.SoundFile(p) as f:
+            declared = f.frames
+            rate = int(f.samplerate)
+            truncated = _truncation(f.extra_info)
+            data = f.read(dtype="float32", always_2d=True)
+    except sf.LibsndfileError as err:
+        problem = _one_line(err.error_string or str(err))
+        raise AssetError(p, f"not a readable audio file or truncated/corrupt ({problem})") from None
+    except (RuntimeError, ValueError) as err:  # soundfile raises these for some broken headers
+        raise AssetError(p, f"not a readable audio file ({_one_line(str(err))})") from None
+    if truncated:
+        raise AssetError(p, f"truncated audio file ({truncated})")
+    if len(data) < declared:
+        raise AssetError(
+            p, f"truncated audio file (the header declares {declared} frames, {len(data)} decoded)"
+        )
+    if len(data) == 0:
+        raise AssetError(p, "audio file has no samples (zero length)")
+    return data, rate
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """Average the channels of (frames, channels) float32 audio into a 1-D float32 array."""
+    if data.ndim == 1:
+        return data
+    if data.shape[1] == 1:
+        return data[:, 0]
+    return data.mean(axis=1, dtype=np.float32)
+
+
+def resample(x: np.ndarray, rate_hz: int, target_rate_hz: int) -> np.ndarray:
+    """Resample 1-D float32 audio with soxr HQ (deterministic for identical input)."""
+    if rate_hz == target_rate_hz:
+        return x
+    y = soxr.resample(np.ascontiguousarray(x, dtype=np.float32), rate_hz, target_rate_hz, "HQ")
+    return np.asarray(y, dtype=np.float32)
+
+
+def load_audio(path: str | Path, target_rate_hz: int = 16000) -> np.ndarray:
+    """Load any WAV (16/24-bit, float), FLAC, OGG or MP3 file as float32 mono at ``target_rate_hz``.
+
+    Stereo is averaged to mono, then resampled once. Non-finite samples are kept: the callers
+    decide whether that clip is rejected (and count why).
+    """
+    data, rate = read_audio(path)
+    return resample(to_mono(data), rate, target_rate_hz)
+
+
+def quantise_pcm16(x: np.ndarray) -> np.ndarray:
+    """Round float audio (full scale 1.0) to int16 steps of 1/32768, saturating at the limits.
+
+    Callers scale their signals below full scale first; the saturation only guards the one
+    value (+1.0) that has no int16 code.
+    """
+    q = np.rint(np.asarray(x, dtype=np.float32) * np.float32(PCM16_SCALE))
+    return np.clip(q, -32768, 32767).astype(np.int16)
+
+
+def _as_pcm16(x: np.ndarray) -> np.ndarray:
+    if x.dtype == np.int16:
+        return x
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"expected int16 or float audio, got {x.dtype}")
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if not np.isfinite(peak) or peak > 1.0:
+        # Writing would clip silently; the mixer scales everything below full scale instead.
+        raise ValueError(f"refusing to write audio with peak {peak} (full scale is 1.0)")
+    return quantise_pcm16(x)
+
+
+def _encode(x: np.ndarray, rate_hz: int, fmt: str) -> bytes:
+    if x.ndim != 1:
+        raise ValueError(f"expected mono 1-D audio, got shape {x.shape}")
+    buf = io.BytesIO()
+    sf.write(buf, _as_pcm16(x), int(rate_hz), format=fmt, subtype="PCM_16")
+    return buf.getvalue()
+
+
+def encode_wav16(x: np.ndarray, rate_hz: int) -> bytes:
+    """Encode mono audio (int16, or float with peak <= 1.0) as a 16-bit PCM WAV file's bytes.
+
+    The bytes are a plain 44-byte RIFF header plus the samples: identical input, identical bytes.
+    """
+    return _encode(x, rate_hz, "WAV")
+
+
+def encode_flac16(x: np.ndarray, rate_hz: int) -> bytes:
+    """Encode mono audio (int16, or float with peak <= 1.0) as 16-bit FLAC bytes.
+
+    libFLAC's output is byte-identical for identical input with the same libFLAC build (checked
+    in the tests), but the stream embeds libFLAC's vendor string (e.g. "reference libFLAC 1.4.3
+    20230623"), so another libsndfile/libFLAC build may give other bytes for the same samples.
+    The samples themselves are lossless either way.
+    """
+    return _encode(x, rate_hz, "FLAC")
+
+
+def encode_pcm16(x: np.ndarray, rate_hz: int, fmt: str) -> bytes:
+    """Encode with ``fmt`` "wav" or "flac"."""
+    if fmt == "wav":
+        return encode_wav16(x, rate_hz)
+    if fmt == "flac":
+        return encode_flac16(x, rate_hz)
+    raise ValueError(f"unknown audio format '{fmt}' (known: flac, wav)")

@@ -1,0 +1,268 @@
+"""Clean speech corpora: read one of four common layouts into (id, path, text, sha256) items.
+
+Layouts, detected automatically from a folder (or from the manifest file itself):
+
+- ``tsv``: ``transcripts.tsv`` with columns ``file``, ``text`` and optionally ``speaker`` (the
+  embedded set in ``assets/speech`` uses it);
+- ``audiofolder``: a Hugging Face audiofolder, ``metadata.jsonl`` or ``metadata.csv`` with
+  ``file_name`` and a ``text`` (or ``transcription``, ``transcript``, ``sentence``) column;
+- ``nemo``: a NeMo manifest, JSON lines with ``audio_filepath`` and ``text``;
+- ``text_pairs``: audio files with a same-named ``.txt`` transcript beside each.
+
+Paths in a manifest are relative to the manifest's folder and must stay inside it (checked on the
+path's text, so symlinks inside the folder are allowed). Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from synth.assets import embedded_dir
+from synth.errors import AssetError
+from synth.hashing import sha256_file
+from synth.speech.audio_io import AUDIO_SUFFIXES
+
+TEXT_COLUMNS = ("text", "transcription", "transcript", "sentence")
+LAYOUTS = ("tsv", "audiofolder", "nemo", "text_pairs")
+_EXPECTED = (
+    "expected transcripts.tsv (file, text), metadata.jsonl/metadata.csv (Hugging Face "
+    "audiofolder: file_name, text), a NeMo manifest (.jsonl: audio_filepath, text), or audio "
+    "files with same-named .txt transcripts"
+)
+
+
+@dataclass(frozen=True)
+class CleanItem:
+    """One clean utterance: a stable id (relative path without extension) and its transcript."""
+
+    id: str
+    path: Path
+    text: str
+    sha256: str
+    speaker: str = ""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The items of a corpus and where they were listed (``manifest`` is None for text pairs)."""
+
+    layout: str
+    root: Path
+    manifest: Path | None
+    items: tuple[CleanItem, ...]
+
+
+@lru_cache(maxsize=65536)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, cached per (path, size, mtime) within the process."""
+    st = path.stat()
+    return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
+
+
+def _inside(root: Path, value: str, where: str) -> Path:
+    """``value`` (relative to ``root``, or absolute) as a path that must lie inside ``root``."""
+    if not isinstance(value, str) or not value.strip():
+        raise AssetError(where, f"expected a file path, got {json.dumps(value)}")
+    base = os.path.normpath(os.path.abspath(root))
+    full = os.path.normpath(os.path.join(base, value))
+    if os.path.commonpath([base, full]) != base:
+        raise AssetError(where, f"path '{value}' points outside the corpus folder {base}; refused")
+    p = Path(full)
+    if not p.is_file():
+        raise AssetError(where, f"audio file not found: {value}")
+    return p
+
+
+def _item(root: Path, path: Path, text: Any, speaker: Any, where: str) -> CleanItem:
+    if not isinstance(text, str) or not text.strip():
+        raise AssetError(where, f"empty or missing transcript for {path.name}")
+    rel = Path(os.path.relpath(path, root)).with_suffix("").as_posix()
+    return CleanItem(rel, path, " ".join(text.split()), file_sha256(path), str(speaker or ""))
+
+
+def _check_unique(items: list[CleanItem], source: Path) -> tuple[CleanItem, ...]:
+    seen: dict[str, Path] = {}
+    for it in items:
+        if it.id in seen:
+            raise AssetError(
+                source, f"two clips share the id '{it.id}': {seen[it.id]} and {it.path}"
+            )
+        seen[it.id] = it.path
+    if not items:
+        raise AssetError(source, "the corpus lists no clips")
+    return tuple(items)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise AssetError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _read_tsv(manifest: Path) -> list[CleanItem]:
+    root = manifest.parent
+    table = list(
+        csv.reader(_read_text(manifest).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    )
+    header = table[0] if table else []
+    for col in ("file", "text"):
+        if col not in header:
+            raise AssetError(manifest, f"missing column '{col}' (expected file, text[, speaker])")
+    items = []
+    for i, values in enumerate(table[1:], start=2):
+        if not any(v.strip() for v in values):
+            continue
+        where = f"{manifest}:{i}"
+        if len(values) != len(header):
+            raise AssetError(
+                where, f"expected {len(header)} tab-separated fields, got {len(values)}"
+            )
+        row = dict(zip(header, values, strict=True))
+        items.append(
+            _item(root, _inside(root, row["file"], where), row["text"], row.get("speaker"), where)
+        )
+    return items
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise AssetError(f"{path}:{i}", f"not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise AssetError(f"{path}:{i}", "expected a JSON object per line")
+        yield i, row
+
+
+def _read_audiofolder(manifest: Path) -> list[CleanItem]:
+    root = manifest.parent
+    if manifest.suffix == ".csv":
+        rows = list(enumerate(csv.DictReader(_read_text(manifest).splitlines()), start=2))
+    else:
+        rows = list(_jsonl_rows(manifest))
+    items = []
+    for i, row in rows:
+        where = f"{manifest}:{i}"
+        if "file_name" not in row:
+            raise AssetError(where, f"missing field 'file_name' (found: {', '.join(row)})")
+        col = next((c for c in TEXT_COLUMNS if c in row), None)
+        if col is None:
+            found = ", ".join(row)
+            raise AssetError(
+                where,
+                f"no transcript field: expected one of {', '.join(TEXT_COLUMNS)} (found: {found})",
+            )
+        path = _inside(root, row["file_name"], where)
+        items.append(
+            _item(root, path, row[col], row.get("speaker") or row.get("speaker_id"), where)
+        )
+    return items
+
+
+def _read_nemo(manifest: Path) -> list[CleanItem]:
+    root = manifest.parent
+    items = []
+    for i, row in _jsonl_rows(manifest):
+        where = f"{manifest}:{i}"
+        for field in ("audio_filepath", "text"):
+            if field not in row:
+                raise AssetError(
+                    where,
+                    f"missing field '{field}' (a NeMo manifest line needs audio_filepath, text)",
+                )
+        if row.get("offset") not in (None, 0, 0.0):
+            raise AssetError(
+                where,
+                f"offset={row['offset']}: segments of longer files are not supported; "
+                "cut the clips first",
+            )
+        path = _inside(root, row["audio_filepath"], where)
+        items.append(_item(root, path, row["text"], row.get("speaker"), where))
+    return items
+
+
+def _read_text_pairs(root: Path) -> list[CleanItem]:
+    items = []
+    for path in sorted(
+        p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    ):
+        txt = path.with_suffix(".txt")
+        if not txt.is_file():
+            raise AssetError(path, f"no transcript: expected {txt.name} beside it")
+        items.append(_item(root, path, _read_text(txt), "", str(txt)))
+    return items
+
+
+def _first_row(path: Path) -> dict[str, Any] | None:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    return None
+                return row if isinstance(row, dict) else None
+    return None
+
+
+def detect_layout(path: str | Path) -> tuple[str, Path]:
+    """The layout of a corpus folder or manifest file, and the file (or folder) to read."""
+    p = Path(path)
+    if p.is_file():
+        if p.name in ("metadata.jsonl", "metadata.csv"):
+            return "audiofolder", p
+        if p.suffix == ".tsv":
+            return "tsv", p
+        if p.suffix in (".json", ".jsonl"):
+            return "nemo", p
+        raise AssetError(p, f"unknown corpus manifest: {_EXPECTED}")
+    if not p.is_dir():
+        raise AssetError(p, "clean speech corpus not found")
+    if (p / "transcripts.tsv").is_file():
+        return "tsv", p / "transcripts.tsv"
+    for name in ("metadata.jsonl", "metadata.csv"):
+        if (p / name).is_file():
+            return "audiofolder", p / name
+    nemo = [m for m in sorted(p.glob("*.json*")) if m.suffix in (".json", ".jsonl")]
+    nemo = [m for m in nemo if "audio_filepath" in (_first_row(m) or {})]
+    if len(nemo) > 1:
+        names = ", ".join(m.name for m in nemo)
+        raise AssetError(p, f"several NeMo manifests ({names}); pass the one to use")
+    if nemo:
+        return "nemo", nemo[0]
+    if any(q.suffix.lower() in AUDIO_SUFFIXES for q in p.rglob("*")):
+        return "text_pairs", p
+    raise AssetError(p, f"no clean speech corpus found: {_EXPECTED}")
+
+
+_READERS = {
+    "tsv": _read_tsv,
+    "audiofolder": _read_audiofolder,
+    "nemo": _read_nemo,
+    "text_pairs": _read_text_pairs,
+}
+
+
+def read_corpus(path: str | Path | None = None) -> Corpus:
+    """Read the corpus at ``path`` (a folder or a manifest); None reads the embedded clips."""
+    target = embedded_dir("speech") if path is None else Path(path)
+    layout, source = detect_layout(target)
+    items = _READERS[layout](source)
+    root = source if layout == "text_pairs" else source.parent
+    manifest = None if layout == "text_pairs" else source
+    return Corpus(layout, root, manifest, _check_unique(items, source))

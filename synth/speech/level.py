@@ -1,0 +1,155 @@
+"""Signal levels and SNR: pure numpy functions (the "functional" layer of the mixer).
+
+Levels are linear RMS values with full scale 1.0; ``dbfs`` turns one into decibels, so a
+full-scale square wave is 0 dBFS and a full-scale sine -3.01 dBFS.
+
+Active speech level, in the spirit of ITU-T P.56 method B
+----------------------------------------------------------
+P.56 gates a smoothed envelope of ``|x|`` against a ladder of thresholds ``c`` and picks the one
+whose active level ``A(c)`` (mean power over the samples counted as active) sits ``M = 15.9 dB``
+above it. We keep that rule and make it cheap:
+
+1. cut the signal into 10 ms frames; the frame envelope is its mean ``|x|``;
+2. smooth the frame envelopes with two cascaded one-pole filters of time constant 30 ms (P.56's
+   envelope filter, run at frame rate);
+3. bridge pauses shorter than P.56's 200 ms hangover: a frame counts as active at threshold
+   ``c`` when smoothed envelopes reaching ``c`` lie within 100 ms before it and within 100 ms
+   after it (a closing of the envelope). P.56 instead extends every burst by 200 ms, which counts
+   trailing silence as speech and makes the level depend on how much silence ends the clip;
+   the closing bridges the same short pauses without that dependence;
+4. take every distinct hangover envelope value as a candidate threshold (instead of P.56's fixed
+   ladder), compute ``A(c) - C(c)`` in dB for all of them at once with cumulative sums, and
+   interpolate linearly to where it crosses ``M``;
+5. when no threshold reaches the margin (stationary signals), every frame is active and the
+   active level is the whole-clip RMS; a silent signal has level 0 and activity 0.
+
+The result is scale-invariant (``active_level(a*x) == a*active_level(x)``), does not change when
+digital silence is added before or after the speech (tested), reads stationary noise as fully
+active (active level = RMS), and costs a few vectorised passes (about 0.1 ms for 5 s at 16 kHz)
+against ~1 ms for a sample-rate IIR envelope.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import lfilter
+
+SnrReference = Literal["active", "whole"]
+
+P56_MARGIN_DB = 15.9
+"""P.56's margin M between the active level and the activity threshold."""
+FRAME_S = 0.01
+ENVELOPE_TIME_CONSTANT_S = 0.03
+HANGOVER_S = 0.2
+_DB_FLOOR = -200.0
+
+
+@dataclass(frozen=True)
+class ActiveLevel:
+    """Active speech level (linear RMS over active frames) and the active fraction (0..1)."""
+
+    level: float
+    activity: float
+
+
+def sum_squares(x: np.ndarray) -> float:
+    """Sum of squares with float32 pairwise summation (relative error ~1e-7).
+
+    Deliberately not ``np.dot``: BLAS may run it on several threads, which costs 10-100x more
+    CPU time than the arithmetic when worker processes already use every core.
+    """
+    return float(np.square(x, dtype=np.float32).sum())
+
+
+def rms(x: np.ndarray) -> float:
+    """Whole-clip RMS (linear, full scale 1.0 for float input); 0.0 for an empty signal."""
+    if x.size == 0:
+        return 0.0
+    return math.sqrt(sum_squares(x) / x.size)
+
+
+def dbfs(level: float) -> float:
+    """A linear level in dB (20·log10); -200 dB stands for zero."""
+    return 20.0 * math.log10(level) if level > 0.0 else _DB_FLOOR
+
+
+def active_level(x: np.ndarray, rate_hz: int) -> ActiveLevel:
+    """Active speech level of 1-D audio ``x`` sampled at ``rate_hz`` (see the module notes)."""
+    n = x.size
+    frame = max(1, round(FRAME_S * rate_hz))
+    if n < frame:
+        r = rms(x)
+        return ActiveLevel(r, 1.0 if r > 0 else 0.0)
+    k = -(-n // frame)
+    x64 = np.zeros(k * frame, dtype=np.float64)
+    x64[:n] = x
+    frames = x64.reshape(k, frame)
+    energy = np.einsum("ij,ij->i", frames, frames)
+    if not energy.any():
+        return ActiveLevel(0.0, 0.0)
+    counts = np.full(k, frame, dtype=np.float64)
+    counts[-1] = n - (k - 1) * frame
+    env = np.abs(frames).sum(axis=1) / counts
+
+    g = math.exp(-FRAME_S / ENVELOPE_TIME_CONSTANT_S)
+    env = lfilter([(1.0 - g) ** 2], [1.0, -2.0 * g, g * g], env)
+    half = round(HANGOVER_S / FRAME_S / 2)
+    padded = np.concatenate([np.zeros(half), env, np.zeros(half)])
+    window_max = sliding_window_view(padded, half + 1).max(axis=1)
+    # Morphological closing: the loudest envelope within 100 ms before AND within 100 ms after.
+    held = np.minimum(window_max[:-half], window_max[half:])
+
+    order = np.argsort(-held, kind="stable")
+    thresholds = held[order]
+    cum_e = np.cumsum(energy[order])
+    cum_n = np.cumsum(counts[order])
+    # Frames with equal envelope become active together: evaluate at each tie group's end.
+    ends = np.flatnonzero(np.append(thresholds[1:] != thresholds[:-1], True))
+    ends = ends[thresholds[ends] > 0.0]
+    if ends.size == 0:
+        return ActiveLevel(rms(x), 1.0)
+    power = cum_e[ends] / cum_n[ends]
+    with np.errstate(divide="ignore"):
+        a_db = 10.0 * np.log10(power)
+    diff = a_db - 20.0 * np.log10(thresholds[ends])
+    hit = np.flatnonzero(diff >= P56_MARGIN_DB)
+    if hit.size == 0:
+        return ActiveLevel(rms(x), 1.0)
+    j = int(hit[0])
+    # No interpolation from the first candidate, or from one whose frames hold no energy yet
+    # (a silent frame bridged between two loud ones can rank first).
+    if j == 0 or not math.isfinite(diff[j - 1]):
+        return ActiveLevel(math.sqrt(float(power[j])), float(cum_n[ends[j]]) / n)
+    t = (P56_MARGIN_DB - diff[j - 1]) / (diff[j] - diff[j - 1])
+    level_db = a_db[j - 1] + t * (a_db[j] - a_db[j - 1])
+    active = cum_n[ends[j - 1]] + t * (cum_n[ends[j]] - cum_n[ends[j - 1]])
+    return ActiveLevel(float(10.0 ** (level_db / 20.0)), float(active) / n)
+
+
+def speech_level(x: np.ndarray, rate_hz: int, reference: SnrReference) -> float:
+    """The speech level an SNR refers to: the active level or the whole-clip RMS."""
+    if reference == "active":
+        return active_level(x, rate_hz).level
+    if reference == "whole":
+        return rms(x)
+    raise ValueError(f"unknown SNR reference '{reference}' (known: active, whole)")
+
+
+def snr_db(speech: np.ndarray, noise: np.ndarray, rate_hz: int, reference: SnrReference) -> float:
+    """SNR in dB of two separate signals: speech level (``reference``) over whole-clip noise RMS.
+
+    The noise is measured over the whole clip in both cases (the usual P.56 practice for
+    stationary noise). Integer arrays are fine: the ratio does not depend on the scale.
+    """
+    s = speech_level(speech, rate_hz, reference)
+    n = rms(noise)
+    if n == 0.0:
+        return math.inf
+    if s == 0.0:
+        return -math.inf
+    return 20.0 * math.log10(s / n)

@@ -1,0 +1,291 @@
+"""One noisy-speech mix: ``sample_mix`` draws it, ``render_mix`` (pure) makes the 16-bit signals.
+
+Gains. With speech ``s`` (reverberant when a reverb is drawn) and noise segments ``n_i``, each
+noise is weighted to ``10**(weight_db/20)`` of unit RMS and summed into ``N``; ``N`` is scaled so
+that ``speech_level(s) / rms(N)`` is the requested SNR (``speech_level`` per ``snr_reference``),
+then speech and noise together so that the mix's RMS is ``level_dbfs``. When the peak of speech,
+noise or mix would pass ``peak_limit_dbfs``, all three are scaled by one ``peak_scale`` (< 1), so
+the SNR holds and nothing clips. ``sample_mix`` derives the gains (it has the audio at hand and
+must reject silent or broken clips anyway) and records them; ``render_mix`` only applies them.
+
+Quantisation. The target and the noise component are rounded to 16 bits separately and the mix is
+their exact integer sum, so ``mix == target + noise`` holds sample for sample in the files. The
+achieved SNR is measured on those integers and recorded next to the requested one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from synth.errors import TooManyRejections
+from synth.rng import child_seed
+from synth.speech.audio_io import PCM16_SCALE, quantise_pcm16
+from synth.speech.corpus import CleanItem
+from synth.speech.level import active_level, dbfs, rms, speech_level
+from synth.speech.noise import SILENT_RMS, ProceduralNoise
+from synth.speech.params import LoopPolicy, MixParams, NoiseUse
+from synth.speech.reverb import RirParams, apply_rir, synthetic_rir
+from synth.speech.spec import SpeechSpec
+
+MIN_NOISE_LSB = 4.0
+"""A noise component below 4 LSB RMS (-78 dBFS) is rejected: 16-bit rounding would shift its
+level, and so the SNR, by more than 0.02 dB (and below ~0.3 LSB it vanishes altogether)."""
+
+
+@dataclass(frozen=True)
+class NoiseRef:
+    """A drawable noise buffer: a noise-folder file or a procedural variant.
+
+    ``excludes`` lists clean ids the noise must not be mixed with (babble built from them).
+    """
+
+    id: str
+    uri: str
+    sha256: str
+    kind: str
+    procedural: ProceduralNoise | None = None
+    excludes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class MixPools:
+    """What ``sample_mix`` draws from; the callables return cached, decoded float32 audio.
+
+    ``clean_problem`` returns a rejection reason for an unusable clip (or None) and
+    ``clean_level`` its speech level for a reference; both are cached per clip.
+    """
+
+    clean: Sequence[CleanItem]
+    clean_audio: Callable[[CleanItem], np.ndarray]
+    clean_problem: Callable[[CleanItem], str | None]
+    clean_level: Callable[[CleanItem, str], float]
+    noise_kinds: tuple[str, ...]
+    noise_probs: tuple[float, ...]
+    noises: Mapping[str, Sequence[NoiseRef]]
+    noise_audio: Callable[[NoiseRef], np.ndarray]
+
+
+class MixResult(NamedTuple):
+    """The rendered int16 signals (``mix == target + noise`` exactly) and measured values;
+    unpacks as ``mix, target, noise, measured``."""
+
+    mix: np.ndarray
+    target: np.ndarray
+    noise: np.ndarray
+    measured: dict[str, Any]
+
+
+def _peak(x: np.ndarray) -> float:
+    return max(float(x.max()), -float(x.min())) if x.size else 0.0
+
+
+def loop_period(buffer: np.ndarray, crossfade: int) -> np.ndarray:
+    """A periodic version of ``buffer`` (length ``len - crossfade``): its head is an
+    equal-power crossfade from the buffer's tail into its head, so tiling it has no seam."""
+    period = buffer.size - crossfade
+    out = np.array(buffer[:period], dtype=np.float32)
+    t = (np.arange(crossfade, dtype=np.float32) + 0.5) / crossfade
+    fade_in, fade_out = np.sin(0.5 * np.pi * t), np.cos(0.5 * np.pi * t)
+    out[:crossfade] = buffer[:crossfade] * fade_in + buffer[period:] * fade_out
+    return out
+
+
+def noise_segment(
+    buffer: np.ndarray, offset: int, n: int, policy: LoopPolicy, crossfade: int
+) -> np.ndarray:
+    """``n`` samples of a noise buffer from ``offset``, cropped or looped with a crossfade."""
+    if policy == "crop":
+        if offset + n > buffer.size:
+            raise ValueError(
+                f"crop [{offset}, {offset + n}) passes the noise's {buffer.size} samples"
+            )
+        return buffer[offset : offset + n]
+    period = loop_period(buffer, crossfade)
+    reps = -(-(offset + n) // period.size)
+    return np.tile(period, reps)[offset : offset + n]
+
+
+def _placement(
+    size: int, n: int, crossfade_s: float, rate_hz: int, rng: np.random.Generator
+) -> tuple[LoopPolicy, int, int]:
+    if size >= n:
+        return "crop", 0, int(rng.integers(0, size - n + 1))
+    crossfade = min(max(1, round(crossfade_s * rate_hz)), size // 2)
+    return "loop_crossfade", crossfade, int(rng.integers(0, size - crossfade))
+
+
+def _solve_gains(
+    speech: np.ndarray,
+    level: float,
+    segments: Sequence[np.ndarray],
+    weights_db: Sequence[float],
+    snr_db: float,
+    level_dbfs: float,
+    peak_limit: float,
+) -> tuple[float, list[float], float]:
+    """(clean gain, noise gains, peak scale) for the requested SNR, level and peak limit."""
+    unit = [10.0 ** (w / 20.0) / rms(seg) for seg, w in zip(segments, weights_db, strict=True)]
+    noise = segments[0] * unit[0]
+    for seg, u in zip(segments[1:], unit[1:], strict=True):
+        noise = noise + seg * u
+    a = level / (rms(noise) * 10.0 ** (snr_db / 20.0))
+    mix = speech + noise * a
+    g = 10.0 ** (level_dbfs / 20.0) / rms(mix)
+    peak = g * max(_peak(speech), a * _peak(noise), _peak(mix))
+    scale = min(1.0, peak_limit / peak)
+    return float(g), [float(g * a * u) for u in unit], float(scale)
+
+
+def _draw_noise(pools: MixPools, rng: np.random.Generator) -> NoiseRef:
+    kind = pools.noise_kinds[int(rng.choice(len(pools.noise_kinds), p=pools.noise_probs))]
+    refs = pools.noises[kind]
+    return refs[int(rng.integers(len(refs)))]
+
+
+def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> MixParams:
+    """Draw one mix from ``pools`` with ``rng``; every attempt that fails is counted by reason.
+
+    Reasons: clean_silent, clean_not_finite, clean_too_short (from ``clean_problem``),
+    babble_contains_clean, noise_segment_silent, noise_below_16bit. After ``spec.max_attempts``
+    failed attempts, ``TooManyRejections`` lists the counts.
+    """
+    rate = spec.sample_rate_hz
+    peak_limit = 10.0 ** (spec.peak_limit_dbfs / 20.0)
+    rejections: Counter[str] = Counter()
+    for _ in range(spec.max_attempts):
+        item = pools.clean[int(rng.integers(len(pools.clean)))]
+        problem = pools.clean_problem(item)
+        if problem:
+            rejections[problem] += 1
+            continue
+        clean = pools.clean_audio(item)
+        n = clean.size
+        count = int(rng.integers(spec.noises_per_mix_range[0], spec.noises_per_mix_range[1] + 1))
+        picks: list[tuple[NoiseRef, LoopPolicy, int, int, float, np.ndarray]] = []
+        for _ in range(count):
+            ref = _draw_noise(pools, rng)
+            if item.id in ref.excludes:
+                rejections["babble_contains_clean"] += 1
+                break
+            buffer = pools.noise_audio(ref)
+            policy, crossfade, offset = _placement(buffer.size, n, spec.loop_crossfade_s, rate, rng)
+            segment = noise_segment(buffer, offset, n, policy, crossfade)
+            if rms(segment) < SILENT_RMS:
+                rejections["noise_segment_silent"] += 1
+                break
+            weight_db = float(rng.uniform(*spec.noise_gain_db_range)) if count > 1 else 0.0
+            picks.append((ref, policy, crossfade, offset, weight_db, segment))
+        if len(picks) < count:
+            continue
+        snr_db = float(rng.uniform(*spec.snr_db_range))
+        level_dbfs = float(rng.uniform(*spec.level_dbfs_range))
+        reverb = None
+        if rng.random() < spec.reverb_prob:
+            rt60 = float(rng.uniform(*spec.rt60_s_range))
+            reverb = RirParams(rt60, float(rng.uniform(*spec.drr_db_range)), child_seed(rng))
+        if reverb is None:
+            speech, level = clean, pools.clean_level(item, spec.snr_reference)
+        else:
+            speech = apply_rir(clean, synthetic_rir(reverb, rate))
+            level = speech_level(speech, rate, spec.snr_reference)
+        segments = [p[5] for p in picks]
+        clean_gain, gains, scale = _solve_gains(
+            speech, level, segments, [p[4] for p in picks], snr_db, level_dbfs, peak_limit
+        )
+        noise_rms = clean_gain * scale * level / 10.0 ** (snr_db / 20.0)
+        if noise_rms * PCM16_SCALE < MIN_NOISE_LSB:
+            rejections["noise_below_16bit"] += 1
+            continue
+        uses = tuple(
+            NoiseUse(
+                id=ref.id,
+                uri=ref.uri,
+                sha256=ref.sha256,
+                kind=ref.kind,
+                offset=offset,
+                policy=policy,
+                crossfade=crossfade,
+                weight_db=weight_db,
+                gain=gain,
+                procedural=ref.procedural.to_json() if ref.procedural else None,
+            )
+            for (ref, policy, crossfade, offset, weight_db, _), gain in zip(
+                picks, gains, strict=True
+            )
+        )
+        return MixParams(
+            clean_id=item.id,
+            clean_sha256=item.sha256,
+            rate_hz=rate,
+            num_samples=n,
+            snr_db=snr_db,
+            snr_reference=spec.snr_reference,
+            level_dbfs=level_dbfs,
+            noises=uses,
+            reverb=reverb,
+            clean_gain=clean_gain,
+            peak_scale=scale,
+            rejections=dict(sorted(rejections.items())),
+        )
+    counts = ", ".join(f"{k}={v}" for k, v in sorted(rejections.items()))
+    raise TooManyRejections(
+        f"no usable mix after {spec.max_attempts} attempts (rejections: {counts})"
+    )
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray]) -> MixResult:
+    """Render ``params`` from the decoded clean clip and noise buffers (in ``params.noises`` order).
+
+    Pure: the same params and inputs give the same int16 arrays. ``measured`` holds the achieved
+    SNR (both references, on the 16-bit target and noise), the speech activity, the mix level and
+    peak in dBFS, and whether the peak protection scaled the mix down.
+    """
+    n, rate = params.num_samples, params.rate_hz
+    if clean.size != n:
+        raise ValueError(f"clean clip has {clean.size} samples, the recipe expects {n}")
+    if len(noises) != len(params.noises):
+        raise ValueError(f"expected {len(params.noises)} noise buffers, got {len(noises)}")
+    speech = (
+        clean if params.reverb is None else apply_rir(clean, synthetic_rir(params.reverb, rate))
+    )
+    # Gains as float32 scalars: the arithmetic stays float32 whatever type the gains arrived as.
+    target = speech * np.float32(params.clean_gain * params.peak_scale)
+    noise = np.zeros(n, dtype=np.float32)
+    for use, buffer in zip(params.noises, noises, strict=True):
+        segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
+        noise += segment * np.float32(use.gain * params.peak_scale)
+    target_q, noise_q = quantise_pcm16(target), quantise_pcm16(noise)
+    mix32 = target_q.astype(np.int32) + noise_q
+    if mix32.size and (mix32.max() > 32767 or mix32.min() < -32768):
+        raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
+    mix_q = mix32.astype(np.int16)
+
+    act = active_level(target_q, rate)
+    noise_level = rms(noise_q)
+    snr_active = (
+        20.0 * math.log10(act.level / noise_level) if noise_level and act.level else math.nan
+    )
+    snr_whole = (
+        20.0 * math.log10(rms(target_q) / noise_level) if noise_level and act.level else math.nan
+    )
+    measured = {
+        "snr_db": _finite(snr_active if params.snr_reference == "active" else snr_whole),
+        "snr_active_db": _finite(snr_active),
+        "snr_whole_db": _finite(snr_whole),
+        "speech_activity": act.activity,
+        "level_dbfs": dbfs(rms(mix_q) / PCM16_SCALE),
+        "peak_dbfs": dbfs(_peak(mix_q) / PCM16_SCALE),
+        "clipping_prevented": params.peak_scale < 1.0,
+        "duration_s": n / rate,
+    }
+    return MixResult(mix_q, target_q, noise_q, measured)

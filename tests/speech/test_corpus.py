@@ -1,0 +1,170 @@
+"""Clean corpora in four layouts, auto-detected; errors name the file, the line and the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synth.assets import manifest
+from synth.errors import AssetError
+from synth.hashing import sha256_file
+from synth.speech.corpus import detect_layout, read_corpus
+from tests.speech.helpers import speechlike, write
+
+
+def _clips(root: Path, names: list[str]) -> None:
+    for i, name in enumerate(names):
+        write(root / name, speechlike(0.6, seed=i))
+
+
+def _error(path) -> str:
+    with pytest.raises(AssetError) as info:
+        read_corpus(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_embedded_corpus_matches_the_asset_manifest():
+    corpus = read_corpus(None)
+    assert corpus.layout == "tsv" and len(corpus.items) == 34
+    records = manifest()
+    for it in corpus.items:
+        assert records[f"speech/{it.path.name}"].sha256 == it.sha256
+        assert it.id == it.path.stem and it.text and it.speaker.startswith(("cmu_arctic", "flite"))
+    first = next(it for it in corpus.items if it.id == "arctic_awb_a0007")
+    assert first.text == "And you always want to see it in the superlative degree."
+
+
+def test_text_pairs(pairs_corpus):
+    corpus = read_corpus(pairs_corpus)
+    assert corpus.layout == "text_pairs" and corpus.manifest is None
+    assert [(it.id, it.text) for it in corpus.items] == [
+        ("utt0", "first clip"),
+        ("utt1", "second clip here"),
+        ("utt2", "the third one"),
+    ]
+    assert corpus.items[0].sha256 == sha256_file(pairs_corpus / "utt0.wav")
+
+
+def test_text_pairs_missing_transcript(pairs_corpus):
+    (pairs_corpus / "utt1.txt").unlink()
+    assert (
+        _error(pairs_corpus)
+        == f"{pairs_corpus / 'utt1.wav'}: no transcript: expected utt1.txt beside it"
+    )
+
+
+def test_text_pairs_empty_transcript(pairs_corpus):
+    (pairs_corpus / "utt2.txt").write_text("  \n")
+    assert (
+        _error(pairs_corpus)
+        == f"{pairs_corpus / 'utt2.txt'}: empty or missing transcript for utt2.wav"
+    )
+
+
+@pytest.mark.parametrize("column", ["text", "transcription"])
+def test_audiofolder_jsonl(tmp_path, column):
+    _clips(tmp_path / "data", ["a.wav", "sub/b.flac"])
+    rows = [
+        {"file_name": "data/a.wav", column: "alpha"},
+        {"file_name": "data/sub/b.flac", column: "beta", "speaker": "s2"},
+    ]
+    (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corpus = read_corpus(tmp_path)
+    assert corpus.layout == "audiofolder"
+    assert [(it.id, it.text, it.speaker) for it in corpus.items] == [
+        ("data/a", "alpha", ""),
+        ("data/sub/b", "beta", "s2"),
+    ]
+
+
+def test_audiofolder_csv(tmp_path):
+    _clips(tmp_path, ["a.wav", "b.wav"])
+    (tmp_path / "metadata.csv").write_text('file_name,text\na.wav,"hello, world"\nb.wav,bye\n')
+    corpus = read_corpus(tmp_path / "metadata.csv")
+    assert [it.text for it in corpus.items] == ["hello, world", "bye"]
+
+
+def test_audiofolder_without_text_column(tmp_path):
+    _clips(tmp_path, ["a.wav"])
+    (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "a.wav", "label": 3}) + "\n")
+    assert _error(tmp_path) == (
+        f"{tmp_path / 'metadata.jsonl'}:1: no transcript field: expected one of "
+        "text, transcription, transcript, sentence (found: file_name, label)"
+    )
+
+
+def test_audiofolder_missing_audio(tmp_path):
+    _clips(tmp_path, ["a.wav"])
+    (tmp_path / "metadata.jsonl").write_text(
+        json.dumps({"file_name": "a.wav", "text": "x"})
+        + "\n"
+        + json.dumps({"file_name": "gone.wav", "text": "y"})
+        + "\n"
+    )
+    assert _error(tmp_path) == f"{tmp_path / 'metadata.jsonl'}:2: audio file not found: gone.wav"
+
+
+def test_nemo_manifest(tmp_path):
+    _clips(tmp_path / "wavs", ["a.wav", "b.wav"])
+    lines = [
+        {"audio_filepath": "wavs/a.wav", "duration": 0.6, "text": "one"},
+        {"audio_filepath": str(tmp_path / "wavs" / "b.wav"), "duration": 0.6, "text": "two"},
+    ]
+    (tmp_path / "train_manifest.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    assert detect_layout(tmp_path)[0] == "nemo"
+    corpus = read_corpus(tmp_path)
+    assert [(it.id, it.text) for it in corpus.items] == [("wavs/a", "one"), ("wavs/b", "two")]
+
+
+@pytest.mark.parametrize("outside", ["../escape.wav", "/etc/passwd", "wavs/../../escape.wav"])
+def test_manifest_paths_outside_the_folder_are_refused(tmp_path, outside):
+    root = tmp_path / "corpus"
+    _clips(root / "wavs", ["a.wav"])
+    _clips(tmp_path, ["escape.wav"])
+    manifest_path = root / "manifest.jsonl"
+    manifest_path.write_text(json.dumps({"audio_filepath": outside, "text": "x"}) + "\n")
+    msg = _error(manifest_path)
+    assert msg.startswith(
+        f"{manifest_path}:1: path '{outside}' points outside the corpus folder {root}"
+    )
+    assert msg.endswith("; refused")
+
+
+def test_nemo_missing_field_and_offset(tmp_path):
+    _clips(tmp_path, ["a.wav"])
+    m = tmp_path / "m.jsonl"
+    m.write_text(json.dumps({"audio_filepath": "a.wav"}) + "\n")
+    assert (
+        _error(m)
+        == f"{m}:1: missing field 'text' (a NeMo manifest line needs audio_filepath, text)"
+    )
+    m.write_text(json.dumps({"audio_filepath": "a.wav", "text": "x", "offset": 1.5}) + "\n")
+    assert "offset=1.5: segments of longer files are not supported" in _error(m)
+
+
+def test_nemo_bad_json_line(tmp_path):
+    m = tmp_path / "m.jsonl"
+    m.write_text('{"audio_filepath": "a.wav", "text": "x"}\n{oops\n')
+    _clips(tmp_path, ["a.wav"])
+    assert _error(m).startswith(f"{m}:2: not valid JSON (")
+
+
+def test_tsv_missing_column_and_duplicate_ids(tmp_path):
+    _clips(tmp_path, ["a.wav", "a.flac"])
+    tsv = tmp_path / "transcripts.tsv"
+    tsv.write_text("file\tsentence\na.wav\thi\n")
+    assert _error(tmp_path) == f"{tsv}: missing column 'text' (expected file, text[, speaker])"
+    tsv.write_text("file\ttext\na.wav\thi\na.flac\tho\n")
+    assert "two clips share the id 'a'" in _error(tmp_path)
+
+
+def test_unknown_folder_lists_the_expected_layouts(tmp_path):
+    (tmp_path / "notes.md").write_text("nothing here")
+    msg = _error(tmp_path)
+    assert msg.startswith(f"{tmp_path}: no clean speech corpus found: expected transcripts.tsv")
+    assert "Hugging Face audiofolder" in msg and "NeMo manifest" in msg
+    assert _error(tmp_path / "missing") == f"{tmp_path / 'missing'}: clean speech corpus not found"

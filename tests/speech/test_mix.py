@@ -1,0 +1,213 @@
+"""sample_mix / render_mix: exact SNR on the 16-bit signals, mix = target + noise, no clipping,
+purity and JSON round trips, loop policy, and every rejection counted by reason."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from synth.errors import TooManyRejections
+from synth.speech.level import rms, snr_db
+from synth.speech.mix import loop_period, noise_segment, render_mix, sample_mix
+from synth.speech.params import MixParams
+from synth.speech.spec import SpeechSpec
+from tests.speech.helpers import memory_pools, noise, speechlike
+
+RATE = 16000
+CLEANS = {"a": speechlike(2.0, seed=1), "b": speechlike(3.1, seed=2)}
+NOISES = {"long": noise(5.0, seed=3), "short": noise(0.7, seed=4, level=0.3)}
+
+
+def _render(spec: SpeechSpec, seed: int, pools=None):
+    pools = pools or memory_pools(CLEANS, NOISES)
+    params = sample_mix(spec, np.random.default_rng(seed), pools)
+    clean = CLEANS[params.clean_id]
+    result = render_mix(params, clean, [NOISES[u.id] for u in params.noises])
+    return params, result
+
+
+def _check_invariants(spec: SpeechSpec, params: MixParams, result) -> None:
+    mix, target, noise_part, measured = result
+    assert mix is result.mix and target is result.target and noise_part is result.noise
+    assert measured is result.measured
+    assert result.mix.dtype == result.target.dtype == result.noise.dtype == np.int16
+    np.testing.assert_array_equal(
+        result.mix.astype(np.int32), result.target.astype(np.int32) + result.noise
+    )
+    limit = 10 ** (spec.peak_limit_dbfs / 20) * 32768
+    for x in (result.mix, result.target, result.noise):
+        assert np.max(np.abs(x.astype(np.int32))) <= limit + 1.0
+    assert 0.0 < params.peak_scale <= 1.0
+    assert json.loads(json.dumps(result.measured)) == result.measured
+
+
+@pytest.mark.parametrize("reference", ["active", "whole"])
+@pytest.mark.parametrize("seed", range(6))
+def test_degenerate_snr_is_met_on_the_16bit_signals(reference, seed):
+    spec = SpeechSpec(snr_db_range=(10.0, 10.0), snr_reference=reference)
+    params, result = _render(spec, seed)
+    assert params.snr_db == 10.0
+    assert result.measured["snr_db"] == pytest.approx(10.0, abs=0.1)
+    assert snr_db(result.target, result.noise, RATE, reference) == pytest.approx(10.0, abs=0.1)
+    if reference == "whole":
+        t, n = result.target.astype(np.float64), result.noise.astype(np.float64)
+        assert 10 * math.log10(np.sum(t**2) / np.sum(n**2)) == pytest.approx(10.0, abs=0.1)
+    _check_invariants(spec, params, result)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    snr=st.floats(-10.0, 35.0),
+    level=st.floats(-40.0, -1.0),
+    reference=st.sampled_from(["active", "whole"]),
+    noises=st.integers(1, 3),
+    reverb=st.booleans(),
+)
+def test_properties_hold_for_any_draw(seed, snr, level, reference, noises, reverb):
+    spec = SpeechSpec(
+        snr_db_range=(snr, snr),
+        level_dbfs_range=(level, level),
+        snr_reference=reference,
+        noises_per_mix_range=(noises, noises),
+        reverb_prob=1.0 if reverb else 0.0,
+    )
+    params, result = _render(spec, seed)
+    assert len(params.noises) == noises and (params.reverb is not None) == reverb
+    assert result.measured["snr_db"] == pytest.approx(snr, abs=0.1)
+    _check_invariants(spec, params, result)
+    if params.peak_scale == 1.0:
+        assert result.measured["level_dbfs"] == pytest.approx(level, abs=0.1)
+    else:
+        assert result.measured["level_dbfs"] < level
+        assert result.measured["clipping_prevented"] is True
+
+
+def test_loud_mixes_are_scaled_down_together_and_keep_the_snr():
+    spec = SpeechSpec(snr_db_range=(0.0, 0.0), level_dbfs_range=(-2.0, -2.0))
+    params, result = _render(spec, 0)
+    assert params.peak_scale < 0.5
+    assert result.measured["peak_dbfs"] == pytest.approx(spec.peak_limit_dbfs, abs=0.01)
+    assert result.measured["snr_db"] == pytest.approx(0.0, abs=0.1)
+
+
+def test_render_is_pure_and_replays_from_json():
+    spec = SpeechSpec(noises_per_mix_range=(2, 2), reverb_prob=1.0)
+    params, first = _render(spec, 11)
+    again = MixParams.from_json(json.loads(json.dumps(params.to_json())))
+    assert again == params
+    second = render_mix(again, CLEANS[again.clean_id], [NOISES[u.id] for u in again.noises])
+    for a, b in (
+        (first.mix, second.mix),
+        (first.target, second.target),
+        (first.noise, second.noise),
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert first.measured == second.measured
+
+
+def test_same_rng_same_params_and_inputs_untouched():
+    spec = SpeechSpec()
+    before = {k: v.copy() for k, v in {**CLEANS, **NOISES}.items()}
+    a = sample_mix(spec, np.random.default_rng([4, 2]), memory_pools(CLEANS, NOISES))
+    b = sample_mix(spec, np.random.default_rng([4, 2]), memory_pools(CLEANS, NOISES))
+    assert a == b
+    _render(spec, 3)
+    for k, v in {**CLEANS, **NOISES}.items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_short_noise_is_looped_with_a_crossfade():
+    spec = SpeechSpec(snr_db_range=(5.0, 5.0), loop_crossfade_s=0.05)
+    pools = memory_pools(CLEANS, {"short": NOISES["short"]})
+    params, result = _render(spec, 1, pools)
+    (use,) = params.noises
+    assert use.policy == "loop_crossfade" and use.crossfade == 800
+    assert params.to_json()["noises"][0]["loop"] == {
+        "policy": "loop_crossfade",
+        "crossfade_samples": 800,
+        "crossfade_s": 0.05,
+    }
+    assert result.measured["snr_db"] == pytest.approx(5.0, abs=0.1)
+    buffer = NOISES["short"]
+    period = loop_period(buffer, 800)
+    seg = noise_segment(buffer, use.offset, params.num_samples, use.policy, use.crossfade)
+    assert seg.size == params.num_samples
+    np.testing.assert_array_equal(seg[: period.size - use.offset], period[use.offset :])
+    np.testing.assert_array_equal(
+        seg[period.size - use.offset :][: period.size],
+        period[: seg.size - (period.size - use.offset)],
+    )
+    # the seam joins the buffer's own neighbours: the period's head starts where its tail ends
+    assert period[0] == pytest.approx(buffer[period.size], abs=0.02)
+    assert rms(period) == pytest.approx(rms(buffer), rel=0.02)
+
+
+def test_long_noise_is_cropped():
+    spec = SpeechSpec()
+    pools = memory_pools(CLEANS, {"long": NOISES["long"]})
+    params, _ = _render(spec, 2, pools)
+    (use,) = params.noises
+    assert use.policy == "crop" and 0 <= use.offset <= NOISES["long"].size - params.num_samples
+    assert params.to_json()["noises"][0]["loop"] == {"policy": "crop"}
+    with pytest.raises(ValueError, match="passes the noise's"):
+        noise_segment(NOISES["long"], NOISES["long"].size - 10, 100, "crop", 0)
+
+
+def test_reverb_params_recorded_and_not_applied_recorded():
+    spec = SpeechSpec(reverb_prob=1.0, rt60_s_range=(0.4, 0.4), drr_db_range=(3.0, 3.0))
+    params, _ = _render(spec, 5)
+    d = params.to_json()["reverb"]
+    assert (
+        d["applied"] is True
+        and d["rt60_s"] == 0.4
+        and d["drr_db"] == 3.0
+        and isinstance(d["seed"], int)
+        and d["predelay_s"] == 0.0025
+    )
+    params, _ = _render(SpeechSpec(reverb_prob=0.0), 5)
+    assert params.to_json()["reverb"] == {"applied": False}
+
+
+def test_clean_problems_are_counted_and_redrawn():
+    pools = memory_pools(CLEANS, NOISES, problems={"b": "clean_silent"})
+    spec = SpeechSpec()
+    params = [sample_mix(spec, np.random.default_rng(s), pools) for s in range(20)]
+    assert {p.clean_id for p in params} == {"a"}
+    assert sum(p.rejections.get("clean_silent", 0) for p in params) > 0
+    assert all(set(p.rejections) <= {"clean_silent"} for p in params)
+
+
+def test_too_many_rejections_names_the_reasons():
+    pools = memory_pools(CLEANS, NOISES, problems={"a": "clean_not_finite", "b": "clean_too_short"})
+    with pytest.raises(TooManyRejections) as info:
+        sample_mix(SpeechSpec(max_attempts=10), np.random.default_rng(0), pools)
+    msg = str(info.value)
+    assert msg.startswith("no usable mix after 10 attempts (rejections: clean_not_finite=")
+    assert "clean_too_short=" in msg
+
+
+def test_silent_noise_segments_are_rejected():
+    quiet = np.zeros(6 * RATE, np.float32)
+    with pytest.raises(TooManyRejections, match=r"\(rejections: noise_segment_silent=5\)"):
+        sample_mix(
+            SpeechSpec(max_attempts=5), np.random.default_rng(0), memory_pools(CLEANS, {"z": quiet})
+        )
+
+
+def test_noise_below_16bit_is_rejected():
+    spec = SpeechSpec(snr_db_range=(70.0, 70.0), level_dbfs_range=(-30.0, -30.0), max_attempts=3)
+    with pytest.raises(TooManyRejections, match=r"noise_below_16bit=3"):
+        sample_mix(spec, np.random.default_rng(0), memory_pools(CLEANS, NOISES))
+
+
+def test_babble_made_from_the_clean_clip_is_not_mixed_with_it():
+    pools = memory_pools(CLEANS, {"long": NOISES["long"]}, excludes={"long": {"a"}})
+    params = [sample_mix(SpeechSpec(), np.random.default_rng(s), pools) for s in range(12)]
+    assert {p.clean_id for p in params} == {"b"}
+    assert sum(p.rejections.get("babble_contains_clean", 0) for p in params) > 0

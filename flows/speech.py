@@ -7,15 +7,13 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from synth.config import validate
 from synth.engine.build import prepare
+from synth.speech.spec import build_spec
 
 
 def speech_spec(config: dict[str, Any] | None, source: str = "config") -> dict[str, Any]:
     """Validate a speech spec dict strictly; returns it as plain JSON."""
-    from synth.speech.spec import SpeechSpec
-
-    return validate(SpeechSpec, config or {}, source).model_dump(mode="json")
+    return build_spec(config, source).model_dump(mode="json")
 
 
 @flow(name="speech_dataset", validate_parameters=True)

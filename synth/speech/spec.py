@@ -120,3 +120,10 @@ class SpeechSpec(StrictModel):
         if self.noise_dir is None:
             chosen.pop("folder", None)
         return {k: w for k, w in chosen.items() if w > 0.0}
+
+
+def build_spec(config: dict | None = None, source: str = "config") -> SpeechSpec:
+    """Validate speech spec values (a config file's, with overrides merged in) strictly."""
+    from synth.config import validate
+
+    return validate(SpeechSpec, config or {}, source)

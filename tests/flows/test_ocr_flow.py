@@ -9,9 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from synth.catalog import open_catalog
 from synth.engine.build import build, prepare
 from synth.ocr.spec import build_spec
+from synth.speech.spec import build_spec as build_speech_spec
 from tests.conftest import synth_cmd
 
 
@@ -44,14 +47,24 @@ def _shard_manifests(home: Path) -> list[Path]:
     return list(home.glob("datasets/*/__synth__/shards/*.jsonl"))
 
 
-def test_a_build_killed_with_sigkill_resumes_to_the_same_id(prefect_api, home, tmp_path):
+KILL_CASES = {
+    # kind: (count, shard size); speech mixes are ~20x faster, so it gets more shards
+    "ocr": (400, 25),
+    "speech": (6000, 100),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KILL_CASES))
+def test_a_build_killed_with_sigkill_resumes_to_the_same_id(prefect_api, home, tmp_path, kind):
+    count, shard_size = KILL_CASES[kind]
+    shards = count // shard_size
     config = tmp_path / "small-shards.toml"
-    config.write_text("shard_size = 25\n")
+    config.write_text(f"shard_size = {shard_size}\n")
     args = [
         *synth_cmd(),
-        "ocr",
+        kind,
         "--count",
-        "400",
+        str(count),
         "--seed",
         "9",
         "--config",
@@ -68,11 +81,11 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_id(prefect_api, home, t
     while len(_shard_manifests(home)) < 2:
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "no shard finished in 120 s"
-        time.sleep(0.05)
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(_shard_manifests(home))
-    assert done_before < 16, "the build finished before it could be killed"
+    assert done_before < shards, "the build finished before it could be killed"
     catalog = open_catalog(home)
     assert catalog.list() == []  # nothing registered by the killed run
     catalog.close()
@@ -81,10 +94,13 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_id(prefect_api, home, t
     assert resumed.returncode == 0, resumed.stderr
     out = json.loads(resumed.stdout)
     assert out["skipped_shards"] >= done_before - 1  # a shard may land as the kill arrives
-    assert out["rendered_shards"] + out["skipped_shards"] == 16
+    assert out["rendered_shards"] + out["skipped_shards"] == shards
 
-    spec = build_spec("default", {"shard_size": 25}).model_dump(mode="json")
-    plan, gen = prepare("ocr", spec, seed=9, count=400, name="ref", home=tmp_path / "ref")
+    if kind == "ocr":
+        spec = build_spec("default", {"shard_size": shard_size}).model_dump(mode="json")
+    else:
+        spec = build_speech_spec({"shard_size": shard_size}).model_dump(mode="json")
+    plan, gen = prepare(kind, spec, seed=9, count=count, name="ref", home=tmp_path / "ref")
     catalog = open_catalog(tmp_path / "ref")
     reference = build(plan, gen, catalog, workers=2)
     catalog.close()

@@ -1,0 +1,76 @@
+"""The speech command and flow: exact SNR on the written files, ids across worker counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from synth.catalog import open_catalog
+from synth.engine.build import build, prepare
+from synth.speech.level import snr_db
+from synth.speech.spec import build_spec as build_speech_spec
+
+
+@pytest.mark.parametrize("reference", ["active", "whole"])
+def test_cli_degenerate_snr_is_met_on_the_written_files(run_synth, reference):
+    proc = run_synth(
+        "speech",
+        "--count",
+        "12",
+        "--snr-db",
+        "10",
+        "10",
+        "--snr-reference",
+        reference,
+        "--with-targets",
+        "--json",
+        check=True,
+    )
+    out = json.loads(proc.stdout)
+    root = Path(out["path"])
+    rows = [json.loads(line) for line in (root / "metadata.jsonl").open()]
+    assert len(rows) == 12
+    for row in rows:
+        mix, sr = sf.read(root / row["file_name"], dtype="int16")
+        target, _ = sf.read(root / row["target_file_name"], dtype="int16")
+        noise, _ = sf.read(root / row["noise_file_name"], dtype="int16")
+        assert sr == 16000 and row["snr_reference"] == reference
+        assert np.array_equal(mix.astype(np.int32), target.astype(np.int32) + noise)
+        measured = snr_db(
+            target.astype(np.float32) / 32768, noise.astype(np.float32) / 32768, sr, reference
+        )
+        assert abs(measured - 10.0) <= 0.1, (row["file_name"], measured)
+        assert abs(row["snr_db"] - measured) <= 0.01
+        assert row["text"]
+
+
+def test_same_id_for_one_and_two_workers(tmp_path):
+    spec = build_speech_spec(
+        {"shard_size": 15, "reverb_prob": 0.3, "noises_per_mix_range": [1, 2]}
+    ).model_dump(mode="json")
+    ids = []
+    for workers in (1, 2):
+        home = tmp_path / f"w{workers}"
+        catalog = open_catalog(home)
+        plan, gen = prepare("speech", spec, seed=3, count=40, name="s", home=home)
+        ids.append(build(plan, gen, catalog, workers=workers).record.id)
+        catalog.close()
+    assert ids[0] == ids[1]
+
+
+def test_speech_flow_records_inputs_and_trigger(prefect_api, home):
+    from flows.speech import speech_dataset
+
+    result = speech_dataset(count=10, seed=1, home=str(home), config={"snr_db_range": [5, 15]})
+    rec = result["record"]
+    assert rec["kind"] == "speech" and rec["count"] == 10 and rec["flow_run_id"]
+    roles = {i["role"] for i in rec["inputs"]}
+    assert {"clean_speech", "noise"} <= roles, roles
+    for item in rec["inputs"]:
+        assert item["licence"] and item["sha256"]
+    snr = rec["statistics"]["numbers"]["snr_db"]
+    assert 5 <= snr["min"] <= snr["max"] <= 15

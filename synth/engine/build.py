@@ -116,6 +116,10 @@ def finish(
         with open(plan.out_dir / METADATA, encoding="utf-8") as f:
             rows = (json.loads(line) for line in itertools.islice(f, 64))
             previews = preview(plan.out_dir, rows)
+    extras = getattr(gen, "write_extras", None)
+    if extras is not None:  # derived views of the labels, e.g. a NeMo manifest or Kaldi files
+        with open(plan.out_dir / METADATA, encoding="utf-8") as f:
+            extras(plan.out_dir, (json.loads(line) for line in f))
     write_card(plan.out_dir, assembled.info, previews)
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)

@@ -173,10 +173,21 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 
 
 def _check_home(home: str | None) -> None:
-    """Fail early, naming the folder, when the data root cannot hold a catalog."""
+    """Fail early, naming the folder, when the data root cannot hold a catalog or datasets."""
     from synth.catalog import open_catalog
+    from synth.catalog.base import data_home
+    from synth.errors import SynthError
 
     open_catalog(home).close()
+    datasets = data_home(home) / "datasets"
+    if datasets.exists() and not datasets.is_dir():
+        raise SynthError(f"{datasets}: cannot create the datasets folder (a file has that name)")
+    try:
+        datasets.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SynthError(
+            f"{datasets}: cannot create the datasets folder ({err.strerror})"
+        ) from None
 
 
 def _skipped_inputs(path: str) -> list[dict[str, str]]:
@@ -483,6 +494,16 @@ def _positive(value: str) -> int:
     return n
 
 
+def _non_negative(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
+
+
 _MAX_SEED = 2**63 - 1  # the catalog stores seeds as SQLite's signed 64-bit INTEGER
 
 
@@ -652,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("id", help="dataset id or a unique prefix of it")
     verify.add_argument(
         "--samples",
-        type=int,
+        type=_non_negative,
         default=8,
         help="samples to re-render from their recipes (default 8, 0: none)",
     )

@@ -20,13 +20,34 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """One line naming every bad field, its value and what was expected."""
+def _known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed beside the unknown key at ``loc``, found by walking the model's fields."""
+    for part in loc[:-1]:
+        if model is None:
+            return []
+        info = model.model_fields.get(str(part))
+        annotation = info.annotation if info is not None else None
+        model = (
+            annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            else None
+        )
+    return sorted(model.model_fields) if model is not None else []
+
+
+def format_validation_error(
+    err: ValidationError, source: str, model: type[BaseModel] | None = None
+) -> str:
+    """One line naming every bad field, its value and what was expected. With ``model``, an
+    unknown key is shown with the keys allowed in its place."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         if e["type"] == "extra_forbidden":
-            parts.append(f"unknown key '{loc}'")
+            known = _known_keys(model, tuple(e["loc"]))
+            parts.append(
+                f"unknown key '{loc}'" + (f" (known: {', '.join(known)})" if known else "")
+            )
         else:
             value = e.get("input")
             shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
@@ -41,15 +62,22 @@ def validate(model: type[M], data: dict[str, Any], source: str = "config") -> M:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, model)) from None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON, TOML or YAML config file into a dict; errors name the file."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"{p}: config file not found")
-    text = p.read_text(encoding="utf-8")
+    if not p.is_file():
+        raise ConfigError(f"{p}: not a file (expected a .toml, .json or .yaml config file)")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {err.start}); is it a config file?") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read the config file ({err.strerror})") from None
     try:
         if p.suffix == ".json":
             data = json.loads(text)
@@ -67,7 +95,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: YAML configs need PyYAML; use .toml or .json") from None
     except Exception as err:  # yaml.YAMLError without importing yaml up front
         if type(err).__module__.startswith("yaml"):
-            raise ConfigError(f"{p}: not valid YAML: {err}".replace("\n", " ")) from None
+            mark = getattr(err, "problem_mark", None)
+            problem = getattr(err, "problem", None) or str(err)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{p}: not valid YAML: {problem}{where}".replace("\n", " ")) from None
         raise
     if data is None:
         data = {}

@@ -24,6 +24,9 @@ class AssetError(SynthError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):  # so that it crosses from a worker process intact
+        return (type(self), (self.path, self.problem))
+
 
 class TooManyRejections(SynthError):
     """Sampling kept failing, so the dataset would be skewed or could not be built."""

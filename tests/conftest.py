@@ -53,7 +53,10 @@ def prefect_api(prefect_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -103,7 +106,9 @@ def synth_cmd() -> list[str]:
 def run_synth(prefect_api: str, home: Path):
     """Run the ``synth`` command in a subprocess against the session's Prefect server."""
 
-    def run(*args: str, check: bool = False, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, check: bool = False, timeout: float = 300, **kw
+    ) -> subprocess.CompletedProcess:
         env = {**os.environ, "SYNTH_HOME": str(home), "PREFECT_API_URL": prefect_api}
         proc = subprocess.run(
             [*synth_cmd(), *args], capture_output=True, text=True, env=env, timeout=timeout, **kw

@@ -73,8 +73,15 @@ def open_catalog(home: str | Path | None = None, url: str | None = None) -> Cata
             from synth.catalog.sqlite import SqliteCatalog
 
             return SqliteCatalog(Path(url[len("sqlite:///") :]))
+        if url.startswith(("postgresql://", "postgres://")):
+            from synth.catalog.postgres import PostgresCatalog
+
+            return PostgresCatalog(url)
+        from synth.catalog.postgres import redact_url
+
         raise ConfigError(
-            f"SYNTH_CATALOG_URL: unsupported catalog URL '{url}' (use sqlite:///PATH)"
+            f"SYNTH_CATALOG_URL: unsupported catalog URL '{redact_url(url)}' "
+            "(use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB)"
         )
     from synth.catalog.sqlite import SqliteCatalog
 

@@ -63,6 +63,7 @@ _MIGRATIONS = {
 }
 
 _BUSY_TIMEOUT_MS = 30_000
+_MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER is a signed 64-bit number
 
 
 def _now() -> str:
@@ -76,16 +77,31 @@ class SqliteCatalog:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SynthError(
+                f"{self.path.parent}: cannot create the data folder ({err.strerror or err})"
+            ) from None
+        if self.path.exists() and not self.path.is_file():
+            raise SynthError(f"{self.path}: cannot open the catalog (not a file)")
+        try:
             self.db = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
-        except (OSError, sqlite3.Error) as err:
+        except sqlite3.Error as err:
             raise SynthError(f"{self.path}: cannot open the catalog ({err})") from None
-        self.db.row_factory = sqlite3.Row
-        self.db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        try:
+            self.db.row_factory = sqlite3.Row
+            self.db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            # A file that is not an SQLite database, a read-only folder, a full disk.
+            self.db.close()
+            raise SynthError(f"{self.path}: cannot open the catalog ({err})") from None
+        except BaseException:
+            self.db.close()
+            raise
 
     def _migrate(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
@@ -135,6 +151,13 @@ class SqliteCatalog:
     # -- dataset versions ------------------------------------------------------------------------
     def register(self, info: dict[str, Any], path: str) -> tuple[DatasetRecord, bool]:
         """Record a complete dataset version from its ``dataset.json`` content."""
+        for key in ("count", "seed"):
+            value = info[key]
+            if not isinstance(value, int) or not 0 <= value <= _MAX_INTEGER:
+                raise SynthError(
+                    f"{key}: {value!r} cannot be stored in the catalog "
+                    f"(expected a whole number from 0 to {_MAX_INTEGER})"
+                )
         trigger = info.get("trigger") or {"type": "manual"}
         parent = info.get("parent") or None
         inputs = info.get("inputs", [])

@@ -47,8 +47,8 @@ def prepare(
     """Validate the inputs by building the generator once, and fix the plan."""
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
-    if seed < 0:
-        raise SynthError(f"seed: must be >= 0, got {seed}")
+    if not 0 <= seed < 2**63:
+        raise SynthError(f"seed: must be a whole number from 0 to 2**63 - 1, got {seed}")
     gen = make_generator(kind, spec)
     plan = BuildPlan(
         kind=kind,

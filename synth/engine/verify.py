@@ -178,7 +178,9 @@ def verify_rerender(
                     continue
                 for rel, data in rendered.files.items():
                     p = root / rel
-                    if not p.is_file() or p.read_bytes() != data:
+                    if not p.is_file():
+                        continue  # reported as missing by the hash check
+                    if p.read_bytes() != data:
                         report.changed.append(f"{rel} (re-rendered from its recipe: differs)")
             position += 1
     return chosen

@@ -46,7 +46,13 @@ def load_photo(path: Path) -> Photo:
         with Image.open(path) as im:
             im.load()
             rgb = im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as err:
         raise AssetError(path, f"not a readable image ({err})") from None
     if min(rgb.size) < _MIN_SIDE_PX:
         raise AssetError(path, f"image is {rgb.size[0]}x{rgb.size[1]} px, below {_MIN_SIDE_PX} px")
@@ -63,13 +69,20 @@ def load_photo(path: Path) -> Photo:
 
 def load_background_pool(bg_dir: str | None, needed: bool) -> BackgroundPool:
     """The usable photos of ``bg_dir`` (None: embedded), sorted by name; bad files are skipped and
-    listed. ``needed`` makes a folder with no usable photo an error."""
+    listed. A folder with no usable photo is an error when ``needed`` (photos will be drawn) or
+    when the folder was named (``bg_dir`` given): a folder a user names is never ignored."""
     folder = embedded_dir("backgrounds") if bg_dir is None else Path(bg_dir).expanduser()
-    if not folder.is_dir():
+    if not folder.exists():
         raise AssetError(folder, "backgrounds folder not found")
+    if not folder.is_dir():
+        raise AssetError(folder, "not a folder (expected a folder of .jpg/.png images)")
     photos: list[Photo] = []
     skipped: list[dict[str, str]] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as err:
+        raise AssetError(folder, f"cannot list the backgrounds folder ({err.strerror})") from None
+    for path in files:
         if path.suffix.lower() not in IMAGE_EXTENSIONS:
             skipped.append({"file": str(path), "reason": "not an image file (by extension)"})
             continue
@@ -77,8 +90,13 @@ def load_background_pool(bg_dir: str | None, needed: bool) -> BackgroundPool:
             photos.append(load_photo(path))
         except AssetError as err:
             skipped.append({"file": str(path), "reason": err.problem})
-    if needed and not photos:
-        detail = f" ({len(skipped)} file(s) skipped: {skipped[0]['reason']})" if skipped else ""
+    if (needed or bg_dir is not None) and not photos:
+        detail = (
+            f" ({len(skipped)} file(s) skipped; {Path(skipped[0]['file']).name}: "
+            f"{skipped[0]['reason']})"
+            if skipped
+            else " (it is empty)"
+        )
         raise AssetError(folder, f"no usable background image in this folder{detail}")
     return BackgroundPool(photos, skipped)
 

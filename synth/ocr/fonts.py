@@ -161,12 +161,18 @@ def load_font_pool(font_dir: str | None, styles: tuple[str, ...] | None) -> Font
     """
     embedded = font_dir is None
     folder = embedded_dir("fonts") if embedded else Path(font_dir).expanduser()
-    if not folder.is_dir():
+    if not folder.exists():
         raise AssetError(folder, "fonts folder not found")
+    if not folder.is_dir():
+        raise AssetError(folder, "not a folder (expected a folder of .ttf/.otf/.woff2 files)")
     style_of = _embedded_styles() if embedded else {}
     fonts: list[Font] = []
     skipped: list[dict[str, str]] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as err:
+        raise AssetError(folder, f"cannot list the fonts folder ({err.strerror})") from None
+    for path in files:
         if path.suffix.lower() not in FONT_EXTENSIONS:
             if path.suffix.lower() not in {".tsv", ".txt", ".md"} or not embedded:
                 skipped.append({"file": str(path), "reason": "not a font file (by extension)"})
@@ -182,6 +188,11 @@ def load_font_pool(font_dir: str | None, styles: tuple[str, ...] | None) -> Font
         except AssetError as err:
             skipped.append({"file": str(path), "reason": err.problem})
     if not fonts:
-        detail = f" ({len(skipped)} file(s) skipped: {skipped[0]['reason']})" if skipped else ""
+        detail = (
+            f" ({len(skipped)} file(s) skipped; {Path(skipped[0]['file']).name}: "
+            f"{skipped[0]['reason']})"
+            if skipped
+            else " (it is empty)"
+        )
         raise AssetError(folder, f"no usable font in this folder{detail}")
     return FontPool(fonts, skipped)

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from faker import Faker
@@ -19,6 +20,9 @@ from synth.errors import AssetError, ConfigError
 from synth.hashing import sha256_file
 from synth.ocr.spec import TextSpec
 from synth.rng import child_seed
+
+if TYPE_CHECKING:
+    from synth.ocr.fonts import FontPool
 
 _WS = re.compile(r"\s+")
 
@@ -92,12 +96,17 @@ class TextSource:
                 _faker(locale)
 
     def _load_file(self, path: Path) -> None:
-        if not path.is_file():
+        if not path.exists():
             raise AssetError(path, "text file not found")
+        if not path.is_file():
+            raise AssetError(path, "not a file (expected a UTF-8 text file, one text per line)")
         try:
-            raw = path.read_text(encoding="utf-8")
+            # utf-8-sig: a byte-order mark (Windows editors write one) is not part of line 1.
+            raw = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as err:
             raise AssetError(path, f"not UTF-8 text (byte {err.start})") from None
+        except OSError as err:
+            raise AssetError(path, f"cannot read the text file ({err.strerror})") from None
         lo, hi = self.spec.length_chars_range
         kept = []
         for line in raw.splitlines():
@@ -113,6 +122,31 @@ class TextSource:
         self.lines = kept
         self.path = path
         self.sha256 = sha256_file(path)
+
+    def require_drawable(self, fonts: FontPool) -> None:
+        """Fail, naming the text file, when no font of ``fonts`` can draw any of its lines.
+
+        Lines that some font draws are kept as they are; a line no font draws is only rejected
+        (and counted) when a sample draws it. Stops at the first drawable line.
+        """
+        if self.path is None or not fonts.fonts:
+            return
+        for line in self.lines:
+            if any(f.can_draw(line) for f in fonts.fonts):
+                return
+        first = self.lines[0]
+        missing = sorted({ch for ch in first if not any(f.can_draw_char(ch) for f in fonts.fonts)})
+        why = (
+            f"no font draws {''.join(missing[:10])!r}"
+            if missing
+            else "each character exists in some font, but no single font has all of them"
+        )
+        folder = Path(fonts.fonts[0].path).parent
+        raise AssetError(
+            self.path,
+            f"no line can be drawn by any font in {folder} ({len(self.lines)} line(s); "
+            f"e.g. {first[:40]!r}: {why})",
+        )
 
     def draw(self, rng: np.random.Generator) -> Drawn:
         lo, hi = self.spec.length_chars_range

@@ -1,0 +1,167 @@
+"""Config files and strict specs: every error is one line naming the file, the key and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from synth.config import deep_merge, read_config_file, validate
+from synth.errors import ConfigError
+from synth.ocr.spec import OcrSpec, build_spec
+
+
+def _message(excinfo: pytest.ExceptionInfo) -> str:
+    text = str(excinfo.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("c.toml", "shard_size = 40\n[fonts]\nsize_px_range = [20, 30]\n"),
+        ("c.json", '{"shard_size": 40, "fonts": {"size_px_range": [20, 30]}}'),
+        ("c.yaml", "shard_size: 40\nfonts:\n  size_px_range: [20, 30]\n"),
+        ("c.yml", "shard_size: 40\nfonts:\n  size_px_range: [20, 30]\n"),
+    ],
+)
+def test_the_three_formats_read_the_same(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert read_config_file(path) == {"shard_size": 40, "fonts": {"size_px_range": [20, 30]}}
+
+
+def test_an_empty_file_is_an_empty_config(tmp_path):
+    for name in ("e.toml", "e.yaml"):
+        (tmp_path / name).write_text("")
+        assert read_config_file(tmp_path / name) == {}
+    (tmp_path / "e.json").write_text("")
+    with pytest.raises(ConfigError, match=r"e\.json: not valid JSON: Expecting value"):
+        read_config_file(tmp_path / "e.json")
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b'\xef\xbb\xbf{"shard_size": 40}')
+    assert read_config_file(path) == {"shard_size": 40}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        (
+            "bad.toml",
+            "shard_size = \n",
+            "bad.toml: not valid TOML: Invalid value (at line 1, column 14)",
+        ),
+        ("bad.json", '{"shard_size": 40,}', "bad.json: not valid JSON: Expecting property name"),
+        (
+            "bad.yaml",
+            "a: [1\n",
+            "bad.yaml: not valid YAML: expected ',' or ']', but got '<stream end>' at line 2",
+        ),
+        (
+            "list.yaml",
+            "- 1\n- 2\n",
+            "list.yaml: expected a table/object at the top level, got list",
+        ),
+        ("num.json", "3", "num.json: expected a table/object at the top level, got int"),
+        ("c.ini", "[a]\nb = 1\n", "c.ini: unknown config format '.ini' (use .toml, .json, .yaml)"),
+    ],
+)
+def test_a_malformed_config_file_is_one_line_naming_the_file(tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        read_config_file(path)
+    assert _message(err).startswith(f"{tmp_path / expected}")
+
+
+def test_a_binary_file_is_not_a_config(tmp_path):
+    path = tmp_path / "photo.toml"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    with pytest.raises(ConfigError) as err:
+        read_config_file(path)
+    assert _message(err) == f"{path}: not UTF-8 text (byte 0); is it a config file?"
+
+
+def test_a_missing_file_or_a_folder_is_named(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        read_config_file(tmp_path / "nope.toml")
+    assert _message(err) == f"{tmp_path / 'nope.toml'}: config file not found"
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError) as err:
+        read_config_file(tmp_path / "dir.toml")
+    assert _message(err) == (
+        f"{tmp_path / 'dir.toml'}: not a file (expected a .toml, .json or .yaml config file)"
+    )
+
+
+def test_an_unknown_key_is_named_with_the_keys_allowed_there():
+    with pytest.raises(ConfigError) as err:
+        validate(OcrSpec, {"fonts": {"sizes": [1, 2]}}, "my.toml")
+    assert _message(err) == (
+        "my.toml: unknown key 'fonts.sizes' (known: dir, size_px_range, styles)"
+    )
+    with pytest.raises(ConfigError) as err:
+        validate(OcrSpec, {"bogus": 1}, "my.toml")
+    assert _message(err) == (
+        "my.toml: unknown key 'bogus' (known: backgrounds, color, effects, fonts, geometry, "
+        "max_retries, output, shard_size, text)"
+    )
+
+
+def test_every_bad_field_is_named_with_its_value_in_one_line():
+    with pytest.raises(ConfigError) as err:
+        build_spec(
+            "clean",
+            {"fonts": {"size_px_range": [50, 10]}, "shard_size": 0, "geometry": {"tilt": 1}},
+            source="c.toml",
+        )
+    message = _message(err)
+    assert message.startswith("c.toml: ")
+    assert (
+        "fonts.size_px_range=[50, 10]: Value error, low 50 is above high 10; expected (low, high)"
+        in message
+    )
+    assert "shard_size=0: Input should be greater than or equal to 1" in message
+    assert "unknown key 'geometry.tilt'" in message
+
+
+def test_a_value_of_the_wrong_type_is_named():
+    with pytest.raises(ConfigError) as err:
+        build_spec("default", {"effects": {"blur_prob": "often"}}, source="c.json")
+    assert _message(err) == (
+        'c.json: effects.blur_prob="often": Input should be a valid number, unable to parse '
+        "string as a number"
+    )
+
+
+def test_an_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ConfigError) as err:
+        build_spec("fancy")
+    assert _message(err) == "unknown preset 'fancy' (known: clean, default)"
+
+
+def test_a_text_file_source_needs_a_path():
+    with pytest.raises(ConfigError) as err:
+        build_spec("default", {"text": {"source": "file"}})
+    assert "source 'file' needs text.path" in _message(err)
+
+
+def test_config_values_override_the_preset_and_options_override_the_config():
+    spec = build_spec(
+        "clean",
+        {"fonts": {"size_px_range": [30, 30]}, "shard_size": 7},
+        overrides={"shard_size": 9},
+    )
+    assert spec.fonts.size_px_range == (30, 30)
+    assert spec.fonts.styles == ("serif", "sans", "mono", "condensed")  # kept from the preset
+    assert spec.shard_size == 9
+
+
+def test_deep_merge_leaves_its_inputs_alone():
+    base = {"a": {"b": 1, "c": 2}, "d": [1]}
+    over = {"a": {"b": 5}, "d": [2]}
+    assert deep_merge(base, over) == {"a": {"b": 5, "c": 2}, "d": [2]}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
+    assert over == {"a": {"b": 5}, "d": [2]}

@@ -22,7 +22,16 @@ from synth.errors import SynthError
 
 
 def parent_ref(record: DatasetRecord) -> dict[str, Any]:
-    return {"id": record.id, "path": record.path, "count": record.count, "name": record.name}
+    """What an expansion records of its parent; ``next_shard`` follows the parent's last shard."""
+    info = check_parent_folder(record)
+    next_shard = max((s["number"] for s in info["shards"]), default=-1) + 1
+    return {
+        "id": record.id,
+        "path": record.path,
+        "count": record.count,
+        "name": record.name,
+        "next_shard": next_shard,
+    }
 
 
 def check_parent_folder(record: DatasetRecord) -> dict[str, Any]:
@@ -82,7 +91,6 @@ def prepare_expansion(
 
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
-    check_parent_folder(record)
     return prepare(
         record.kind,
         record.spec,

@@ -83,18 +83,14 @@ class BuildPlan:
         return self.out_dir / INTERNAL_DIR
 
     def shards(self) -> list[Shard]:
-        """Shards of the samples to render; an expansion's new samples continue its parent's
-        numbering and start a new shard."""
+        """Shards of the samples to render. An expansion's new samples continue its parent's
+        indices, in shards numbered after the parent's last one (``parent["next_shard"]``)."""
         first = self.parent_count
+        number = int(self.parent.get("next_shard", 0)) if self.parent else 0
         out = []
-        number = (first + self.shard_size - 1) // self.shard_size if first else 0
-        start = first
-        while start < self.count:
-            # Shards are aligned to multiples of shard_size so that expansions line up.
-            stop = min(self.count, (start // self.shard_size + 1) * self.shard_size)
-            out.append(Shard(number, start, stop))
+        for start in range(first, self.count, self.shard_size):
+            out.append(Shard(number, start, min(self.count, start + self.shard_size)))
             number += 1
-            start = stop
         return out
 
     def to_json(self) -> dict[str, Any]:

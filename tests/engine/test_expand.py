@@ -36,13 +36,9 @@ def test_expansion_links_parent_samples_and_continues_indices(parent, tmp_path):
     result = build(plan, gen, catalog)
     child = result.record
     assert child.count == 65 and child.parent_id == rec.id and child.seed == rec.seed
-    # new shards are aligned to multiples of 16: 40-48, 48-64, 64-65, numbered after the parent's
-    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [
-        (3, 40, 48),
-        (4, 48, 64),
-        (5, 64, 65),
-    ]
-    assert result.rendered_shards == 3
+    # new shards of 16 continue the indices, numbered after the parent's shards 0-2
+    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [(3, 40, 56), (4, 56, 65)]
+    assert result.rendered_shards == 2
     parent_rows, child_rows = _rows(rec.path), _rows(child.path)
     assert child_rows[:40] == parent_rows
     recipes = [json.loads(line) for line in open(os.path.join(child.path, "recipes.jsonl"))]
@@ -79,6 +75,18 @@ def test_expanding_twice_with_the_same_arguments_gives_the_same_id(parent, tmp_p
     assert a.record.id == b.record.id and a.created and not b.created
     c = build(*prepare_expansion(rec, 6, home=tmp_path), catalog)
     assert c.record.id != a.record.id
+
+
+def test_an_expansion_of_an_expansion_numbers_its_shards_after_all_of_them(parent, tmp_path):
+    catalog, rec = parent
+    child = build(*prepare_expansion(rec, 10, home=tmp_path), catalog).record
+    plan, gen = prepare_expansion(child, 10, home=tmp_path)
+    assert [(s.number, s.start, s.stop) for s in plan.shards()] == [(4, 50, 60)]
+    grand = build(plan, gen, catalog).record
+    assert grand.count == 60 and grand.parent_id == child.id
+    assert verify_files(grand.path, grand.id).ok
+    rows = _rows(grand.path)
+    assert rows[:50] == _rows(child.path)
 
 
 def test_expanding_a_dataset_whose_folder_is_gone_names_the_folder(parent, tmp_path):

@@ -1,0 +1,281 @@
+"""The ``diagnose`` flow and the high-variance path to more data.
+
+High variance on a model trained on dataset ID calls for more data. Without a Prefect server the
+``diagnose`` flow expands the dataset itself; with one (``PREFECT_API_URL``) it emits the event
+``synth.diagnosis.high-variance`` instead, and the ``expand_on_diagnosis/on-high-variance``
+deployment that ``synth serve`` runs is triggered by it and expands the dataset with the event's
+payload as its parameters. Both paths record the same trigger in the new version's lineage:
+``{"type": "diagnosis", "model", "diagnosis", "count", "count_derived"}`` plus ``event`` and
+``event_id`` when an event carried it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.events import DeploymentEventTrigger
+
+from flows.expand import expand_dataset
+from synth.catalog import DatasetRecord, open_catalog
+from synth.config import validate
+from synth.diagnose import (
+    Diagnosis,
+    DiagnosisError,
+    ExpansionPolicy,
+    Thresholds,
+    error_rates,
+    expansion_count,
+    from_record,
+    no_expansion_reason,
+)
+from synth.diagnose import diagnose as diagnose_rates
+from synth.errors import SynthError
+
+EVENT = "synth.diagnosis.high-variance"
+MODEL_RESOURCE = "synth.model."  # + the model's name
+DATASET_RESOURCE = "synth.dataset."  # + the dataset's id
+DEFAULT_MODEL = "unnamed"
+Via = Literal["auto", "local", "event"]
+
+
+def server_configured() -> bool:
+    """True when Prefect talks to a persistent server (``PREFECT_API_URL`` is set)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def resolve_via(via: str) -> Literal["local", "event"]:
+    """``auto`` is ``event`` when a Prefect server is configured, else ``local``."""
+    if via == "auto":
+        return "event" if server_configured() else "local"
+    if via == "local":
+        return "local"
+    if via == "event":
+        if not server_configured():
+            raise SynthError(
+                "via=event needs a Prefect server: run `prefect server start` and set "
+                "PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        return "event"
+    raise SynthError(f"via='{via}': expected auto, local or event")
+
+
+def find_parent(dataset_id: str, home: str | None) -> DatasetRecord:
+    catalog = open_catalog(home)
+    try:
+        return catalog.get(dataset_id)
+    finally:
+        catalog.close()
+
+
+def expansion_size(
+    diag: Diagnosis, parent: DatasetRecord, count: int | None, policy: ExpansionPolicy | None
+) -> tuple[int, bool]:
+    """``count`` when given, else the size derived from the variance gap (see
+    ``synth.diagnose.expansion_count``); the flag says whether it was derived."""
+    if count is not None:
+        if count < 1:
+            raise SynthError(f"count: must be >= 1, got {count}")
+        return count, False
+    return expansion_count(diag, parent.count, policy), True
+
+
+def diagnosis_trigger(
+    diag: Diagnosis, model: str, count: int, derived: bool, event_id: str | None = None
+) -> dict[str, Any]:
+    """The trigger recorded in the lineage of a version a diagnosis asked for."""
+    trigger: dict[str, Any] = {
+        "type": "diagnosis",
+        "model": model,
+        "diagnosis": diag.record(),
+        "count": count,
+        "count_derived": derived,
+    }
+    if event_id:
+        trigger |= {"event": EVENT, "event_id": event_id}
+    return trigger
+
+
+def model_resource(model: str) -> dict[str, str]:
+    return {"prefect.resource.id": f"{MODEL_RESOURCE}{model}", "prefect.resource.name": model}
+
+
+def event_payload(
+    diag: Diagnosis, model: str, dataset_id: str, count: int, derived: bool, event_id: str
+) -> dict[str, Any]:
+    """The payload of a high-variance event. ``diagnosis_json`` repeats ``diagnosis`` as JSON
+    text, and ``event_id`` the event's own id, as plain strings: the trigger passes those on,
+    so they arrive intact whatever the templating does to nested objects and UUIDs."""
+    record = diag.record()
+    return {
+        "event_id": event_id,
+        "model": model,
+        "dataset_id": dataset_id,
+        "count": count,
+        "count_derived": derived,
+        "diagnosis": record,
+        "diagnosis_json": json.dumps(record, sort_keys=True),
+    }
+
+
+def emit_high_variance(
+    diag: Diagnosis, model: str, dataset_id: str, count: int, derived: bool
+) -> dict[str, Any]:
+    """Send the high-variance event to the Prefect server; returns its name, id and resource."""
+    from prefect.events import emit_event
+
+    resource = model_resource(model)
+    event_id = uuid.uuid4()
+    event = emit_event(
+        event=EVENT,
+        id=event_id,
+        resource=resource,
+        related=[
+            {
+                "prefect.resource.id": f"{DATASET_RESOURCE}{dataset_id}",
+                "prefect.resource.role": "dataset",
+            }
+        ],
+        payload=event_payload(diag, model, dataset_id, count, derived, str(event_id)),
+    )
+    if event is None:
+        raise SynthError(
+            f"could not emit {EVENT}: Prefect events are off in this process "
+            "(check PREFECT_API_URL)"
+        )
+    return {"name": EVENT, "id": str(event.id), "resource": resource["prefect.resource.id"]}
+
+
+def high_variance_trigger(home: str, workers: int = 1) -> DeploymentEventTrigger:
+    """The trigger of the ``on-high-variance`` deployment: every ``synth.diagnosis.high-variance``
+    event about a model runs ``expand_on_diagnosis`` with the payload as its parameters. The data
+    root and worker count are the serving side's, so they are fixed here, not templated."""
+    return DeploymentEventTrigger(
+        name="synth-high-variance",
+        description="Expand the dataset a high-variance diagnosis names",
+        expect={EVENT},
+        match={"prefect.resource.id": f"{MODEL_RESOURCE}*"},
+        parameters={
+            "dataset_id": "{{ event.payload.dataset_id }}",
+            "diagnosis": "{{ event.payload.diagnosis_json }}",
+            "model": "{{ event.payload.model }}",
+            "count": "{{ event.payload.count }}",
+            "count_derived": "{{ event.payload.count_derived }}",
+            "event_id": "{{ event.payload.event_id }}",
+            "workers": workers,
+            "home": home,
+        },
+    )
+
+
+def _expand(
+    diag: Diagnosis,
+    model: str,
+    parent: DatasetRecord,
+    count: int,
+    derived: bool,
+    workers: int,
+    home: str | None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    trigger = diagnosis_trigger(diag, model, count, derived, event_id)
+    result = expand_dataset(
+        dataset_id=parent.id, count=count, workers=workers, home=home, trigger=trigger
+    )
+    return {**result, "trigger": trigger, "parent_id": parent.id}
+
+
+@flow(name="expand_on_diagnosis", validate_parameters=True)
+def expand_on_diagnosis(
+    dataset_id: str,
+    diagnosis: dict[str, Any] | str,
+    model: str = DEFAULT_MODEL,
+    count: int | None = None,
+    count_derived: bool = False,
+    event_id: str | None = None,
+    workers: int = 1,
+    home: str | None = None,
+) -> dict[str, Any]:
+    """Expand ``dataset_id`` because ``diagnosis`` (a diagnosis record, or its JSON text as a
+    trigger passes it) found high variance; ``count`` None derives the size from the gap.
+
+    The findings are recomputed from the recorded inputs and must include high variance.
+    """
+    diag = from_record(diagnosis)
+    if not diag.high_variance:
+        raise DiagnosisError(
+            f"diagnosis: no high variance (findings {list(diag.findings)}): nothing to expand"
+        )
+    parent = find_parent(dataset_id, home)
+    if count is None:
+        count, count_derived = expansion_size(diag, parent, None, None)
+    get_run_logger().info(
+        "high variance on %s: expanding %s by %d (event %s)", model, parent.id[:12], count, event_id
+    )
+    return _expand(diag, model, parent, count, count_derived, workers, home, event_id)
+
+
+@flow(name="diagnose", validate_parameters=True)
+def diagnose(
+    human_error: float,
+    train_error: float,
+    val_error: float,
+    test_error: float | None = None,
+    thresholds: dict[str, Any] | None = None,
+    expansion: dict[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+    dataset_id: str | None = None,
+    count: int | None = None,
+    workers: int = 1,
+    home: str | None = None,
+    via: Via = "auto",
+) -> dict[str, Any]:
+    """Diagnose a model from its error rates (percent) and, on high variance, grow ``dataset_id``.
+
+    ``via`` picks the path: ``local`` expands here, ``event`` emits the high-variance event for
+    a served ``on-high-variance`` deployment, ``auto`` emits when a Prefect server is
+    configured. ``thresholds`` and ``expansion`` hold ``Thresholds`` / ``ExpansionPolicy`` values.
+    Returns the diagnosis, what was done (``action``: none, expanded or event) and why.
+    """
+    rates = error_rates(
+        {
+            "human_error": human_error,
+            "train_error": train_error,
+            "val_error": val_error,
+            "test_error": test_error,
+        }
+    )
+    diag = diagnose_rates(rates, validate(Thresholds, thresholds or {}, "thresholds"))
+    policy = validate(ExpansionPolicy, expansion or {}, "expansion")
+    out: dict[str, Any] = {
+        "model": model,
+        "diagnosis": diag.to_json(),
+        "dataset_id": dataset_id,
+        "action": "none",
+        "reason": None,
+        "expansion": None,
+        "event": None,
+    }
+    if dataset_id is None:
+        out["reason"] = "no dataset to expand was named"
+        return out
+    if not diag.high_variance:
+        out["reason"] = no_expansion_reason(diag)
+        return out
+    mode = resolve_via(via)
+    parent = find_parent(dataset_id, home)
+    n, derived = expansion_size(diag, parent, count, policy)
+    out["dataset_id"] = parent.id
+    if mode == "event":
+        out["event"] = emit_high_variance(diag, model, parent.id, n, derived) | {"count": n}
+        out["action"] = "event"
+        out["reason"] = "high variance: a served on-high-variance deployment expands the dataset"
+    else:
+        out["expansion"] = _expand(diag, model, parent, n, derived, workers, home)
+        out["action"] = "expanded"
+        out["reason"] = "high variance"
+    return out

@@ -9,7 +9,6 @@ whatever the database's locale, and so id prefixes can use the primary key's ind
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from synth.catalog.base import DatasetRecord
+from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, record
 from synth.errors import NotFound, SynthError
 
 SCHEMA_VERSION = 1
@@ -232,59 +232,22 @@ class PostgresCatalog:
                     f"{key}: {value!r} cannot be stored in the catalog "
                     f"(expected a whole number from 0 to {_MAX_INTEGER})"
                 )
-        trigger = info.get("trigger") or {"type": "manual"}
-        parent = info.get("parent") or None
-        inputs = info.get("inputs", [])
-        personal = any(i.get("personal_data") for i in inputs)
         with self._errors(), self.db.transaction():
             # A concurrent insert of the same id waits for the other transaction, then does
             # nothing: exactly one caller sees created == True.
             cur = self.db.execute(
-                "INSERT INTO datasets (id, fingerprint, name, kind, path, status, created, count, "
-                "seed, spec_json, code_version, statistics_json, trigger_type, trigger_json, "
-                "flow_run_id, parent_id, licences_json, personal_data) "
-                "VALUES (%s, %s, %s, %s, %s, 'complete', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s, %s) ON CONFLICT (id) DO NOTHING",
-                (
-                    info["id"],
-                    info["fingerprint"],
-                    info["name"],
-                    info["kind"],
-                    str(path),
-                    info.get("created") or _now(),
-                    info["count"],
-                    info["seed"],
-                    json.dumps(info["spec"], sort_keys=True),
-                    info["code_version"],
-                    json.dumps(info["statistics"], sort_keys=True),
-                    trigger.get("type", "manual"),
-                    json.dumps(trigger, sort_keys=True),
-                    (info.get("run") or {}).get("flow_run_id"),
-                    parent["id"] if parent else None,
-                    json.dumps(info.get("licences", [])),
-                    int(personal),
-                ),
+                f"INSERT INTO datasets ({DATASET_COLUMNS}) VALUES ({', '.join(['%s'] * 18)}) "  # noqa: S608
+                "ON CONFLICT (id) DO NOTHING",
+                dataset_row(info, path),
             )
             created = cur.rowcount == 1
-            if created and inputs:
+            rows = input_rows(info)
+            if created and rows:
                 with self.db.cursor() as many:
                     many.executemany(
-                        "INSERT INTO dataset_inputs (dataset_id, role, name, uri, sha256, "
-                        "licence, attribution, personal_data) "
+                        f"INSERT INTO dataset_inputs ({INPUT_COLUMNS}) "  # noqa: S608
                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        [
-                            (
-                                info["id"],
-                                i["role"],
-                                i["name"],
-                                i["uri"],
-                                i["sha256"],
-                                i["licence"],
-                                i.get("attribution", ""),
-                                int(bool(i.get("personal_data"))),
-                            )
-                            for i in inputs
-                        ],
+                        rows,
                     )
         return self.get(info["id"]), created
 
@@ -298,30 +261,8 @@ class PostgresCatalog:
                 ([r["id"] for r in rows],),
             ):
                 dataset_id = r.pop("dataset_id")
-                inputs[dataset_id].append(r | {"personal_data": bool(r["personal_data"])})
-        return [
-            DatasetRecord(
-                id=row["id"],
-                fingerprint=row["fingerprint"],
-                name=row["name"],
-                kind=row["kind"],
-                path=row["path"],
-                status=row["status"],
-                created=row["created"],
-                count=row["count"],
-                seed=row["seed"],
-                spec=json.loads(row["spec_json"]),
-                code_version=row["code_version"],
-                statistics=json.loads(row["statistics_json"]),
-                trigger=json.loads(row["trigger_json"]),
-                flow_run_id=row["flow_run_id"],
-                parent_id=row["parent_id"],
-                licences=json.loads(row["licences_json"]),
-                personal_data=bool(row["personal_data"]),
-                inputs=inputs[row["id"]],
-            )
-            for row in rows
-        ]
+                inputs[dataset_id].append(r)
+        return [record(row, inputs[row["id"]]) for row in rows]
 
     def get(self, ref: str) -> DatasetRecord:
         """A version by full id or unique id prefix (at least 4 hex digits)."""

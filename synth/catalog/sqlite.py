@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from synth.catalog.base import DatasetRecord
+from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, record
 from synth.errors import NotFound, SynthError
 
 SCHEMA_VERSION = 1
@@ -158,56 +158,19 @@ class SqliteCatalog:
                     f"{key}: {value!r} cannot be stored in the catalog "
                     f"(expected a whole number from 0 to {_MAX_INTEGER})"
                 )
-        trigger = info.get("trigger") or {"type": "manual"}
-        parent = info.get("parent") or None
-        inputs = info.get("inputs", [])
-        personal = any(i.get("personal_data") for i in inputs)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             cur = self.db.execute(
-                "INSERT INTO datasets (id, fingerprint, name, kind, path, status, created, count, "
-                "seed, spec_json, code_version, statistics_json, trigger_type, trigger_json, "
-                "flow_run_id, parent_id, licences_json, personal_data) "
-                "VALUES (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO datasets ({DATASET_COLUMNS}) VALUES ({', '.join('?' * 18)}) "  # noqa: S608
                 "ON CONFLICT(id) DO NOTHING",
-                (
-                    info["id"],
-                    info["fingerprint"],
-                    info["name"],
-                    info["kind"],
-                    str(path),
-                    info.get("created") or _now(),
-                    info["count"],
-                    info["seed"],
-                    json.dumps(info["spec"], sort_keys=True),
-                    info["code_version"],
-                    json.dumps(info["statistics"], sort_keys=True),
-                    trigger.get("type", "manual"),
-                    json.dumps(trigger, sort_keys=True),
-                    (info.get("run") or {}).get("flow_run_id"),
-                    parent["id"] if parent else None,
-                    json.dumps(info.get("licences", [])),
-                    int(personal),
-                ),
+                dataset_row(info, path),
             )
             created = cur.rowcount == 1
             if created:
                 self.db.executemany(
-                    "INSERT OR IGNORE INTO dataset_inputs (dataset_id, role, name, uri, sha256, "
-                    "licence, attribution, personal_data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            info["id"],
-                            i["role"],
-                            i["name"],
-                            i["uri"],
-                            i["sha256"],
-                            i["licence"],
-                            i.get("attribution", ""),
-                            int(bool(i.get("personal_data"))),
-                        )
-                        for i in inputs
-                    ],
+                    f"INSERT OR IGNORE INTO dataset_inputs ({INPUT_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    input_rows(info),
                 )
             self.db.execute("COMMIT")
         except BaseException:
@@ -216,34 +179,12 @@ class SqliteCatalog:
         return self.get(info["id"]), created
 
     def _record(self, row: sqlite3.Row) -> DatasetRecord:
-        inputs = [
-            dict(r) | {"personal_data": bool(r["personal_data"])}
-            for r in self.db.execute(
-                "SELECT role, name, uri, sha256, licence, attribution, personal_data "
-                "FROM dataset_inputs WHERE dataset_id = ? ORDER BY role, name",
-                (row["id"],),
-            )
-        ]
-        return DatasetRecord(
-            id=row["id"],
-            fingerprint=row["fingerprint"],
-            name=row["name"],
-            kind=row["kind"],
-            path=row["path"],
-            status=row["status"],
-            created=row["created"],
-            count=row["count"],
-            seed=row["seed"],
-            spec=json.loads(row["spec_json"]),
-            code_version=row["code_version"],
-            statistics=json.loads(row["statistics_json"]),
-            trigger=json.loads(row["trigger_json"]),
-            flow_run_id=row["flow_run_id"],
-            parent_id=row["parent_id"],
-            licences=json.loads(row["licences_json"]),
-            personal_data=bool(row["personal_data"]),
-            inputs=inputs,
-        )
+        inputs = self.db.execute(
+            "SELECT role, name, uri, sha256, licence, attribution, personal_data "
+            "FROM dataset_inputs WHERE dataset_id = ? ORDER BY role, name",
+            (row["id"],),
+        ).fetchall()
+        return record(row, inputs)
 
     def get(self, ref: str) -> DatasetRecord:
         """A version by full id or unique id prefix (at least 4 hex digits)."""

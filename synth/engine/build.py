@@ -70,10 +70,20 @@ def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> 
     linked in, the catalog knows a build is under way, and an OpenLineage START is sent."""
     ensure_writable(plan)
     link_parent(plan)
+    inherit_from_datasets(plan, catalog)
     catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
     emitter = LineageEmitter(plan, flow_run_id)
     emitter.start()
     return emitter
+
+
+def inherit_from_datasets(plan: BuildPlan, catalog: Catalog) -> None:
+    """An input that is a catalog dataset passes on its licences and personal-data mark."""
+    for item in plan.inputs:
+        if item["uri"].startswith("dataset:"):
+            source = catalog.get(item["uri"][len("dataset:") :])
+            item["licence"] = " AND ".join(source.licences) or "unknown"
+            item["personal_data"] = bool(item.get("personal_data") or source.personal_data)
 
 
 def fail(plan: BuildPlan, catalog: Catalog, emitter: LineageEmitter, err: BaseException) -> None:

@@ -130,3 +130,41 @@ def test_synthetic_ocr_can_draw_its_texts_from_an_imported_dataset(tmp_path, cat
     assert {r["text"] for r in rows} <= set(texts)
     texts_inputs = [i for i in built.inputs if i["role"] == "texts"]
     assert texts_inputs[0]["uri"] == f"dataset:{rec.id}" and texts_inputs[0]["sha256"] == rec.id
+
+
+def test_a_build_from_personal_data_is_marked_and_inherits_licences(tmp_path, catalog):
+    data = tmp_path / "real"
+    _images(data, ["a"])
+    (data / "metadata.jsonl").write_text(json.dumps({"file_name": "img0.png", "text": "Jane Roe"}))
+    rec, _ = import_dataset(
+        data, "ocr", catalog, tmp_path / "home", licence="CC-BY-4.0", personal_data=True
+    )
+    spec = build_spec(
+        "clean",
+        {
+            "text": {
+                "source": "file",
+                "dataset_id": rec.id,
+                "path": str(labels_file(rec, tmp_path / "home")),
+            }
+        },
+    )
+    plan, gen = prepare(
+        "ocr", spec.model_dump(mode="json"), seed=0, count=3, name="p", home=tmp_path / "home"
+    )
+    built = build(plan, gen, catalog).record
+    assert built.personal_data
+    assert "CC-BY-4.0" in built.licences
+    assert {r.id for r in catalog.list(licence="CC-BY-4.0")} == {rec.id, built.id}
+    faker_only = build(
+        *prepare(
+            "ocr",
+            build_spec("clean").model_dump(mode="json"),
+            seed=0,
+            count=3,
+            name="f",
+            home=tmp_path / "home",
+        ),
+        catalog,
+    ).record
+    assert not faker_only.personal_data

@@ -7,6 +7,7 @@ the content id are the same however the shards are scheduled.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class BuildPlan:
     def parent_count(self) -> int:
         return int(self.parent["count"]) if self.parent else 0
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of all that fixes the bytes: kind, spec, seed, count, shard size, input hashes,
         code and library versions, and the parent's content id. Known before building."""

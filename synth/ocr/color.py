@@ -6,6 +6,7 @@ percentile for dark text, the 90th for light text, so a textured photo cannot hi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,12 +36,37 @@ def contrast_ratio(l1: float, l2: float) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+# Per-channel luminance contributions of each 8-bit value: table look-ups and elementwise sums
+# give the same float32 result for any array shape and any BLAS build (a matrix product did not).
+_LIN8 = srgb_to_linear(np.arange(256, dtype=np.float32)).astype(np.float32)
+_LUM_R = (_LIN8 * np.float32(0.2126)).astype(np.float32)
+_LUM_G = (_LIN8 * np.float32(0.7152)).astype(np.float32)
+_LUM_B = (_LIN8 * np.float32(0.0722)).astype(np.float32)
+
+
+def _percentile_pair(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """numpy's default (linear) percentiles ``low`` and ``high`` with one partial sort."""
+    n = values.size
+    spots = []
+    for q in (low, high):
+        v = (n - 1) * (q / 100.0)
+        k = math.floor(v)
+        spots.append((k, v - k))
+    part = np.partition(values, sorted({i for k, _ in spots for i in (k, min(k + 1, n - 1))}))
+    out = []
+    for k, g in spots:
+        a, b = part[k], part[min(k + 1, n - 1)]
+        diff = float(np.float32(b) - np.float32(a))
+        out.append(float(b) - diff * (1 - g) if g >= 0.5 else float(a) + diff * g)
+    return out[0], out[1]
+
+
 def luminance_stats(region: Image.Image) -> dict[str, float]:
     """Luminance percentiles of a background region (sampled on a 2-px grid for speed)."""
-    arr = np.asarray(region, dtype=np.float32)[::2, ::2].reshape(-1, 3)
-    lum = srgb_to_linear(arr) @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    lo, hi = np.percentile(lum, [_LOW_PCT, _HIGH_PCT])
-    return {"p10": round(float(lo), 5), "p90": round(float(hi), 5)}
+    rgb = np.asarray(region)[::2, ::2].reshape(-1, 3)
+    lum = (_LUM_R[rgb[:, 0]] + _LUM_G[rgb[:, 1]]) + _LUM_B[rgb[:, 2]]
+    lo, hi = _percentile_pair(lum, _LOW_PCT, _HIGH_PCT)
+    return {"p10": round(lo, 5), "p90": round(hi, 5)}
 
 
 def _mix(base: np.ndarray, target: float, towards: float) -> list[int]:

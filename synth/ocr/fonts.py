@@ -76,6 +76,7 @@ class Font:
     cmap: frozenset[int]
     _drawable: dict[str, bool] = field(default_factory=dict, repr=False)
     _notdef: bytes | None = field(default=None, repr=False)
+    _known_good: set[str] = field(default_factory=set, repr=False)
     _objects: dict[tuple[int, str], ImageFont.FreeTypeFont] = field(
         default_factory=dict, repr=False
     )
@@ -112,7 +113,13 @@ class Font:
     def can_draw(self, text: str) -> bool:
         if needs_shaping(text) and not HAS_RAQM:
             return False
-        return all(self.can_draw_char(ch) for ch in set(text))
+        chars = set(text)
+        if chars <= self._known_good:  # the common case: one set comparison
+            return True
+        if all(self.can_draw_char(ch) for ch in chars):
+            self._known_good |= chars
+            return True
+        return False
 
 
 @dataclass

@@ -376,43 +376,54 @@ def _text_region(lay: LineLayout, matrix: np.ndarray, canvas: tuple[int, int]):
     return box
 
 
-def _map_box(matrix: np.ndarray, box: list[float], canvas: tuple[int, int], quad: bool):
-    pts = geo.apply(matrix, geo.box_corners(box))
-    x0, y0, x1, y1 = geo.bounds(pts)
+def _map_boxes(matrix: np.ndarray, boxes: list[list[float]], canvas: tuple[int, int], quad: bool):
+    """Map boxes ``[x0, y0, x1, y1]`` through ``matrix`` in one go: the enclosing pixel box of
+    each mapped quadrilateral (clipped to the canvas) and, if asked, the quadrilaterals."""
+    if not boxes:
+        return [], ([] if quad else None)
+    b = np.asarray(boxes, dtype=np.float64)
+    n = len(b)
+    xs = b[:, [0, 2, 2, 0]]  # corners (x0,y0) (x1,y0) (x1,y1) (x0,y1), as geo.box_corners
+    ys = b[:, [1, 1, 3, 3]]
+    pts = np.stack([xs, ys, np.ones_like(xs)], axis=-1).reshape(-1, 3) @ matrix.T
+    pts = (pts[:, :2] / pts[:, 2:3]).reshape(n, 4, 2)
+    lo, hi = pts.min(axis=1), pts.max(axis=1)
     w, h = canvas
-    aabb = [
-        max(0, math.floor(x0)),
-        max(0, math.floor(y0)),
-        min(w, math.ceil(x1)),
-        min(h, math.ceil(y1)),
-    ]
+    aabb = np.stack(
+        [
+            np.maximum(0, np.floor(lo[:, 0])),
+            np.maximum(0, np.floor(lo[:, 1])),
+            np.minimum(w, np.ceil(hi[:, 0])),
+            np.minimum(h, np.ceil(hi[:, 1])),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    quads = None
     if quad:
-        return aabb, [[round(float(x), 2), round(float(y), 2)] for x, y in pts]
-    return aabb, None
+        quads = [[[round(x, 2), round(y, 2)] for x, y in q] for q in pts.tolist()]
+    return aabb.tolist(), quads
 
 
 def _boxes(lay: LineLayout, matrix: np.ndarray, canvas: tuple[int, int], warped: bool):
     """Character, word and line boxes in canvas pixels ([x0, y0, x1, y1], x1/y1 exclusive),
     plus quadrilaterals when the layer was warped."""
     out: dict[str, Any] = {"boxes_note": lay.boxes_note}
-    line, line_quad = _map_box(matrix, lay.line_box, canvas, warped)
+    (line,), line_quads = _map_boxes(matrix, [lay.line_box], canvas, warped)
     out["line_box"] = line
     chars = None
     if lay.char_boxes is not None:
-        chars = [
-            None if b is None else _map_box(matrix, b, canvas, False)[0] for b in lay.char_boxes
-        ]
+        inked = [i for i, b in enumerate(lay.char_boxes) if b is not None]
+        mapped, _ = _map_boxes(matrix, [lay.char_boxes[i] for i in inked], canvas, False)
+        chars = [None] * len(lay.char_boxes)
+        for i, box in zip(inked, mapped, strict=True):
+            chars[i] = box
     out["char_boxes"] = chars
-    words = None
-    word_quads = None
+    words, word_quads = (None, None)
     if lay.word_boxes is not None:
-        mapped = [_map_box(matrix, b, canvas, warped) for b in lay.word_boxes]
-        words = [m[0] for m in mapped]
-        if warped:
-            word_quads = [m[1] for m in mapped]
+        words, word_quads = _map_boxes(matrix, lay.word_boxes, canvas, warped)
     out["word_boxes"] = words
     if warped:
-        out["line_quad"] = line_quad
+        out["line_quad"] = line_quads[0]
         out["word_quads"] = word_quads
     return out
 

@@ -9,6 +9,7 @@ join or reorder. A right-to-left line mixed with left-to-right words gets a line
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from PIL import ImageFont
@@ -52,6 +53,21 @@ def _union(boxes: list[Box]) -> Box:
     ]
 
 
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _caches(font: ImageFont.FreeTypeFont) -> tuple[dict, dict]:
+    """Per font object: (advance, ink box) per character, and the length of character pairs.
+
+    The pen position of character i is getlength(text[: i + 1]) - advance(text[i]); with the
+    pair lengths it is built incrementally instead of measuring every prefix (quadratic).
+    """
+    cached = _CACHES.get(font)
+    if cached is None:
+        cached = _CACHES[font] = ({}, {})
+    return cached
+
+
 def layout_line(
     text: str, font: ImageFont.FreeTypeFont, shaped: bool, margin: int = 2
 ) -> LineLayout:
@@ -71,16 +87,29 @@ def layout_line(
     word_boxes: list[Box] | None = None
     spans = _words(text)
     if not shaped:
+        chars, pairs = _caches(font)
         char_boxes = []
-        for i, ch in enumerate(text):
-            if ch == " ":
+        prefix = 0.0  # font.getlength(text[: i + 1]), built from cached pairs
+        prev = ""
+        for ch in text:
+            info = chars.get(ch)
+            if info is None:
+                info = chars[ch] = (font.getlength(ch), font.getbbox(ch, anchor="ls"))
+            advance, (x0, t, x1, b) = info
+            if prev:
+                pair = prev + ch
+                both = pairs.get(pair)
+                if both is None:
+                    both = pairs[pair] = font.getlength(pair)
+                # the pair's length less the first advance: this advance plus their kerning
+                prefix += both - chars[prev][0]
+            else:
+                prefix = advance
+            prev = ch
+            if ch == " " or x1 <= x0 or b <= t:
                 char_boxes.append(None)
                 continue
-            pen = font.getlength(text[: i + 1]) - font.getlength(ch)
-            x0, t, x1, b = font.getbbox(ch, anchor="ls")
-            if x1 <= x0 or b <= t:
-                char_boxes.append(None)
-                continue
+            pen = prefix - advance
             char_boxes.append([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
         word_boxes = []
         for s, e in spans:

@@ -4,6 +4,6 @@ Plain numpy/soundfile code, no Prefect. Modules: ``audio_io`` (load and encode),
 (clean speech layouts), ``noise`` (procedural noise and user noise folders), ``level``
 (signal levels and SNR), ``reverb`` (synthetic room impulse responses), ``params`` (a mix's
 drawn values and their JSON), ``mix`` (sample and render one mix), ``spec`` (the strict config),
-``pools`` (inputs decoded once per process), ``preview`` (the card's picture), ``generator``
-(the engine's ``speech`` kind).
+``pools`` (inputs decoded once per process), ``preview`` (the card's pictures), ``manifests``
+(NeMo manifest and Kaldi data directory), ``generator`` (the engine's ``speech`` kind).
 """

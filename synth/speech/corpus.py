@@ -70,24 +70,48 @@ def file_sha256(path: Path) -> str:
     return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
 
 
+@lru_cache(maxsize=64)
+def _base_of(absolute: str) -> tuple[str, str]:
+    base = os.path.normpath(absolute)
+    return base, base if base.endswith(os.sep) else base + os.sep
+
+
+def _base(root: Path) -> tuple[str, str]:
+    """The normalised absolute form of a corpus folder, and that form ending in a separator."""
+    text = os.fspath(root)
+    return _base_of(text if os.path.isabs(text) else os.path.join(os.getcwd(), text))
+
+
 def _inside(root: Path, value: str, where: str) -> Path:
     """``value`` (relative to ``root``, or absolute) as a path that must lie inside ``root``."""
     if not isinstance(value, str) or not value.strip():
         raise AssetError(where, f"expected a file path, got {json.dumps(value)}")
-    base = os.path.normpath(os.path.abspath(root))
+    base, prefix = _base(root)
     full = os.path.normpath(os.path.join(base, value))
-    if os.path.commonpath([base, full]) != base:
+    if not full.startswith(prefix):  # both normalised: a prefix test is commonpath's answer
         raise AssetError(where, f"path '{value}' points outside the corpus folder {base}; refused")
-    p = Path(full)
-    if not p.is_file():
+    if not os.path.isfile(full):
         raise AssetError(where, f"audio file not found: {value}")
-    return p
+    return Path(full)
+
+
+def _clip_id(root: Path, path: Path) -> str:
+    """The path relative to ``root`` without its suffix, with ``/`` separators (the same as
+    ``Path(os.path.relpath(path, root)).with_suffix("").as_posix()``, without the cost)."""
+    full, (_, prefix) = os.fspath(path), _base(root)
+    rel = full[len(prefix) :] if full.startswith(prefix) else os.path.relpath(full, root)
+    rel = rel.replace(os.sep, "/")
+    folder, _, name = rel.rpartition("/")
+    dot = name.rfind(".")
+    if 0 < dot < len(name) - 1:  # pathlib's rule for a suffix
+        name = name[:dot]
+    return f"{folder}/{name}" if folder else name
 
 
 def _item(root: Path, path: Path, text: Any, speaker: Any, where: str) -> CleanItem:
     if not isinstance(text, str) or not text.strip():
         raise AssetError(where, f"empty or missing transcript for {path.name}")
-    rel = Path(os.path.relpath(path, root)).with_suffix("").as_posix()
+    rel = _clip_id(root, path)
     return CleanItem(rel, path, " ".join(text.split()), file_sha256(path), str(speaker or ""))
 
 

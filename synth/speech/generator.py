@@ -7,24 +7,33 @@ Output layout (relative to the dataset folder): the mix at ``<stem>.wav`` (or ``
 name starts with ``__`` when it lists data files, so the extra files do not become rows; the
 ``target_file_name`` and ``noise_file_name`` columns of ``metadata.jsonl`` point at them (recent
 ``datasets`` versions load them as the audio columns ``target`` and ``noise``).
+
+Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, and the
+Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set (see ``synth.speech.manifests``).
+Card pictures (``preview``): ``__synth__/preview.png`` (spectrograms of the first mixes) and
+``__synth__/snr_histogram.png`` (achieved SNR of every mix).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from synth.assets import embedded_record
+from synth.assets import AssetRecord, asset_root, embedded_record
 from synth.config import validate
+from synth.engine.assemble import METADATA
 from synth.engine.generator import InputRef, Rendered, register_kind
 from synth.errors import ConfigError, TooManyRejections
 from synth.hashing import sha256_json
 from synth.speech.audio_io import encode_pcm16
 from synth.speech.corpus import file_sha256
+from synth.speech.manifests import write_nemo_and_kaldi
 from synth.speech.mix import render_mix, sample_mix
 from synth.speech.noise import NOISE_VERSION, PROCEDURAL_KINDS
 from synth.speech.params import MixParams
@@ -35,12 +44,38 @@ TARGET_DIR = "__target__"
 NOISE_DIR = "__noise__"
 
 
-def _file_input(role: str, name: str, path: Path, sha256: str, licence: str) -> InputRef:
-    record = embedded_record(path)
+class _AssetLookup:
+    """Resolves input paths (each folder once: a corpus of thousands of clips would otherwise
+    cost two full path resolutions per clip) and finds their embedded-asset records."""
+
+    def __init__(self) -> None:
+        self.root = os.path.join(os.path.realpath(asset_root()), "")
+        self.dirs: dict[str, str] = {}
+
+    def resolve(self, path: Path) -> str:
+        """``path.resolve()`` as a string, with the folder's resolution cached."""
+        text = os.fspath(path)
+        if os.path.islink(text):
+            return os.path.realpath(text)
+        folder, name = os.path.split(text)
+        resolved = self.dirs.get(folder)
+        if resolved is None:
+            resolved = self.dirs[folder] = os.path.realpath(folder or os.curdir)
+        return os.path.join(resolved, name)
+
+    def record(self, real: str) -> AssetRecord | None:
+        return embedded_record(real) if real.startswith(self.root) else None
+
+
+def _file_input(
+    role: str, name: str, path: Path, sha256: str, licence: str, assets: _AssetLookup
+) -> InputRef:
+    real = assets.resolve(path)
+    record = assets.record(real)
     if record is not None:
         uri, licence, attribution = f"asset:{record.path}", record.licence, record.attribution
     else:
-        uri, attribution = path.resolve().as_uri(), ""
+        uri, attribution = Path(real).as_uri(), ""
     return InputRef(
         role=role, name=name, uri=uri, sha256=sha256, licence=licence, attribution=attribution
     )
@@ -63,22 +98,30 @@ class SpeechGenerator:
         each noise file. Names are the ids recipes use (clean id, ``procedural:<kind>``, noise
         file path relative to ``noise_dir``)."""
         spec, corpus = self.spec, self.pools.corpus
+        assets = _AssetLookup()
         refs = []
         if corpus.manifest is not None:
             sha = file_sha256(corpus.manifest)
             refs.append(
                 _file_input(
-                    "transcripts", corpus.manifest.name, corpus.manifest, sha, spec.clean_licence
+                    "transcripts",
+                    corpus.manifest.name,
+                    corpus.manifest,
+                    sha,
+                    spec.clean_licence,
+                    assets,
                 )
             )
         refs += [
-            _file_input("clean_speech", it.id, it.path, it.sha256, spec.clean_licence)
+            _file_input("clean_speech", it.id, it.path, it.sha256, spec.clean_licence, assets)
             for it in corpus.items
         ]
         talkers = sorted({i for ref in self.pools.noises.get("babble", []) for i in ref.excludes})
         for i in talkers:
             it = self.pools.clean_for_id(i)
-            refs.append(_file_input("babble_speech", it.id, it.path, it.sha256, spec.clean_licence))
+            refs.append(
+                _file_input("babble_speech", it.id, it.path, it.sha256, spec.clean_licence, assets)
+            )
         for kind in self.pools.kinds:
             if kind in PROCEDURAL_KINDS:
                 recipe = {
@@ -105,7 +148,8 @@ class SpeechGenerator:
         if "folder" in self.pools.kinds and self.pools.noise_folder is not None:
             clips = self.pools.noise_folder.clips
             refs += [
-                _file_input("noise", c.id, c.path, c.sha256, spec.noise_licence) for c in clips
+                _file_input("noise", c.id, c.path, c.sha256, spec.noise_licence, assets)
+                for c in clips
             ]
         return refs
 
@@ -157,14 +201,42 @@ class SpeechGenerator:
         return Rendered(files=files, row=row, outputs=dict(m))
 
     def preview(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-        """Write the card's preview picture (spectrograms of the first mixes); returns its
-        (path relative to ``out_dir``, caption)."""
+        """Write the card's pictures: the spectrograms of the first mixes (from ``rows``) and
+        the histogram of the achieved SNR of every mix (streamed from ``metadata.jsonl`` when
+        the folder has one, else from ``rows``). Returns (path relative to ``out_dir``,
+        caption) of each."""
         from synth.engine.card import preview_dir
-        from synth.speech.preview import contact_sheet
+        from synth.speech.preview import SnrCounts, contact_sheet, snr_histogram
 
-        path = preview_dir(out_dir) / "preview.png"
-        path.write_bytes(contact_sheet(out_dir, rows))
-        return [(path.relative_to(out_dir).as_posix(), "spectrograms of the first mixes")]
+        first = list(rows)  # the engine passes the first 64 rows
+        folder = preview_dir(out_dir)
+        sheet = folder / "preview.png"
+        sheet.write_bytes(contact_sheet(out_dir, first))
+        counts = SnrCounts()
+        metadata = Path(out_dir) / METADATA
+        if metadata.is_file():
+            with open(metadata, encoding="utf-8") as f:
+                for line in f:
+                    counts.add(json.loads(line).get("snr_db"))
+        else:
+            for row in first:
+                counts.add(row.get("snr_db"))
+        lo, hi = self.spec.snr_db_range
+        hist = folder / "snr_histogram.png"
+        hist.write_bytes(snr_histogram(counts, self.spec.snr_reference, (lo, hi)))
+        return [
+            (sheet.relative_to(out_dir).as_posix(), "spectrograms of the first mixes"),
+            (
+                hist.relative_to(out_dir).as_posix(),
+                f"achieved SNR of all {counts.total} mixes ({self.spec.snr_reference} "
+                f"reference; dotted: requested range {lo:g} to {hi:g} dB)",
+            ),
+        ]
+
+    def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> None:
+        """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory (see
+        ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once."""
+        write_nemo_and_kaldi(Path(out_dir), rows, kaldi=self.spec.kaldi)
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         """Per-sample statistics: kinds and flags as strings (counted), levels as numbers."""

@@ -58,7 +58,8 @@ class MixPools:
     """What ``sample_mix`` draws from; the callables return cached, decoded float32 audio.
 
     ``clean_problem`` returns a rejection reason for an unusable clip (or None) and
-    ``clean_level`` its speech level for a reference; both are cached per clip.
+    ``clean_level`` its speech level for a reference; both are cached per clip, and so is
+    ``clean_peak`` (its largest absolute sample; None = measured on every draw).
     """
 
     clean: Sequence[CleanItem]
@@ -69,6 +70,7 @@ class MixPools:
     noise_probs: tuple[float, ...]
     noises: Mapping[str, Sequence[NoiseRef]]
     noise_audio: Callable[[NoiseRef], np.ndarray]
+    clean_peak: Callable[[CleanItem], float] | None = None
 
 
 class MixResult(NamedTuple):
@@ -123,21 +125,49 @@ def _placement(
 def _solve_gains(
     speech: np.ndarray,
     level: float,
+    speech_rms: float,
+    speech_peak: float,
     segments: Sequence[np.ndarray],
+    levels: Sequence[float],
     weights_db: Sequence[float],
     snr_db: float,
     level_dbfs: float,
     peak_limit: float,
 ) -> tuple[float, list[float], float]:
-    """(clean gain, noise gains, peak scale) for the requested SNR, level and peak limit."""
-    unit = [10.0 ** (w / 20.0) / rms(seg) for seg, w in zip(segments, weights_db, strict=True)]
+    """(clean gain, noise gains, peak scale) for the requested SNR, level and peak limit.
+
+    ``level`` is the speech level the SNR refers to, ``speech_rms`` and ``speech_peak`` the
+    speech's whole-clip RMS and peak, ``levels`` the segments' RMS values. With one noise the
+    mix ``speech + f * segment`` is never built: its energy follows from the speech energy, the
+    segment energy and one cross product, and its peak is only measured when the bound
+    ``peak(speech) + f * peak(segment)`` could pass the limit (below it no scaling is needed).
+    """
+    unit = [10.0 ** (w / 20.0) / r for r, w in zip(levels, weights_db, strict=True)]
+    snr = 10.0 ** (snr_db / 20.0)
+    target = 10.0 ** (level_dbfs / 20.0)
+    if len(segments) == 1:
+        (segment,) = segments
+        a = level / (levels[0] * unit[0] * snr)
+        f = a * unit[0]  # the segment's factor in the mix
+        n = speech.size
+        cross = float(np.einsum("i,i->", speech, segment))
+        energy = (speech_rms**2 + (f * levels[0]) ** 2) * n + 2.0 * f * cross
+        g = target / math.sqrt(max(energy / n, 1e-30))
+        noise_peak = f * _peak(segment)
+        peak = g * max(speech_peak, noise_peak)
+        if g * (speech_peak + noise_peak) > peak_limit:
+            mix = segment * np.float32(f)
+            mix += speech
+            peak = max(peak, g * _peak(mix))
+        return float(g), [float(g * f)], float(min(1.0, peak_limit / peak))
     noise = segments[0] * unit[0]
     for seg, u in zip(segments[1:], unit[1:], strict=True):
-        noise = noise + seg * u
-    a = level / (rms(noise) * 10.0 ** (snr_db / 20.0))
-    mix = speech + noise * a
-    g = 10.0 ** (level_dbfs / 20.0) / rms(mix)
-    peak = g * max(_peak(speech), a * _peak(noise), _peak(mix))
+        noise += seg * u
+    a = level / (rms(noise) * snr)
+    mix = noise * a
+    mix += speech
+    g = target / rms(mix)
+    peak = g * max(speech_peak, a * _peak(noise), _peak(mix))
     scale = min(1.0, peak_limit / peak)
     return float(g), [float(g * a * u) for u in unit], float(scale)
 
@@ -167,7 +197,7 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
         clean = pools.clean_audio(item)
         n = clean.size
         count = int(rng.integers(spec.noises_per_mix_range[0], spec.noises_per_mix_range[1] + 1))
-        picks: list[tuple[NoiseRef, LoopPolicy, int, int, float, np.ndarray]] = []
+        picks: list[tuple[NoiseRef, LoopPolicy, int, int, float, np.ndarray, float]] = []
         for _ in range(count):
             ref = _draw_noise(pools, rng)
             if item.id in ref.excludes:
@@ -176,11 +206,12 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             buffer = pools.noise_audio(ref)
             policy, crossfade, offset = _placement(buffer.size, n, spec.loop_crossfade_s, rate, rng)
             segment = noise_segment(buffer, offset, n, policy, crossfade)
-            if rms(segment) < SILENT_RMS:
+            segment_rms = rms(segment)
+            if segment_rms < SILENT_RMS:
                 rejections["noise_segment_silent"] += 1
                 break
             weight_db = float(rng.uniform(*spec.noise_gain_db_range)) if count > 1 else 0.0
-            picks.append((ref, policy, crossfade, offset, weight_db, segment))
+            picks.append((ref, policy, crossfade, offset, weight_db, segment, segment_rms))
         if len(picks) < count:
             continue
         snr_db = float(rng.uniform(*spec.snr_db_range))
@@ -191,12 +222,23 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             reverb = RirParams(rt60, float(rng.uniform(*spec.drr_db_range)), child_seed(rng))
         if reverb is None:
             speech, level = clean, pools.clean_level(item, spec.snr_reference)
+            speech_rms = pools.clean_level(item, "whole")
+            speech_peak = _peak(clean) if pools.clean_peak is None else pools.clean_peak(item)
         else:
             speech = apply_rir(clean, synthetic_rir(reverb, rate))
             level = speech_level(speech, rate, spec.snr_reference)
-        segments = [p[5] for p in picks]
+            speech_rms, speech_peak = rms(speech), _peak(speech)
         clean_gain, gains, scale = _solve_gains(
-            speech, level, segments, [p[4] for p in picks], snr_db, level_dbfs, peak_limit
+            speech,
+            level,
+            speech_rms,
+            speech_peak,
+            [p[5] for p in picks],
+            [p[6] for p in picks],
+            [p[4] for p in picks],
+            snr_db,
+            level_dbfs,
+            peak_limit,
         )
         noise_rms = clean_gain * scale * level / 10.0 ** (snr_db / 20.0)
         if noise_rms * PCM16_SCALE < MIN_NOISE_LSB:
@@ -215,7 +257,7 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
                 gain=gain,
                 procedural=ref.procedural.to_json() if ref.procedural else None,
             )
-            for (ref, policy, crossfade, offset, weight_db, _), gain in zip(
+            for (ref, policy, crossfade, offset, weight_db, _, _), gain in zip(
                 picks, gains, strict=True
             )
         )
@@ -259,13 +301,18 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
         clean if params.reverb is None else apply_rir(clean, synthetic_rir(params.reverb, rate))
     )
     # Gains as float32 scalars: the arithmetic stays float32 whatever type the gains arrived as.
-    target = speech * np.float32(params.clean_gain * params.peak_scale)
-    noise = np.zeros(n, dtype=np.float32)
+    target_q = quantise_pcm16(speech, np.float32(params.clean_gain * params.peak_scale))
+    noise: np.ndarray | None = None
     for use, buffer in zip(params.noises, noises, strict=True):
         segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
-        noise += segment * np.float32(use.gain * params.peak_scale)
-    target_q, noise_q = quantise_pcm16(target), quantise_pcm16(noise)
-    mix32 = target_q.astype(np.int32) + noise_q
+        scaled = segment * np.float32(use.gain * params.peak_scale)
+        if noise is None:
+            noise = scaled
+        else:
+            noise += scaled
+    noise_q = quantise_pcm16(noise if noise is not None else np.zeros(n, dtype=np.float32))
+    mix32 = target_q.astype(np.int32)
+    mix32 += noise_q
     if mix32.size and (mix32.max() > 32767 or mix32.min() < -32768):
         raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
     mix_q = mix32.astype(np.int16)

@@ -52,14 +52,16 @@ class CleanStats:
     finite: bool
     active_level: float
     rms: float
+    peak: float
 
 
 @lru_cache(maxsize=8 * CLEAN_CACHE_SIZE)
 def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
     x = decoded_clean(path, sha256, rate_hz)
     if not np.isfinite(x).all():
-        return CleanStats(x.size, False, 0.0, 0.0)
-    return CleanStats(x.size, True, active_level(x, rate_hz).level, rms(x))
+        return CleanStats(x.size, False, 0.0, 0.0, 0.0)
+    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
+    return CleanStats(x.size, True, active_level(x, rate_hz).level, rms(x), peak)
 
 
 @lru_cache(maxsize=256)
@@ -143,6 +145,9 @@ class SpeechPools:
         st = clean_stats(str(item.path), item.sha256, self.rate)
         return st.active_level if reference == "active" else st.rms
 
+    def clean_peak(self, item: CleanItem) -> float:
+        return clean_stats(str(item.path), item.sha256, self.rate).peak
+
     def noise_audio(self, ref: NoiseRef) -> np.ndarray:
         if ref.procedural is not None:
             paths = tuple(str(self._clean_by_id[i].path) for i, _ in ref.procedural.sources)
@@ -160,6 +165,7 @@ class SpeechPools:
             noise_probs=self.probs,
             noises=self.noises,
             noise_audio=self.noise_audio,
+            clean_peak=self.clean_peak,
         )
 
     # Rendering from a recipe ------------------------------------------------------------------

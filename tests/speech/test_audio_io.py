@@ -162,6 +162,24 @@ def test_wav_round_trip_is_exact_and_bytes_are_canonical():
     assert encode_wav16(q.astype(np.float32) / 32768, 16000) == data
 
 
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+@pytest.mark.parametrize("n", [0, 1, 7, 16000])
+def test_wav_bytes_equal_libsndfile_output(rate, n):
+    # encode_wav16 builds the header itself; it must stay byte-identical to libsndfile's WAV.
+    q = (np.random.default_rng(n).standard_normal(n) * 3000).astype(np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, q, rate, format="WAV", subtype="PCM_16")
+    assert encode_wav16(q, rate) == buf.getvalue()
+    with pytest.raises(ValueError, match="expected mono 1-D audio"):
+        encode_wav16(np.zeros((4, 2), np.int16), rate)
+
+
+def test_quantise_with_a_gain_equals_scaling_first():
+    x = speechlike(1.0)
+    for gain in (0.3, 0.123456789, 1.0, 2.5e-3):
+        np.testing.assert_array_equal(quantise_pcm16(x, gain), quantise_pcm16(x * np.float32(gain)))
+
+
 def test_flac_is_lossless_and_byte_identical_across_processes():
     q = quantise_pcm16(speechlike(1.0))
     data = encode_flac16(q, 16000)

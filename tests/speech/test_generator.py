@@ -346,14 +346,19 @@ def test_audiofolder_decodes_mix_target_and_noise(tmp_path):
         assert np.max(np.abs(mix - parts)) <= 1.5 / 32768  # mix = target + noise, to 16-bit
 
 
-def test_preview_picture_for_the_card(tmp_path):
+def test_preview_pictures_for_the_card(tmp_path):
     from PIL import Image
+
+    from synth.speech.preview import HIST_SIZE
 
     rows = _write_dataset(tmp_path, 3)
     made = SpeechGenerator({}).preview(tmp_path, iter(rows))
-    ((rel, caption),) = made
+    (rel, caption), (hist_rel, hist_caption) = made
     assert caption == "spectrograms of the first mixes"
     image = Image.open(tmp_path / rel)
     assert image.size == (720, 3 * (128 + 16))
     pixels = np.asarray(image)
     assert pixels.min() < 64 and pixels.max() > 192  # loud and quiet regions are drawn
+    assert hist_rel == "__synth__/snr_histogram.png"
+    assert hist_caption.startswith("achieved SNR of all 3 mixes (active reference")
+    assert Image.open(tmp_path / hist_rel).size == HIST_SIZE

@@ -211,3 +211,28 @@ def test_babble_made_from_the_clean_clip_is_not_mixed_with_it():
     params = [sample_mix(SpeechSpec(), np.random.default_rng(s), pools) for s in range(12)]
     assert {p.clean_id for p in params} == {"b"}
     assert sum(p.rejections.get("babble_contains_clean", 0) for p in params) > 0
+
+
+@pytest.mark.parametrize(
+    ("level_dbfs", "snr"),
+    # no peak check needed; bound passed but the mix's own peak is below the limit; scaled
+    [(-30.0, 10.0), (-24.0, -5.0), (-22.0, 10.0), (-18.0, -5.0), (-18.0, 0.0), (-3.0, 30.0)],
+)
+def test_one_noise_gains_equal_the_mix_built_sample_by_sample(level_dbfs, snr):
+    # The one-noise path derives the mix's level from energies and a cross product and measures
+    # its peak only when a bound says it could matter; check it against the mix itself.
+    from synth.speech.mix import _peak, _solve_gains
+
+    speech, segment = CLEANS["b"], NOISES["long"][: CLEANS["b"].size]
+    level, limit = rms(speech), 10 ** (-0.1 / 20)
+    g, (noise_gain,), scale = _solve_gains(
+        speech, level, rms(speech), _peak(speech), [segment], [rms(segment)], [0.0],
+        snr, level_dbfs, limit,
+    )  # fmt: skip
+    s64, n64 = speech.astype(np.float64), segment.astype(np.float64)
+    mix = g * s64 + noise_gain * n64
+    assert 20 * math.log10(np.sqrt(np.mean(mix**2))) == pytest.approx(level_dbfs, abs=1e-4)
+    assert 20 * math.log10(g * level / rms(noise_gain * n64)) == pytest.approx(snr, abs=1e-4)
+    worst = max(np.max(np.abs(g * s64)), np.max(np.abs(noise_gain * n64)), np.max(np.abs(mix)))
+    assert scale == pytest.approx(min(1.0, limit / worst), rel=1e-5)
+    assert (scale < 1.0) == (worst > limit)

@@ -1,0 +1,299 @@
+"""Derived label files and card pictures of a built speech dataset: the NeMo manifest, the Kaldi
+data directory and the SNR histogram, checked against the written audio and metadata."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from synth.catalog import open_catalog
+from synth.engine.build import build, prepare
+from synth.speech.corpus import read_corpus
+from synth.speech.generator import SpeechGenerator
+from synth.speech.manifests import (
+    KALDI_FILES,
+    NEMO_MANIFEST,
+    ExternalSorter,
+    kaldi_ids,
+    kaldi_speaker,
+    kaldi_wav_entry,
+    write_kaldi_dir,
+    write_nemo_and_kaldi,
+)
+from synth.speech.preview import HIST_SIZE, SnrCounts, histogram_bins, snr_histogram
+from synth.speech.spec import build_spec
+from tests.speech.helpers import speechlike, write
+
+COUNT = 13
+
+
+def _build(home: Path, **spec_values) -> Path:
+    spec = build_spec({"shard_size": 5, **spec_values}).model_dump(mode="json")
+    catalog = open_catalog(home)
+    try:
+        plan, gen = prepare("speech", spec, seed=4, count=COUNT, name="m", home=home)
+        build(plan, gen, catalog, workers=1)
+    finally:
+        catalog.close()
+    return plan.out_dir
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An engine-built dataset (embedded corpus, targets, Kaldi on) shared by the tests."""
+    return _build(tmp_path_factory.mktemp("home"), kaldi=True, with_targets=True)
+
+
+def _rows(folder: Path) -> list[dict]:
+    with open(folder / "metadata.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _table(path: Path) -> list[tuple[str, str]]:
+    """(first field, rest of line) of each line of a Kaldi file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert all(line and line == line.strip() for line in lines)
+    return [tuple(line.split(" ", 1)) for line in lines]  # type: ignore[misc]
+
+
+def _c_sorted(keys: list[str]) -> bool:
+    encoded = [k.encode("utf-8") for k in keys]  # LC_ALL=C sort compares bytes
+    return encoded == sorted(encoded) and len(set(keys)) == len(keys)
+
+
+def _check_kaldi_dir(folder: Path) -> dict[str, dict[str, str]]:
+    """The Kaldi files as {file: {utt or spk: rest}}, after checking what
+    ``utils/validate_data_dir.sh`` checks: sorted unique keys, same utterances everywhere, and
+    ``spk2utt_to_utt2spk.pl spk2utt`` equal to ``utt2spk`` line for line."""
+    tables = {name: _table(folder / name) for name in KALDI_FILES}
+    for name, table in tables.items():
+        assert _c_sorted([k for k, _ in table]), name
+    utts = [k for k, _ in tables["utt2spk"]]
+    for name in ("wav.scp", "text", "utt2dur"):
+        assert [k for k, _ in tables[name]] == utts, name
+    back = [(utt, spk) for spk, rest in tables["spk2utt"] for utt in rest.split(" ")]
+    assert back == tables["utt2spk"]
+    for utt, spk in tables["utt2spk"]:
+        assert utt == spk or utt.startswith(spk + "-")
+    return {name: dict(table) for name, table in tables.items()}
+
+
+# -- NeMo manifest ----------------------------------------------------------------------------
+def test_nemo_manifest_matches_the_written_audio_and_metadata(built):
+    rows = _rows(built)
+    lines = [json.loads(x) for x in (built / NEMO_MANIFEST).read_text().splitlines()]
+    assert len(lines) == len(rows) == COUNT
+    for line, row in zip(lines, rows, strict=True):
+        assert list(line)[:3] == ["audio_filepath", "duration", "text"]
+        assert line["audio_filepath"] == row["file_name"]
+        assert not os.path.isabs(line["audio_filepath"])
+        info = sf.info(built / line["audio_filepath"])
+        assert line["duration"] == info.frames / info.samplerate  # exact, not approximate
+        assert line["text"] == row["text"] and line["text"].strip()
+        assert line["speaker"] == row["speaker"]
+        assert line["snr_db"] == row["snr_db"] and line["noise_kind"] == row["noise_kind"]
+        assert line["target_filepath"] == row["target_file_name"]
+        assert (built / line["target_filepath"]).is_file()
+        assert (built / line["noise_filepath"]).is_file()
+
+
+def test_nemo_manifest_reads_back_as_a_clean_corpus(built):
+    corpus = read_corpus(built / NEMO_MANIFEST)
+    rows = _rows(built)
+    assert corpus.layout == "nemo" and len(corpus.items) == COUNT
+    assert [it.text for it in corpus.items] == [r["text"] for r in rows]
+    assert [it.path for it in corpus.items] == [built / r["file_name"] for r in rows]
+
+
+def test_audiofolder_still_loads_the_built_folder(built):
+    datasets = pytest.importorskip("datasets")
+    if int(datasets.__version__.split(".")[0]) >= 4:  # 4+ decodes audio through torchcodec
+        pytest.importorskip("torchcodec", reason="datasets 4+ needs torchcodec to decode audio")
+    assert (built / NEMO_MANIFEST).is_file() and (built / "kaldi" / "wav.scp").is_file()
+    ds = datasets.load_dataset(
+        "audiofolder", data_dir=str(built), split="train", cache_dir=str(built.parent / ".hf")
+    )
+    rows = _rows(built)
+    assert ds.num_rows == COUNT
+    assert ds["text"] == [r["text"] for r in rows]
+    assert ds["snr_db"] == [r["snr_db"] for r in rows]
+    first = ds[0]["audio"]
+    mix, rate = sf.read(built / rows[0]["file_name"], dtype="float32")
+    assert first["sampling_rate"] == rate == 16000
+    np.testing.assert_allclose(first["array"], mix, atol=1e-6)
+
+
+# -- Kaldi data directory ---------------------------------------------------------------------
+def test_kaldi_directory_is_sorted_consistent_and_matches_the_audio(built):
+    tables = _check_kaldi_dir(built / "kaldi")
+    rows = {Path(r["file_name"]).stem: r for r in _rows(built)}
+    assert len(tables["utt2spk"]) == COUNT
+    for utt, spk in tables["utt2spk"].items():
+        row = rows[utt.rsplit("-", 1)[-1]]
+        assert spk == kaldi_speaker(row["speaker"])
+        path = Path(tables["wav.scp"][utt])
+        assert path.is_absolute() and path == (built / row["file_name"]).resolve()
+        info = sf.info(path)
+        assert float(tables["utt2dur"][utt]) == info.frames / info.samplerate
+        assert tables["text"][utt] == row["text"]
+    speakers = {r["speaker"] for r in rows.values()}
+    assert len(tables["spk2utt"]) == len(speakers) > 1
+
+
+def test_kaldi_is_off_by_default_and_flac_is_listed_as_a_pipe(tmp_path):
+    plain = _build(tmp_path / "a")
+    assert (plain / NEMO_MANIFEST).is_file() and not (plain / "kaldi").exists()
+    flac = _build(tmp_path / "b", kaldi=True, format="flac")
+    tables = _check_kaldi_dir(flac / "kaldi")
+    for entry in tables["wav.scp"].values():
+        assert entry.startswith("flac -c -d -s /") and entry.endswith(".flac |")
+    lines = [json.loads(x) for x in (flac / NEMO_MANIFEST).read_text().splitlines()]
+    for line in lines:
+        info = sf.info(flac / line["audio_filepath"])
+        assert line["duration"] == info.frames / info.samplerate
+
+
+def test_kaldi_ids_keep_speaker_order_for_awkward_names(tmp_path):
+    # Names that break a naive "<speaker>-<utt>" scheme: separators and characters sorting
+    # below "-", prefixes of each other, digits only, spaces, non-ASCII, no speaker at all.
+    names = ["a", "a-0", "a+", "a b", "a_b", "ab", "A", "", "000000007", "Zoë", "x\ty", "_"]
+    rnd = random.Random(0)
+    rows = [
+        {
+            "file_name": f"shard-{i // 10:05d}/{i:09d}.wav",
+            "speaker": rnd.choice(names),
+            "text": f"utterance {i}",
+            "duration_s": 1.0 + i / 8,
+        }
+        for i in range(200)
+    ]
+    with ExternalSorter(chunk=7) as sorter:  # several spilled runs merged
+        for row in rows:
+            utt, spk = kaldi_ids(row)
+            sorter.add([utt, spk, f"/data/{utt}.wav", row["text"], row["duration_s"]])
+        write_kaldi_dir(tmp_path / "kaldi", sorter.sorted())
+    tables = _check_kaldi_dir(tmp_path / "kaldi")
+    assert len(tables["utt2spk"]) == 200
+    for spk in tables["spk2utt"]:
+        assert re.fullmatch(r"[A-Za-z0-9_]+", spk)
+    # Distinct names never merge; a mix without a speaker is its own speaker.
+    by_name: dict[str, set[str]] = {}
+    for row in rows:
+        utt, spk = kaldi_ids(row)
+        by_name.setdefault(row["speaker"], set()).add(spk)
+    assert all(len(v) == 1 for k, v in by_name.items() if k)
+    assert len(by_name[""]) == sum(1 for r in rows if not r["speaker"])
+    assert len({next(iter(v)) for k, v in by_name.items() if k}) == len(names) - 1
+
+
+def test_kaldi_writer_refuses_unsorted_or_duplicate_ids(tmp_path):
+    good = [["a-1", "a", "/x.wav", "t", 1.0], ["b-1", "b", "/y.wav", "t", 1.0]]
+    for bad, problem in ((good[::-1], "unsorted"), ([good[0], good[0]], "duplicate")):
+        with pytest.raises(ValueError, match=problem):
+            write_kaldi_dir(tmp_path / "k", bad)
+    assert not (tmp_path / "k" / "wav.scp").exists()  # nothing half-written is left behind
+
+
+def test_wav_entries_and_streaming_in_one_pass(tmp_path):
+    assert kaldi_wav_entry(Path("/d/x.wav")) == "/d/x.wav"
+    assert kaldi_wav_entry(Path("/my data/x.wav")) == "cat '/my data/x.wav' |"
+    assert kaldi_wav_entry(Path("/d/x.flac")) == "flac -c -d -s /d/x.flac |"
+    seen = []
+
+    def rows():
+        for i in range(25):
+            row = {"file_name": f"s/{i:09d}.wav", "text": f"t{i}", "duration_s": 0.5}
+            seen.append(i)
+            yield row | {"speaker": "s" if i % 2 else ""}
+
+    write_nemo_and_kaldi(tmp_path, rows(), kaldi=True, sort_chunk=4)
+    assert seen == list(range(25))  # a generator, read exactly once
+    nemo = (tmp_path / NEMO_MANIFEST).read_text().splitlines()
+    assert [json.loads(x)["text"] for x in nemo] == [f"t{i}" for i in range(25)]
+    assert "speaker" not in json.loads(nemo[0]) and json.loads(nemo[1])["speaker"] == "s"
+    tables = _check_kaldi_dir(tmp_path / "kaldi")
+    assert len(tables["spk2utt"]) == 13 + 1  # 13 own-speaker mixes, one named speaker
+    for utt, entry in tables["wav.scp"].items():
+        assert entry == str((tmp_path / "s" / f"{utt.rsplit('-', 1)[-1]}.wav").resolve())
+
+
+# -- SNR histogram ----------------------------------------------------------------------------
+def test_histogram_bins_count_every_value():
+    rnd = np.random.default_rng(0)
+    values = np.round(rnd.uniform(-3.0, 17.0, 500), 3)
+    counts = SnrCounts()
+    for v in [*values.tolist(), None, float("nan")]:
+        counts.add(v)
+    assert counts.total == 502 and counts.missing == 2 and counts.counted == 500
+    width, first, bins = histogram_bins(counts)
+    assert width == 0.5 and len(bins) <= 40  # 2 * ceil(sqrt(500)) = 46 -> capped at 40 bins
+    edges = (first + np.arange(len(bins) + 1)) * width
+    expected, _ = np.histogram(values, bins=edges)
+    assert bins == expected.tolist() and sum(bins) == 500
+    few = SnrCounts()
+    for v in (10.0, 10.0, 10.0):
+        few.add(v)
+    assert histogram_bins(few) == (0.5, 20, [3])
+    assert histogram_bins(SnrCounts()) == (1.0, 0, [])
+
+
+def test_snr_histogram_picture():
+    from PIL import Image
+
+    counts = SnrCounts()
+    for v in np.linspace(0, 20, 300).tolist():
+        counts.add(v)
+    for c in (counts, SnrCounts()):
+        image = Image.open(io.BytesIO(snr_histogram(c, "active", (0.0, 20.0))))
+        assert image.size == HIST_SIZE == (720, 240) and image.mode == "L"
+    bars = np.asarray(Image.open(io.BytesIO(snr_histogram(counts, "active"))))
+    assert (bars == 90).sum() > 20_000  # the bars' grey fill covers much of the plot
+
+
+def test_card_gets_spectrograms_and_the_histogram_of_every_row(built):
+    from PIL import Image
+
+    made = dict((caption.split(" ")[0], rel) for rel, caption in _previews(built))
+    assert made == {
+        "spectrograms": "__synth__/preview.png",
+        "achieved": "__synth__/snr_histogram.png",
+    }
+    hist = Image.open(built / made["achieved"])
+    assert hist.size == HIST_SIZE
+    card = (built / "README.md").read_text()
+    assert "](__synth__/preview.png)" in card and "](__synth__/snr_histogram.png)" in card
+    assert f"achieved SNR of all {COUNT} mixes" in card
+
+
+def _previews(folder: Path) -> list[tuple[str, str]]:
+    card = (folder / "README.md").read_text().splitlines()
+    out = []
+    for line in card:
+        if line.startswith("![") and "](" in line:
+            caption, rel = line[2:-1].split("](")
+            out.append((rel, caption))
+    return out
+
+
+def test_histogram_streams_every_row_of_the_metadata(tmp_path):
+    # 3 rendered mixes for the spectrograms; the metadata lists 100 rows (more than the 64 the
+    # engine passes to preview), and the histogram counts all of them.
+    gen = SpeechGenerator({})
+    write(tmp_path / "shard-00000" / "000000000.wav", speechlike(1.0))
+    first = {"file_name": "shard-00000/000000000.wav", "text": "t", "snr_reference": "active"}
+    rows = [first | {"snr_db": float(i % 21)} for i in range(99)] + [first | {"snr_db": None}]
+    (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    made = gen.preview(tmp_path, iter(rows[:64]))
+    assert [rel for rel, _ in made] == ["__synth__/preview.png", "__synth__/snr_histogram.png"]
+    assert made[1][1].startswith("achieved SNR of all 100 mixes (active reference")
+    from PIL import Image
+
+    assert Image.open(tmp_path / made[1][0]).size == HIST_SIZE

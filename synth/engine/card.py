@@ -60,6 +60,15 @@ def write_card(out_dir: Path, info: dict[str, Any], previews: list[tuple[str, st
         "for each sample (replayable with `synth datasets verify`) and the boxes or measured "
         "values; `dataset.json` holds the spec, seed, code version and lineage.",
         "",
+        *(
+            [
+                "Speech: `manifest.nemo.jsonl` is a NeMo manifest of the same mixes; `kaldi/` "
+                "(when asked for) is a Kaldi data directory.",
+                "",
+            ]
+            if kind == "speech"
+            else []
+        ),
         "## Statistics",
         "",
     ]

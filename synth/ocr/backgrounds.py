@@ -150,17 +150,23 @@ def sample_generated(kind: str, rng: np.random.Generator) -> dict[str, Any]:
     raise ValueError(f"unknown generated background kind {kind!r}")
 
 
+def gradient_line(params: dict[str, Any], size: tuple[int, int]) -> np.ndarray:
+    """The colours along a gradient background (n x 3, uint8): rows if vertical, else columns."""
+    w, h = size
+    a = np.asarray(params["color_from"], dtype=np.float32)
+    b = np.asarray(params["color_to"], dtype=np.float32)
+    n = h if params["vertical"] else w
+    t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
+    return (a + (b - a) * t).round().astype(np.uint8)
+
+
 def render_generated(params: dict[str, Any], size: tuple[int, int]) -> Image.Image:
     w, h = size
     kind = params["kind"]
     if kind == "flat":
         return Image.new("RGB", size, tuple(params["color"]))
     if kind == "gradient":
-        a = np.asarray(params["color_from"], dtype=np.float32)
-        b = np.asarray(params["color_to"], dtype=np.float32)
-        n = h if params["vertical"] else w
-        t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-        line = (a + (b - a) * t).round().astype(np.uint8)  # n x 3
+        line = gradient_line(params, size)
         # a one-pixel strip stretched without interpolation: the same pixels, far cheaper
         strip = line[:, None, :] if params["vertical"] else line[None, :, :]
         return Image.fromarray(np.ascontiguousarray(strip), "RGB").resize(

@@ -25,10 +25,16 @@ def _lin(c: float) -> float:
     return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
 
+_LIN_INT = [_lin(float(v)) for v in range(256)]  # the same values, looked up for 8-bit input
+
+
 def relative_luminance(rgb: Any) -> float:
     """WCAG relative luminance of one sRGB colour (0-255 components), in [0, 1]."""
-    r, g, b = (float(v) for v in rgb)
-    return 0.2126 * _lin(r) + 0.7152 * _lin(g) + 0.0722 * _lin(b)
+    r, g, b = rgb
+    lin = [
+        _LIN_INT[v] if isinstance(v, int) and 0 <= v <= 255 else _lin(float(v)) for v in (r, g, b)
+    ]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 
 
 def contrast_ratio(l1: float, l2: float) -> float:
@@ -66,6 +72,44 @@ def luminance_stats(region: Image.Image) -> dict[str, float]:
     rgb = np.asarray(region)[::2, ::2].reshape(-1, 3)
     lum = (_LUM_R[rgb[:, 0]] + _LUM_G[rgb[:, 1]]) + _LUM_B[rgb[:, 2]]
     lo, hi = _percentile_pair(lum, _LOW_PCT, _HIGH_PCT)
+    return {"p10": round(lo, 5), "p90": round(hi, 5)}
+
+
+def _lum_u8(rgb: np.ndarray) -> np.ndarray:
+    return (_LUM_R[rgb[..., 0]] + _LUM_G[rgb[..., 1]]) + _LUM_B[rgb[..., 2]]
+
+
+def _percentile_of_repeated(sorted_values: np.ndarray, repeat: int, q: float) -> float:
+    """numpy's linear percentile of ``sorted_values`` with each value repeated ``repeat`` times."""
+    n = sorted_values.size * repeat
+    v = (n - 1) * (q / 100.0)
+    k = math.floor(v)
+    g = v - k
+    a = sorted_values[k // repeat]
+    b = sorted_values[min(k + 1, n - 1) // repeat]
+    diff = float(np.float32(b) - np.float32(a))
+    return float(b) - diff * (1 - g) if g >= 0.5 else float(a) + diff * g
+
+
+def generated_luminance_stats(
+    params: dict[str, Any], canvas: tuple[int, int], box: tuple[int, int, int, int]
+) -> dict[str, float]:
+    """``luminance_stats`` of a flat or gradient background's region, computed from its colours
+    without drawing it (the same numbers: one row or column holds every value)."""
+    from synth.ocr.backgrounds import gradient_line
+
+    x0, y0, x1, y1 = box
+    if params["kind"] == "flat":
+        v = float(_lum_u8(np.asarray(params["color"], dtype=np.uint8)))
+        return {"p10": round(v, 5), "p90": round(v, 5)}
+    line = gradient_line(params, canvas)
+    if params["vertical"]:
+        values, repeat = line[y0:y1:2], len(range(x0, x1, 2))
+    else:
+        values, repeat = line[x0:x1:2], len(range(y0, y1, 2))
+    ordered = np.sort(_lum_u8(values))
+    lo = _percentile_of_repeated(ordered, repeat, _LOW_PCT)
+    hi = _percentile_of_repeated(ordered, repeat, _HIGH_PCT)
     return {"p10": round(lo, 5), "p90": round(hi, 5)}
 
 

@@ -7,6 +7,7 @@ that differs from the font's missing-glyph (.notdef) box. Both checks are cached
 from __future__ import annotations
 
 import csv
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,15 +38,12 @@ _COMPLEX_RANGES = (
 )
 
 
+_COMPLEX_RE = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _COMPLEX_RANGES) + "]")
+
+
 def needs_shaping(text: str) -> bool:
     """True when ``text`` holds a character of a script that needs complex shaping or bidi."""
-    for ch in text:
-        cp = ord(ch)
-        if cp >= 0x0590:
-            for lo, hi in _COMPLEX_RANGES:
-                if lo <= cp <= hi:
-                    return True
-    return False
+    return _COMPLEX_RE.search(text) is not None
 
 
 def is_rtl(text: str) -> bool:
@@ -110,8 +108,10 @@ class Font:
         self._drawable[ch] = ok
         return ok
 
-    def can_draw(self, text: str) -> bool:
-        if needs_shaping(text) and not HAS_RAQM:
+    def can_draw(self, text: str, shaped: bool | None = None) -> bool:
+        """Every character of ``text`` drawable; ``shaped`` is ``needs_shaping(text)`` when the
+        caller knows it already."""
+        if not HAS_RAQM and (needs_shaping(text) if shaped is None else shaped):
             return False
         chars = set(text)
         if chars <= self._known_good:  # the common case: one set comparison
@@ -129,7 +129,8 @@ class FontPool:
 
     def candidates(self, text: str) -> list[Font]:
         """Fonts that can draw every character of ``text``, in pool order."""
-        return [f for f in self.fonts if f.can_draw(text)]
+        shaped = needs_shaping(text)
+        return [f for f in self.fonts if f.can_draw(text, shaped)]
 
 
 def _embedded_styles() -> dict[str, str]:

@@ -29,7 +29,7 @@ from synth.ocr.backgrounds import (
     sample_generated,
     sample_photo_crop,
 )
-from synth.ocr.color import luminance_stats, sample_text_color
+from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
 from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
 from synth.ocr.layout import LineLayout, layout_line
 from synth.ocr.spec import OcrSpec
@@ -170,8 +170,10 @@ class OcrGenerator:
             else:
                 kind = bg_spec.generated[int(rng.integers(len(bg_spec.generated)))]
                 background = sample_generated(kind, rng)
-            bg_image = self._background(background, canvas)
-            stats = luminance_stats(bg_image.crop(text_region))
+            if background["kind"] in ("flat", "gradient"):  # exact, without drawing it
+                stats = generated_luminance_stats(background, canvas, text_region)
+            else:
+                stats = luminance_stats(self._background(background, canvas).crop(text_region))
             color = sample_text_color(stats, spec.color.min_contrast_ratio, rng)
             if color is not None:
                 break

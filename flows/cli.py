@@ -43,10 +43,40 @@ def _quiet_prefect(verbose: bool) -> None:
     if not verbose:
         for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # the Dask runner's cluster
+
+
+class _Rate:
+    """Samples per second over the last ``window`` seconds, and the time left at that rate."""
+
+    def __init__(self, window: float = 20.0) -> None:
+        self.window = window
+        self._points: list[tuple[float, int]] = []
+
+    def update(self, now: float, rendered: int) -> float | None:
+        self._points.append((now, rendered))
+        while len(self._points) > 2 and now - self._points[1][0] >= self.window:
+            self._points.pop(0)
+        t0, n0 = self._points[0]
+        if now - t0 < 1.0 or rendered <= n0:
+            return None
+        return (rendered - n0) / (now - t0)
+
+    @staticmethod
+    def describe(rate: float | None, left: int) -> tuple[str, str]:
+        """``("312 samples/s", "2:13 left")``; blank until there is a rate."""
+        if not rate:
+            return "", ""
+        seconds = int(left / rate + 0.5)
+        h, rest = divmod(seconds, 3600)
+        m, sec = divmod(rest, 60)
+        eta = f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+        return f"{rate:,.0f} samples/s", f"{eta} left"
 
 
 class _Progress:
-    """A progress bar on stderr fed by the active shard pool's sample counter."""
+    """A progress bar on stderr fed by the running build's sample counter (a process pool's, or
+    the Dask workers' counts): samples done, samples per second and the time left."""
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
         self.total = total
@@ -62,14 +92,10 @@ class _Progress:
         return self
 
     def _run(self) -> None:
+        import time
+
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         from flows.runtime import active_pool
 
@@ -78,17 +104,22 @@ class _Progress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[eta]}"),
         )
+        rate = _Rate()
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(self.label, total=self.total, rate="")
+            task = bar.add_task(self.label, total=self.total, rate="", eta="")
             while not self._stop.wait(0.25):
-                pool = active_pool()
-                if pool is not None:
-                    done = pool.done_samples
-                    speed = bar.tasks[0].speed
-                    rate = f"{speed:,.0f}/s" if speed else ""
-                    bar.update(task, completed=min(done, self.total), rate=rate)
+                source = active_pool()
+                if source is None:
+                    continue
+                done = min(source.done_samples, self.total)
+                # Shards found done on a resume count as done, not in the rate.
+                rendered = getattr(source, "rendered_samples", done)
+                speed, eta = _Rate.describe(
+                    rate.update(time.monotonic(), rendered), self.total - done
+                )
+                bar.update(task, completed=done, rate=speed, eta=eta)
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
@@ -139,11 +170,50 @@ def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
     return deep_merge(config, overrides)
 
 
+_RUN_KEYS = ("dask_address", "runner")
+
+
+def _run_options(args: argparse.Namespace, config: dict[str, Any]) -> tuple[dict[str, Any], dict]:
+    """Split a config's ``[run]`` table (how to run a build, not what it makes: never part of the
+    spec or the fingerprint) from the spec values. ``--runner``/``--dask-address`` win over it;
+    a Dask address alone means the Dask runner."""
+    from synth.errors import ConfigError
+
+    config = dict(config)
+    table = config.pop("run", None)
+    source = getattr(args, "config", None) or "config"
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: 'run' must be a table (keys: {', '.join(_RUN_KEYS)})")
+    for key in table:
+        if key not in _RUN_KEYS:
+            raise ConfigError(f"{source}: unknown key 'run.{key}' (known: {', '.join(_RUN_KEYS)})")
+    for key in _RUN_KEYS:
+        if key in table and not isinstance(table[key], str):
+            raise ConfigError(f"{source}: run.{key} must be a string")
+    if args.runner:
+        runner = args.runner
+        address = args.dask_address or (table.get("dask_address") if runner == "dask" else None)
+    else:
+        address = args.dask_address or table.get("dask_address")
+        runner = table.get("runner") or ("dask" if address else "process")
+    if runner not in ("process", "dask"):
+        raise ConfigError(f"{source}: run.runner='{runner}': expected 'process' or 'dask'")
+    if address and runner != "dask":
+        raise ConfigError("--dask-address: only used with --runner dask")
+    if runner == "dask":
+        from flows.build import check_runner
+
+        check_runner(runner, address)
+    return config, {"runner": runner, "dask_address": address}
+
+
 def cmd_ocr(args: argparse.Namespace) -> int:
     from synth.engine.generator import make_generator
     from synth.ocr.spec import build_spec
 
-    config = _ocr_config(args)
+    config, run = _run_options(args, _ocr_config(args))
     source = args.config or "options"
     spec = build_spec(args.preset, config, source=source)
     if args.backgrounds and spec.backgrounds.photo_prob == 0:
@@ -156,11 +226,12 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     gen = make_generator("ocr", spec.model_dump(mode="json"))
     gen.texts.require_drawable(gen.fonts)
     _check_home(args.home)
+    from flows.build import with_runner
     from flows.ocr import ocr_dataset
 
     _quiet_prefect(args.verbose)
     with _Progress(args.count, "rendering", _progress_enabled(args)):
-        result = ocr_dataset(
+        result = with_runner(ocr_dataset, workers=args.workers, **run)(
             count=args.count,
             seed=args.seed,
             workers=args.workers,
@@ -247,6 +318,8 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides["format"] = args.format
     if args.with_targets:
         overrides["with_targets"] = True
+    if args.kaldi:
+        overrides["kaldi"] = True
     return deep_merge(config, overrides)
 
 
@@ -270,14 +343,15 @@ def cmd_speech(args: argparse.Namespace) -> int:
     from flows.speech import speech_spec
     from synth.engine.generator import make_generator
 
-    config = _speech_config(args)
+    config, run = _run_options(args, _speech_config(args))
     spec = speech_spec(config, source=args.config or "options")
     make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
+    from flows.build import with_runner
     from flows.speech import speech_dataset
 
     _quiet_prefect(args.verbose)
     with _Progress(args.count, "mixing", _progress_enabled(args)):
-        result = speech_dataset(
+        result = with_runner(speech_dataset, workers=args.workers, **run)(
             count=args.count,
             seed=args.seed,
             workers=args.workers,
@@ -297,12 +371,17 @@ def cmd_expand(args: argparse.Namespace) -> int:
     parent = catalog.get(args.id)
     catalog.close()
     check_parent_folder(parent)
+    _, run = _run_options(args, {})
+    from flows.build import with_runner
     from flows.expand import expand_dataset
 
     _quiet_prefect(args.verbose)
     with _Progress(args.count, "rendering", _progress_enabled(args)):
-        result = expand_dataset(
-            dataset_id=parent.id, count=args.count, workers=args.workers, home=args.home
+        result = with_runner(expand_dataset, workers=args.workers, **run)(
+            dataset_id=parent.id,
+            count=args.count,
+            workers=args.workers,
+            home=args.home,
         )
     return _report_build(args, result)
 
@@ -462,7 +541,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         report = verify_import(data_home(args.home), rec.path, rec.id)
     elif Path(rec.path).is_dir():
-        report = verify_dataset(rec.path, rec.id, samples=args.samples)
+        report = verify_dataset(rec.path, rec.id, samples=args.samples, quick=args.quick)
     else:  # a registered dataset whose folder is gone is a failed check, not a bad input
         report = VerifyReport(rec.id, problems=[f"{rec.path}: dataset folder not found"])
     if args.json:
@@ -475,8 +554,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"problem: {problem}")
         verdict = "ok" if report.ok else "FAILED"
+        files = f"{report.checked_files} files"
+        if report.mode == "quick":
+            files += f" sized, {report.hashed_files} hashed"
         print(
-            f"{verdict}: {rec.id[:12]} ({report.checked_files} files, "
+            f"{verdict}: {rec.id[:12]} ({files}, "
             f"{report.checked_inputs} inputs checked, {len(report.rerendered)} samples "
             f"re-rendered) at {rec.path}"
         )
@@ -533,6 +615,25 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="show Prefect's logs")
 
 
+def _runner_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--runner",
+        choices=("process", "dask"),
+        help=(
+            "process: a pool of --workers processes here (default); dask: the shard tasks run on "
+            "a Dask cluster through Prefect (needs PREFECT_API_URL; see docs/scaling.md)"
+        ),
+    )
+    p.add_argument(
+        "--dask-address",
+        metavar="tcp://HOST:PORT",
+        help=(
+            "an existing Dask scheduler (implies --runner dask; default: a local cluster of "
+            "--workers processes); the output must be on a filesystem every worker can reach"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="synth",
@@ -565,6 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     ocr.add_argument("--locale", action="append", help="Faker locale, repeatable (en_US, ...)")
     ocr.add_argument("--format", choices=("jpeg", "png"), help="image format (default jpeg)")
     ocr.add_argument("--name", type=_name, help="dataset name (default: ocr-PRESET)")
+    _runner_flags(ocr)
     _common(ocr)
     ocr.set_defaults(func=cmd_ocr)
 
@@ -596,6 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--reverb-prob", type=float, help="chance of reverb per mix (default 0)")
     sp.add_argument("--sample-rate", type=_positive, help="output rate in Hz (default 16000)")
     sp.add_argument("--format", choices=("wav", "flac"), help="audio format (default wav)")
+    sp.add_argument("--kaldi", action="store_true",
+                    help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk)")
     sp.add_argument(
         "--with-targets",
         action="store_true",
@@ -603,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
     sp.add_argument("--name", type=_name, help="dataset name (default: speech)")
+    _runner_flags(sp)
     _common(sp)
     sp.set_defaults(func=cmd_speech)
 
@@ -618,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     expand.add_argument("id", help="dataset id or a unique prefix of it")
     expand.add_argument("--count", type=_positive, required=True, help="number of new samples")
     expand.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    _runner_flags(expand)
     _common(expand)
     expand.set_defaults(func=cmd_expand)
 
@@ -676,6 +782,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative,
         default=8,
         help="samples to re-render from their recipes (default 8, 0: none)",
+    )
+    verify.add_argument(
+        "--quick",
+        action="store_true",
+        help=(
+            "the sampled check for large datasets: every file's size, the file index against the "
+            "content id, and only the --samples samples hashed and re-rendered (about a second "
+            "on 100,000 samples); without it every file is hashed"
+        ),
     )
     _common(verify)
     verify.set_defaults(func=cmd_verify)

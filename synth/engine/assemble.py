@@ -1,14 +1,19 @@
 """Assemble a built dataset folder: metadata, recipes, statistics, content id, dataset.json, card.
 
-Everything is streamed shard by shard; only the (relpath, sha256, size) list is held, to sort it
-for the content id.
+Everything is streamed shard by shard: the (relpath, sha256, size) manifest the content id is
+computed over is sorted per shard and merged from run files, so memory does not grow with the
+dataset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import heapq
 import json
 import os
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +23,14 @@ from synth.engine.plan import BuildPlan, Shard
 from synth.engine.shard import shard_manifest_path, shard_stats_path
 from synth.engine.stats import Stats
 from synth.errors import SynthError
-from synth.hashing import canonical_json, content_id
+from synth.hashing import canonical_json
 
 METADATA = "metadata.jsonl"
 RECIPES = "recipes.jsonl"
 DATASET_JSON = "dataset.json"
+FILES_INDEX = "files.tsv"  # in __synth__/: the sorted file manifest, "relpath<TAB>sha256<TAB>size"
+INDEX_JSON = "index.json"  # in __synth__/: hashes and recipes.jsonl offsets for quick checks
+INDEX_VERSION = 1
 
 
 class IncompleteBuild(SynthError):
@@ -62,12 +70,80 @@ def used_inputs(inputs: list[dict[str, Any]], stats: Stats) -> list[dict[str, An
     return out
 
 
-def _write_lines_atomic(path: Path, lines: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line)
-    os.replace(tmp, path)
+class SortedFiles:
+    """The file manifest ``(relpath, sha256, size)`` of a dataset, sorted in bounded memory.
+
+    Each shard's entries (a few thousand at most) are sorted and spilled to a run file; ``merged``
+    yields every entry in sorted order by merging the runs (``heapq.merge``, at most ``fan_in``
+    files open at a time). Memory stays flat however many samples the dataset holds.
+    """
+
+    def __init__(self, folder: Path, fan_in: int = 64) -> None:
+        self.folder = Path(folder)
+        self.fan_in = max(2, fan_in)
+        self.runs: list[Path] = []
+        self.count = 0
+
+    def add(self, files: list[tuple[str, str, int]]) -> None:
+        files = sorted(files)
+        path = self.folder / f"run-{len(self.runs):06d}.tsv"
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            for rel, digest, size in files:
+                if "\t" in rel or "\n" in rel or "\r" in rel:
+                    raise SynthError(f"{rel!r}: a sample path may not hold tabs or line breaks")
+                f.write(f"{rel}\t{digest}\t{size}\n")
+        self.runs.append(path)
+        self.count += len(files)
+
+    def _merge_to(self, paths: list[Path], out: Path) -> None:
+        with contextlib.ExitStack() as stack:
+            runs = [read_files_tsv(stack.enter_context(open(p, encoding="utf-8"))) for p in paths]
+            with open(out, "w", encoding="utf-8", newline="\n") as f:
+                for rel, digest, size in heapq.merge(*runs):
+                    f.write(f"{rel}\t{digest}\t{size}\n")
+        for p in paths:
+            p.unlink()
+
+    def merged(self) -> Iterator[tuple[str, str, int]]:
+        paths = list(self.runs)
+        level = 0
+        while len(paths) > self.fan_in:
+            level += 1
+            merged: list[Path] = []
+            for i in range(0, len(paths), self.fan_in):
+                out = self.folder / f"merge-{level}-{i:06d}.tsv"
+                self._merge_to(paths[i : i + self.fan_in], out)
+                merged.append(out)
+            paths = merged
+        with contextlib.ExitStack() as stack:
+            runs = [read_files_tsv(stack.enter_context(open(p, encoding="utf-8"))) for p in paths]
+            yield from heapq.merge(*runs)
+
+
+def read_files_tsv(lines: Iterable[str]) -> Iterator[tuple[str, str, int]]:
+    """Parse ``relpath<TAB>sha256<TAB>size`` lines."""
+    for line in lines:
+        rel, digest, size = line.rstrip("\n").split("\t")
+        yield rel, digest, int(size)
+
+
+def content_id_sorted(
+    files: Iterable[tuple[str, str, int]], labels_sha256: str, copy_to: Any = None
+) -> str:
+    """``synth.hashing.content_id`` of a manifest that is already sorted, streamed; each entry is
+    also written to the text file ``copy_to`` when given (the dataset's file index)."""
+    h = hashlib.sha256()
+    previous: tuple[str, str, int] | None = None
+    for entry in files:
+        if previous is not None and entry < previous:
+            raise ValueError("content_id_sorted: the file manifest is not sorted")
+        previous = entry
+        line = "{}\t{}\t{}\n".format(*entry)
+        h.update(line.encode())
+        if copy_to is not None:
+            copy_to.write(line)
+    h.update(f"labels\t{labels_sha256}\n".encode())
+    return h.hexdigest()
 
 
 def assemble(
@@ -77,6 +153,10 @@ def assemble(
 
     ``run`` holds facts about the run that made it (Prefect flow-run id, worker count); they go
     into ``dataset.json`` but not into the content id; so do ``extra`` entries (skipped inputs).
+    Also writes the file index (``__synth__/files.tsv``: the sorted manifest the content id is
+    computed over) and ``__synth__/index.json`` (labels and metadata hashes, and the byte offset
+    of each shard's first record in ``recipes.jsonl``), which quick checks read instead of every
+    shard manifest. Every step streams: memory does not grow with the dataset.
     """
     missing = missing_shards(plan)
     if missing:
@@ -86,42 +166,65 @@ def assemble(
         )
     shards = all_shards(plan)
     out = plan.out_dir
-    files: list[tuple[str, str, int]] = []
+    internal = plan.internal_dir
     labels = hashlib.sha256()
+    metadata_hash = hashlib.sha256()
     stats = Stats()
     count = 0
-
-    def metadata_lines():
-        nonlocal count
-        recipes_tmp = out / f".{RECIPES}.tmp-{os.getpid()}"
-        with open(recipes_tmp, "w", encoding="utf-8") as recipes:
+    offsets: list[int] = []
+    pid = os.getpid()
+    meta_tmp = out / f".{METADATA}.tmp-{pid}"
+    recipes_tmp = out / f".{RECIPES}.tmp-{pid}"
+    files_tmp = internal / f".{FILES_INDEX}.tmp-{pid}"
+    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=internal) as scratch:
+        sorted_files = SortedFiles(Path(scratch))
+        with open(meta_tmp, "wb") as meta, open(recipes_tmp, "wb") as recipes:
             for shard in shards:
+                offsets.append(recipes.tell())
+                shard_files: list[tuple[str, str, int]] = []
                 with open(shard_manifest_path(plan, shard), encoding="utf-8") as f:
                     for line in f:
                         rec = json.loads(line)
-                        files.extend((p, h, n) for p, h, n in rec["files"])
+                        shard_files.extend((p, h, n) for p, h, n in rec["files"])
                         labels.update(canonical_json([rec["row"], rec["outputs"]]).encode())
                         labels.update(b"\n")
                         count += 1
-                        recipes.write(
-                            canonical_json(
-                                {
-                                    "index": rec["index"],
-                                    "file_name": rec["row"]["file_name"],
-                                    "recipe": rec["recipe"],
-                                    "outputs": rec["outputs"],
-                                }
-                            )
-                            + "\n"
-                        )
-                        yield json.dumps(rec["row"], ensure_ascii=False) + "\n"
+                        recipe = {
+                            "index": rec["index"],
+                            "file_name": rec["row"]["file_name"],
+                            "recipe": rec["recipe"],
+                            "outputs": rec["outputs"],
+                        }
+                        recipes.write((canonical_json(recipe) + "\n").encode())
+                        row = (json.dumps(rec["row"], ensure_ascii=False) + "\n").encode()
+                        metadata_hash.update(row)
+                        meta.write(row)
+                sorted_files.add(shard_files)
                 stats.merge(json.loads(shard_stats_path(plan, shard).read_text()))
-        os.replace(recipes_tmp, out / RECIPES)
-
-    _write_lines_atomic(out / METADATA, metadata_lines())
-    if count != plan.count:
-        raise IncompleteBuild(f"{out}: expected {plan.count} samples, found {count}")
-    dataset_id = content_id(files, labels.hexdigest())
+        if count != plan.count:
+            meta_tmp.unlink()
+            recipes_tmp.unlink()
+            raise IncompleteBuild(f"{out}: expected {plan.count} samples, found {count}")
+        with open(files_tmp, "w", encoding="utf-8", newline="\n") as index:
+            dataset_id = content_id_sorted(sorted_files.merged(), labels.hexdigest(), index)
+        file_count = sorted_files.count
+    os.replace(meta_tmp, out / METADATA)
+    os.replace(recipes_tmp, out / RECIPES)
+    os.replace(files_tmp, internal / FILES_INDEX)
+    index_info = {
+        "version": INDEX_VERSION,
+        "id": dataset_id,
+        "labels_sha256": labels.hexdigest(),
+        "metadata_sha256": metadata_hash.hexdigest(),
+        "files": file_count,
+        "shards": [
+            {"number": s.number, "start": s.start, "stop": s.stop, "recipes_offset": o}
+            for s, o in zip(shards, offsets, strict=True)
+        ],
+    }
+    tmp = internal / f".{INDEX_JSON}.tmp-{pid}"
+    tmp.write_text(json.dumps(index_info) + "\n", encoding="utf-8")
+    os.replace(tmp, internal / INDEX_JSON)
     statistics = stats.summary()
     info = {
         "id": dataset_id,
@@ -140,7 +243,7 @@ def assemble(
         "trigger": plan.trigger,
         "run": run or {},
         "statistics": statistics,
-        "files": {"metadata": METADATA, "recipes": RECIPES, "count": len(files)},
+        "files": {"metadata": METADATA, "recipes": RECIPES, "count": file_count},
         "shards": [{"number": s.number, "start": s.start, "stop": s.stop} for s in shards],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}),

@@ -9,6 +9,9 @@ _DEFAULTS = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_LOG_PRINTS": "false",
     "PREFECT_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS": "1",
+    # A local Dask cluster's workers log a heartbeat ERROR when the scheduler closes first at
+    # the end of a build; only real failures, which reach the command, should be shown.
+    "DASK_LOGGING__DISTRIBUTED": "critical",
 }
 
 
@@ -17,3 +20,4 @@ def apply_defaults(verbose: bool = False) -> None:
         os.environ.setdefault(key, value)
     if verbose:
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        os.environ["DASK_LOGGING__DISTRIBUTED"] = "info"

@@ -278,7 +278,10 @@ def _process_runner(plan: BuildPlan, workers: int) -> Iterator[tuple[Any, Any, i
         def submit(shard: Shard) -> PrefectFuture:
             return render_shard.submit(plan, shard, pool)
 
-        yield submit, pool, workers
+        # One more shard task per worker than there are workers waits for a free worker, so a
+        # worker takes its next shard the moment it is done, not after Prefect has recorded the
+        # finished task run and started the next one (~0.1 s per shard, idle, per worker).
+        yield submit, pool, 2 * workers
 
 
 @contextlib.contextmanager
@@ -297,6 +300,23 @@ def _sigint_ignored_by_children() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _glibc_default_trimming(local: bool) -> Iterator[None]:
+    """Local Dask workers keep glibc's own malloc trimming. Dask starts workers with
+    ``MALLOC_TRIM_THRESHOLD_=65536`` (memory handed back to the system sooner), which made
+    rendering ~30% slower here: every image buffer was mapped and unmapped again."""
+    if not local:
+        yield
+        return
+    import dask
+
+    key = "distributed.nanny.pre-spawn-environ"
+    environ = dict(dask.config.get(key) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({key: environ}):
+        yield
+
+
+@contextlib.contextmanager
 def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[tuple[Any, Any, int]]:
     """Submit shards to the flow's Dask task runner: they render on the Dask workers."""
     _require_server()
@@ -305,7 +325,7 @@ def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[tuple[Any, Any, int]]
         for key, value in ONE_THREAD_ENV.items():  # read by each local worker's BLAS
             os.environ.setdefault(key, value)
     try:
-        with _sigint_ignored_by_children():
+        with _sigint_ignored_by_children(), _glibc_default_trimming(local):
             client = runner.client  # connects, or starts the local cluster
         threads = sum(client.nthreads().values())
     except Exception as err:

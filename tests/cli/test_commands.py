@@ -222,6 +222,7 @@ def test_a_build_that_fails_registers_nothing(prefect_api, tmp_path):
         "text": {"source": "file", "path": str(texts)},
         "max_retries": 1,
         "shard_size": 2,
+        "color": {"min_contrast_ratio": 1.0},  # so that only texts, never backgrounds, fail
     }
     (tmp_path / "c.json").write_text(json.dumps(config))
 

@@ -143,8 +143,11 @@ class Meter(threading.Thread):
         def when(fraction: float) -> tuple[float, int]:
             return next(p for p in self.points if p[1] >= fraction * self.n)
 
-        (t0, n0), (t1, n1) = when(0.2), when(0.8)
-        return (n1 - n0) / (t1 - t0)
+        try:
+            (t0, n0), (t1, n1) = when(0.2), when(0.8)
+        except StopIteration:  # the counter never got there (a resumed build)
+            return 0.0
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0  # 0.0: too small a build to tell
 
 
 def engine_build(kind: str, n: int, workers: int, home: Path, seed: int = 7) -> dict[str, Any]:
@@ -183,11 +186,23 @@ def engine_build(kind: str, n: int, workers: int, home: Path, seed: int = 7) -> 
 def flow_build(n: int, workers: int, home: Path, runner: str = "process") -> dict[str, Any]:
     from flows.build import with_runner
     from flows.ocr import ocr_dataset
+    from flows.runtime import active_pool
 
+    class Source:  # the running build's sample counter, once the flow has started it
+        @property
+        def done_samples(self) -> int:
+            pool = active_pool()
+            return pool.done_samples if pool is not None else 0
+
+    meter = Meter(Source(), n)
+    meter.start()
     t0 = time.perf_counter()
     flow = with_runner(ocr_dataset, runner, workers)
     result = flow(count=n, seed=7, workers=workers, preset="default", home=str(home))
-    return {"id": result["record"]["id"], "wall_s": time.perf_counter() - t0}
+    wall = time.perf_counter() - t0
+    meter.stop.set()
+    meter.join()
+    return {"id": result["record"]["id"], "wall_s": wall, "steady_per_s": meter.steady_rate()}
 
 
 # -- the parts ------------------------------------------------------------------------------------
@@ -251,6 +266,8 @@ def overhead(n: int, scratch: Path, dask: bool, repeat: int) -> dict[str, Any]:
             "prefect_import_s": import_s,
             "engine_wall_s": engine["wall_s"],
             "flow_wall_s": flow["wall_s"],
+            "engine_steady_per_s": engine["steady_per_s"],
+            "flow_steady_per_s": flow["steady_per_s"],
             "engine_parent_cpu_s": engine["parent_cpu_s"],
             "flow_parent_cpu_s": flow["parent_cpu_s"],
             "share": (flow["wall_s"] - engine["wall_s"]) / flow["wall_s"],
@@ -292,7 +309,8 @@ def report(doc: dict[str, Any]) -> str:
             f"Prefect flow {ov['flow_wall_s']:.1f} s -> {100 * ov['share']:.1f}% of the flow's "
             f"wall time (import prefect: {ov['prefect_import_s']:.1f} s, not counted); CPU of "
             f"the submitting process {ov['engine_parent_cpu_s']:.1f} s -> "
-            f"{ov['flow_parent_cpu_s']:.1f} s"
+            f"{ov['flow_parent_cpu_s']:.1f} s; steady state {ov['engine_steady_per_s']:.0f} -> "
+            f"{ov['flow_steady_per_s']:.0f} images/s"
         )
         if "dask_error" in ov:
             lines.append(f"          the flow on a local Dask cluster failed: {ov['dask_error']}")

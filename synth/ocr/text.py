@@ -6,6 +6,7 @@ optional charset applied, then the length range in characters enforced.
 
 from __future__ import annotations
 
+import datetime
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from synth.ocr.fonts import FontPool
 
 _WS = re.compile(r"\s+")
+_DATE_START = datetime.date(1950, 1, 1)
+_DATE_END = datetime.date(2025, 12, 31)
 
 
 def normalise(text: str, charset: frozenset[str] | None = None) -> str:
@@ -65,7 +68,9 @@ def _faker_text(fake: Faker, kind: str) -> str:
     if kind == "company":
         return fake.company()
     if kind == "date":
-        return fake.date(pattern=fake.random_element(("%Y-%m-%d", "%d/%m/%Y", "%d %B %Y")))
+        # A fixed range: Faker's own default ends today, so the same seed would change with time.
+        day = fake.date_between_dates(date_start=_DATE_START, date_end=_DATE_END)
+        return day.strftime(fake.random_element(("%Y-%m-%d", "%d/%m/%Y", "%d %B %Y")))
     if kind == "number":
         return fake.numerify(fake.random_element(("###", "#,###.##", "+## ### ### ###", "#%")))
     if kind == "email":

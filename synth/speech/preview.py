@@ -157,7 +157,7 @@ def snr_histogram(
             if n == 0:
                 continue
             x0, x1 = x_of((first + i) * width), x_of((first + i + 1) * width)
-            y = bottom - round(n / peak * (bottom - top))
+            y = min(bottom - 1, bottom - round(n / peak * (bottom - top)))  # tiny bins: 1 px
             draw.rectangle([(x0 + 1, y), (max(x0 + 1, x1 - 1), bottom - 1)], fill=90, outline=0)
         draw.text((4, top - 4), str(peak), fill=0, font=font)
         draw.text((4, bottom - 10), "0", fill=0, font=font)

@@ -31,14 +31,14 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from common import Clock, filesystem_of, interleaved, scratch_dir
 
 # Targets from the issue: images per CPU-second on one core, and the ratio to the baseline.
 TARGET_RATE = {"clean": 300.0, "default": 150.0}
@@ -74,18 +74,6 @@ class Timing:
             "images_per_cpu_s": round(self.cpu_rate, 2),
             "images_per_wall_s": round(self.wall_rate, 2),
         }
-
-
-class Clock:
-    """CPU and wall time of a block (the whole process's CPU: every thread counts)."""
-
-    def __enter__(self) -> Clock:
-        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.cpu_s = time.process_time() - self.cpu0
-        self.wall_s = time.perf_counter() - self.wall0
 
 
 # -- the Pillow baseline ----------------------------------------------------------------------
@@ -269,38 +257,6 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _measure(
-    subjects: list[Any],
-    n: int,
-    repeat: int,
-    warmup: int,
-    seed: int,
-    scratch: Path,
-    log: Callable[[str], None],
-) -> dict[str, list[tuple[Timing, dict[str, Any]]]]:
-    runs: dict[str, list[tuple[Timing, dict[str, Any]]]] = {s.name: [] for s in subjects}
-    for s in subjects:
-        if hasattr(s, "preload"):
-            s.preload()
-    if warmup > 0:
-        for s in subjects:
-            out = scratch / f"warmup-{s.name}"
-            t, _ = s.run(warmup, seed + 1, out)
-            shutil.rmtree(out, ignore_errors=True)
-            log(f"  warm-up {s.name:<9} {warmup} images, {t.cpu_rate:7.1f} img/CPU-s")
-    for r in range(repeat):
-        for s in subjects:  # interleaved, so that drift in machine load hits every side alike
-            out = scratch / f"run{r}-{s.name}"
-            t, extra = s.run(n, seed, out)
-            shutil.rmtree(out, ignore_errors=True)
-            runs[s.name].append((t, extra))
-            log(
-                f"  run {r + 1}/{repeat} {s.name:<9} {t.cpu_rate:7.1f} img/CPU-s "
-                f"{t.wall_rate:7.1f} img/wall-s"
-            )
-    return runs
-
-
 def _best(runs: list[tuple[Timing, dict[str, Any]]]) -> dict[str, Any]:
     timings = [t for t, _ in runs]
     best_cpu = max(t.cpu_rate for t in timings)
@@ -402,7 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--presets", default="clean,default", help="comma-separated synth presets")
     ap.add_argument("--no-baseline", action="store_true", help="skip the Pillow baseline")
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--scratch", help="where images are written (default: a temp dir)")
+    ap.add_argument(
+        "--scratch",
+        help="where images are written (default: a temp dir on the RAM disk, see common.py)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON document instead")
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeat < 1 or args.warmup < 0:
@@ -419,11 +378,22 @@ def main(argv: list[str] | None = None) -> int:
     subjects: list[Any] = [] if args.no_baseline else [Baseline()]
     subjects += [SynthPreset(p.strip()) for p in args.presets.split(",") if p.strip()]
 
-    root = Path(args.scratch) if args.scratch else None
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-ocr-", dir=root) as scratch:
-        runs = _measure(subjects, args.n, args.repeat, args.warmup, args.seed, Path(scratch), log)
+    for s in subjects:
+        if hasattr(s, "preload"):
+            s.preload()
+    with scratch_dir("bench-ocr-", args.scratch) as scratch:
+        env["scratch_filesystem"] = filesystem_of(scratch)
+        log(f"setup: writing to {env['scratch_filesystem']} ({scratch})")
+        runs = interleaved(
+            subjects,
+            args.n,
+            args.repeat,
+            args.warmup,
+            args.seed,
+            scratch,
+            log,
+            lambda t: f"{t.cpu_rate:7.1f} img/CPU-s {t.wall_rate:7.1f} img/wall-s",
+        )
     results = {name: _best(r) for name, r in runs.items()}
     checks = _targets(results)
     env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None

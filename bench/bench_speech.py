@@ -48,10 +48,7 @@ import json
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
-import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -60,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from common import Clock, filesystem_of, interleaved, scratch_dir
 
 RATE = 16000
 SNR_DB = (0.0, 20.0)
@@ -99,18 +97,6 @@ class Timing:
             "x_realtime_per_cpu_s": round(self.rt_cpu, 1),
             "x_realtime_per_wall_s": round(self.rt_wall, 1),
         }
-
-
-class Clock:
-    """CPU and wall time of a block (the whole process's CPU: every thread counts)."""
-
-    def __enter__(self) -> Clock:
-        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.cpu_s = time.process_time() - self.cpu0
-        self.wall_s = time.perf_counter() - self.wall0
 
 
 # -- test data (untimed) ----------------------------------------------------------------------
@@ -263,7 +249,7 @@ def clear_synth_caches() -> None:
     from synth.engine import shard
     from synth.speech import corpus, noise, pools
 
-    shard._cached_generator.cache_clear()
+    shard.forget_generators()
     noise.decoded_noise.cache_clear()
     pools.decoded_clean.cache_clear()
     pools.clean_stats.cache_clear()
@@ -377,35 +363,6 @@ def _environment() -> dict[str, Any]:
     }
 
 
-def _measure(
-    subjects: list[Any],
-    n: int,
-    repeat: int,
-    warmup: int,
-    seed: int,
-    scratch: Path,
-    log: Callable[[str], None],
-) -> dict[str, list[tuple[Timing, dict[str, Any]]]]:
-    runs: dict[str, list[tuple[Timing, dict[str, Any]]]] = {s.name: [] for s in subjects}
-    if warmup > 0:
-        for s in subjects:
-            out = scratch / f"warmup-{s.name}"
-            t, _ = s.run(warmup, seed + 1, out)
-            shutil.rmtree(out, ignore_errors=True)
-            log(f"  warm-up {s.name:<15} {warmup} clips, {t.rt_cpu:8.0f}x RT per CPU-s")
-    for r in range(repeat):
-        for s in subjects:  # interleaved, so that drift in machine load hits every side alike
-            out = scratch / f"run{r}-{s.name}"
-            t, extra = s.run(n, seed, out)
-            shutil.rmtree(out, ignore_errors=True)
-            runs[s.name].append((t, extra))
-            log(
-                f"  run {r + 1}/{repeat} {s.name:<15} {t.rt_cpu:8.0f}x RT per CPU-s "
-                f"{t.rt_wall:8.0f}x RT per wall-s"
-            )
-    return runs
-
-
 def _best(runs: list[tuple[Timing, dict[str, Any]]]) -> dict[str, Any]:
     timings = [t for t, _ in runs]
     best_cpu = max(timings, key=lambda t: t.rt_cpu)
@@ -487,7 +444,7 @@ def _table(results: dict[str, dict[str, Any]], checks: list[dict[str, Any]], arg
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=300, help="clips per timed run (default 300)")
+    ap.add_argument("--n", type=int, default=1000, help="clips per timed run (default 1000)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per subject; best is kept")
     ap.add_argument("--warmup", type=int, default=30, help="untimed clips per subject first")
     ap.add_argument("--corpus", type=int, default=300, help="distinct clean clips (default 300)")
@@ -497,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset of baseline,audiomentations,synth,synth-warm",
     )
     ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--scratch", help="where the data and outputs go (default: a temp dir)")
+    ap.add_argument(
+        "--scratch",
+        help="where the data and outputs go (default: a temp dir on the RAM disk, see common.py)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON document instead")
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeat < 1 or args.warmup < 0 or args.corpus < 1:
@@ -524,11 +484,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, wanted: list[str], log: Callable[[str], None]) -> int:
     env = _environment()
     log(f"setup: {env['cpu']}, {env['cpus']} CPUs, load {env['loadavg_start']}")
-    root = Path(args.scratch) if args.scratch else None
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-speech-", dir=root) as tmp:
-        scratch = Path(tmp)
+    with scratch_dir("bench-speech-", args.scratch) as scratch:
+        env["scratch_filesystem"] = filesystem_of(scratch)
+        log(f"setup: writing to {env['scratch_filesystem']} ({scratch})")
         corpus_info = make_corpus(scratch / "clean", args.corpus, args.seed)
         noise_files = make_noise(scratch / "noise", args.seed)
         log(
@@ -542,7 +500,16 @@ def _run(args: argparse.Namespace, wanted: list[str], log: Callable[[str], None]
             "synth-warm": lambda: Synth(scratch / "clean", scratch / "noise", cold=False),
         }
         subjects = [factories[name]() for name in wanted]
-        runs = _measure(subjects, args.n, args.repeat, args.warmup, args.seed, scratch, log)
+        runs = interleaved(
+            subjects,
+            args.n,
+            args.repeat,
+            args.warmup,
+            args.seed,
+            scratch,
+            log,
+            lambda t: f"{t.rt_cpu:8.0f}x RT per CPU-s {t.rt_wall:8.0f}x RT per wall-s",
+        )
     results = {name: _best(r) for name, r in runs.items()}
     checks = _targets(results)
     env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -21,6 +21,7 @@ from synth.engine.expand import link_parent
 from synth.engine.generator import Generator, make_generator
 from synth.engine.plan import BuildPlan
 from synth.engine.pool import ShardPool
+from synth.engine.shard import adopt_generator
 from synth.errors import SynthError
 from synth.lineage.openlineage import LineageEmitter
 
@@ -150,6 +151,7 @@ def build(
     emitter = start(plan, catalog)
     rendered = skipped = 0
     try:
+        adopt_generator(plan, gen)  # for shards rendered in this process
         with ShardPool(workers) as pool:
             if on_pool is not None:
                 on_pool(pool)

@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from synth.engine.generator import Generator, make_generator
@@ -48,14 +47,37 @@ def shard_stats_path(plan: BuildPlan, shard: Shard) -> Path:
     return stats_in(plan.out_dir, shard.number)
 
 
-@lru_cache(maxsize=4)
-def _cached_generator(kind: str, spec_json: str) -> Generator:
-    # One generator per worker process and spec: assets are decoded once and kept.
-    return make_generator(kind, json.loads(spec_json))
+_GENERATORS: dict[tuple[str, str], Generator] = {}
+_GENERATOR_CACHE_SIZE = 4
+
+
+def _remember(key: tuple[str, str], gen: Generator) -> Generator:
+    _GENERATORS.pop(key, None)
+    _GENERATORS[key] = gen
+    while len(_GENERATORS) > _GENERATOR_CACHE_SIZE:
+        del _GENERATORS[next(iter(_GENERATORS))]  # the least recently used
+    return gen
 
 
 def generator_for(plan: BuildPlan) -> Generator:
-    return _cached_generator(plan.kind, canonical_json(plan.spec))
+    """The generator of ``plan``'s kind and spec: one per process and spec, so assets are
+    decoded once and kept across shards."""
+    key = (plan.kind, canonical_json(plan.spec))
+    gen = _GENERATORS.get(key)
+    if gen is None:
+        gen = make_generator(plan.kind, json.loads(key[1]))
+    return _remember(key, gen)
+
+
+def adopt_generator(plan: BuildPlan, gen: Generator) -> None:
+    """Let shards rendered in this process use ``gen`` (made by ``prepare`` for the same
+    plan) instead of making their own, which would load every input a second time."""
+    _remember((plan.kind, canonical_json(plan.spec)), gen)
+
+
+def forget_generators() -> None:
+    """Drop the generators kept in this process (and so their decoded inputs)."""
+    _GENERATORS.clear()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -112,8 +112,8 @@ def quantise_pcm16(x: np.ndarray, gain: float | np.float32 = 1.0) -> np.ndarray:
     sample while making one temporary instead of five. Callers scale their signals below full
     scale first; the saturation only guards the one value (+1.0) that has no int16 code.
     """
-    q = np.multiply(x, np.float32(gain), dtype=np.float32)
-    q *= np.float32(PCM16_SCALE)
+    # x * (g * 2**15) rounds exactly as (x * g) * 2**15: scaling by a power of two is exact.
+    q = np.multiply(x, np.float32(gain) * np.float32(PCM16_SCALE), dtype=np.float32)
     np.rint(q, out=q)
     np.clip(q, -32768, 32767, out=q)
     return q.astype(np.int16)

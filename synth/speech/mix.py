@@ -15,10 +15,12 @@ achieved SNR is measured on those integers and recorded next to the requested on
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,7 +29,7 @@ from synth.errors import TooManyRejections
 from synth.rng import child_seed
 from synth.speech.audio_io import PCM16_SCALE, quantise_pcm16
 from synth.speech.corpus import CleanItem
-from synth.speech.level import active_level, dbfs, rms, speech_level
+from synth.speech.level import dbfs, measure_speech, rms, speech_level
 from synth.speech.noise import SILENT_RMS, ProceduralNoise
 from synth.speech.params import LoopPolicy, MixParams, NoiseUse
 from synth.speech.reverb import RirParams, apply_rir, synthetic_rir
@@ -71,6 +73,12 @@ class MixPools:
     noises: Mapping[str, Sequence[NoiseRef]]
     noise_audio: Callable[[NoiseRef], np.ndarray]
     clean_peak: Callable[[CleanItem], float] | None = None
+
+    @cached_property
+    def noise_cdf(self) -> list[float]:
+        """Cumulative ``noise_probs``, normalised as ``Generator.choice`` does."""
+        cdf = np.cumsum(np.asarray(self.noise_probs, dtype=np.float64))
+        return (cdf / cdf[-1]).tolist()
 
 
 class MixResult(NamedTuple):
@@ -173,7 +181,8 @@ def _solve_gains(
 
 
 def _draw_noise(pools: MixPools, rng: np.random.Generator) -> NoiseRef:
-    kind = pools.noise_kinds[int(rng.choice(len(pools.noise_kinds), p=pools.noise_probs))]
+    # What rng.choice(len(kinds), p=probs) does, draw for draw, without its checks per call.
+    kind = pools.noise_kinds[bisect.bisect_right(pools.noise_cdf, rng.random())]
     refs = pools.noises[kind]
     return refs[int(rng.integers(len(refs)))]
 
@@ -302,28 +311,31 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
     )
     # Gains as float32 scalars: the arithmetic stays float32 whatever type the gains arrived as.
     target_q = quantise_pcm16(speech, np.float32(params.clean_gain * params.peak_scale))
-    noise: np.ndarray | None = None
-    for use, buffer in zip(params.noises, noises, strict=True):
+    if len(noises) == 1:
+        (use,), (buffer,) = params.noises, noises
         segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
-        scaled = segment * np.float32(use.gain * params.peak_scale)
-        if noise is None:
-            noise = scaled
-        else:
-            noise += scaled
-    noise_q = quantise_pcm16(noise if noise is not None else np.zeros(n, dtype=np.float32))
-    mix32 = target_q.astype(np.int32)
-    mix32 += noise_q
-    if mix32.size and (mix32.max() > 32767 or mix32.min() < -32768):
+        noise_q = quantise_pcm16(segment, np.float32(use.gain * params.peak_scale))
+    else:
+        noise = np.zeros(n, dtype=np.float32)
+        for use, buffer in zip(params.noises, noises, strict=True):
+            segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
+            noise += segment * np.float32(use.gain * params.peak_scale)
+        noise_q = quantise_pcm16(noise)
+    mix32 = np.add(target_q, noise_q, dtype=np.int32)
+    top, bottom = (int(mix32.max()), int(mix32.min())) if n else (0, 0)
+    if top > 32767 or bottom < -32768:
         raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
     mix_q = mix32.astype(np.int16)
 
-    act = active_level(target_q, rate)
+    speech_m = measure_speech(target_q, rate)
+    act = speech_m.active
     noise_level = rms(noise_q)
     snr_active = (
         20.0 * math.log10(act.level / noise_level) if noise_level and act.level else math.nan
     )
+    target_rms = math.sqrt(speech_m.sum_squares / n) if n else 0.0
     snr_whole = (
-        20.0 * math.log10(rms(target_q) / noise_level) if noise_level and act.level else math.nan
+        20.0 * math.log10(target_rms / noise_level) if noise_level and act.level else math.nan
     )
     measured = {
         "snr_db": _finite(snr_active if params.snr_reference == "active" else snr_whole),
@@ -331,7 +343,7 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
         "snr_whole_db": _finite(snr_whole),
         "speech_activity": act.activity,
         "level_dbfs": dbfs(rms(mix_q) / PCM16_SCALE),
-        "peak_dbfs": dbfs(_peak(mix_q) / PCM16_SCALE),
+        "peak_dbfs": dbfs(max(top, -bottom) / PCM16_SCALE),
         "clipping_prevented": params.peak_scale < 1.0,
         "duration_s": n / rate,
     }

@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import oaconvolve
 
 _RIR_STREAM = 0x5EB
 PREDELAY_S = 0.0025
@@ -47,5 +46,8 @@ def synthetic_rir(params: RirParams, rate_hz: int) -> np.ndarray:
 
 def apply_rir(x: np.ndarray, rir: np.ndarray) -> np.ndarray:
     """Convolve ``x`` with ``rir`` and keep ``len(x)`` samples (the direct path stays aligned)."""
+    # Imported here: scipy.signal takes ~0.5 s to import, and only reverberant mixes need it.
+    from scipy.signal import oaconvolve
+
     y = oaconvolve(x.astype(np.float32, copy=False), rir, mode="full")[: x.size]
     return y.astype(np.float32, copy=False)

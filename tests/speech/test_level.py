@@ -87,3 +87,33 @@ def test_integer_input_gives_the_same_level():
     assert dbfs(active_level(q, RATE).level / 32768) == pytest.approx(
         dbfs(active_level(x, RATE).level), abs=0.01
     )
+
+
+@pytest.mark.parametrize("frames", [1, 7, 1023, 1024, 1025, 3000])
+def test_envelope_filter_matches_the_textbook_recursion(frames):
+    """The vectorised one-pole filter equals scipy's lfilter (the recursion it replaces),
+    across the 1024-frame block boundary too."""
+    from scipy.signal import lfilter
+
+    from synth.speech.level import _ENVELOPE_G, _envelope_filter
+
+    x = np.abs(np.random.default_rng(frames).standard_normal(frames)) * 0.1
+    x[frames // 3 : frames // 2] = 0.0  # a pause
+    g = _ENVELOPE_G
+    want = lfilter([1.0 - g], [1.0, -g], x)
+    np.testing.assert_allclose(_envelope_filter(x), want, rtol=1e-12, atol=1e-18)
+    twice = lfilter([(1.0 - g) ** 2], [1.0, -2.0 * g, g * g], x)
+    np.testing.assert_allclose(_envelope_filter(_envelope_filter(x)), twice, rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.parametrize("n", [0, 5, 255, 256, 90_001])
+def test_sum_squares_is_close_to_the_exact_sum(n):
+    from synth.speech.level import measure_speech, sum_squares
+
+    x = (np.random.default_rng(n).standard_normal(n) * 0.2).astype(np.float32)
+    exact = float(np.sum(x.astype(np.float64) ** 2))
+    assert sum_squares(x) == pytest.approx(exact, rel=1e-6, abs=1e-30)
+    q = np.rint(x * 20000).astype(np.int16)
+    exact_q = float(np.sum(q.astype(np.int64) ** 2))
+    assert sum_squares(q) == pytest.approx(exact_q, rel=1e-6, abs=1e-30)
+    assert measure_speech(q, RATE).sum_squares == pytest.approx(exact_q, rel=1e-6, abs=1e-30)

@@ -1,0 +1,107 @@
+"""What the throughput benchmarks share: a CPU/wall clock, the scratch folder, interleaved runs.
+
+Scratch. By default every subject writes under a RAM-backed folder (``/dev/shm`` when it is
+there and writable), because on a virtual machine the cost of creating a file on the block
+device swings tenfold from minute to minute (measured on the reference machine: 0.07 to 0.9 ms of
+kernel CPU per 180 KB file) and would drown the per-core work being compared. The files are still
+real files written through the same calls. ``--scratch DIR`` picks any folder (e.g. one on disk);
+the report names the file system that was used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+RAM_DISK = Path("/dev/shm")
+
+
+class Clock:
+    """CPU and wall time of a block (the whole process's CPU: every thread counts)."""
+
+    def __enter__(self) -> Clock:
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cpu_s = time.process_time() - self.cpu0
+        self.wall_s = time.perf_counter() - self.wall0
+
+
+def filesystem_of(path: Path) -> str:
+    """The type of the file system ``path`` lives on (``tmpfs``, ``ext4``...), from
+    ``/proc/mounts``; ``unknown`` where that is not available."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    target = os.path.realpath(path)
+    best, kind = "", "unknown"
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, where: str | None) -> Iterator[Path]:
+    """A temporary folder under ``where``, or under the RAM disk when ``where`` is None and
+    one is writable (else the system temp folder); removed at the end."""
+    root: Path | None
+    if where is not None:
+        root = Path(where)
+        root.mkdir(parents=True, exist_ok=True)
+    elif RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK):
+        root = RAM_DISK
+    else:
+        root = None
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=root) as tmp:
+        yield Path(tmp)
+
+
+class Subject(Protocol):
+    name: str
+
+    def run(self, n: int, seed: int, out: Path) -> tuple[Any, dict[str, Any]]: ...
+
+
+def interleaved(
+    subjects: list[Subject],
+    n: int,
+    repeat: int,
+    warmup: int,
+    seed: int,
+    scratch: Path,
+    log: Callable[[str], None],
+    describe: Callable[[Any], str],
+) -> dict[str, list[tuple[Any, dict[str, Any]]]]:
+    """A warm-up of ``warmup`` items per subject, then ``repeat`` rounds in which every subject
+    makes ``n`` items into a fresh folder (interleaved, so that drift in machine load hits every
+    side alike; each output is removed after its run). ``describe`` formats a timing for the
+    log."""
+    runs: dict[str, list[tuple[Any, dict[str, Any]]]] = {s.name: [] for s in subjects}
+    if warmup > 0:
+        for s in subjects:
+            out = scratch / f"warmup-{s.name}"
+            t, _ = s.run(warmup, seed + 1, out)
+            shutil.rmtree(out, ignore_errors=True)
+            log(f"  warm-up {s.name:<15} {warmup} items, {describe(t)}")
+    for r in range(repeat):
+        for s in subjects:
+            out = scratch / f"run{r}-{s.name}"
+            t, extra = s.run(n, seed, out)
+            shutil.rmtree(out, ignore_errors=True)
+            runs[s.name].append((t, extra))
+            log(f"  run {r + 1}/{repeat} {s.name:<15} {describe(t)}")
+    return runs

@@ -162,10 +162,9 @@ class SynthPreset:
 
     def preload(self) -> None:
         """Open every font at every size the spec can draw, in the generator the shard loop
-        uses (one per worker process), as the baseline preloads its sizes."""
-        from synth.engine.shard import generator_for
-
-        gen: Any = generator_for(self.plan)
+        uses (``build`` hands the prepared one to in-process shards), as the baseline preloads
+        its sizes."""
+        gen: Any = self.gen
         lo, hi = self.plan.spec["fonts"]["size_px_range"]
         for font in gen.fonts.fonts:
             for size in range(lo, hi + 1):

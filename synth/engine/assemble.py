@@ -146,6 +146,60 @@ def content_id_sorted(
     return h.hexdigest()
 
 
+_DECODER = json.JSONDecoder()
+_RECORD_KEYS = ("files", "index", "outputs", "recipe", "row")  # a manifest line's keys, sorted
+
+
+def _label_and_recipe(rec: dict[str, Any]) -> tuple[str, str]:
+    label = canonical_json([rec["row"], rec["outputs"]])
+    recipe = {
+        "index": rec["index"],
+        "file_name": rec["row"]["file_name"],
+        "recipe": rec["recipe"],
+        "outputs": rec["outputs"],
+    }
+    return label, canonical_json(recipe)
+
+
+def _split_record(line: str) -> tuple[dict[str, Any], str, str]:
+    """A shard-manifest line parsed, with its labels line (``canonical_json([row, outputs])``)
+    and its ``recipes.jsonl`` line.
+
+    The manifest line is canonical JSON, and canonical JSON encodes a nested value exactly as it
+    encodes that value alone, so both lines are spliced from the manifest's own text instead of
+    being encoded again (the costliest step of assembling). A line of any other shape takes the
+    encoding path; both give the same strings (tested).
+    """
+    rec: dict[str, Any] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    pos = 0
+    for n, key in enumerate(_RECORD_KEYS):
+        head = ('{"' if n == 0 else ',"') + key + '":'
+        if not line.startswith(head, pos):
+            break
+        start = pos + len(head)
+        rec[key], pos = _DECODER.raw_decode(line, start)
+        spans[key] = (start, pos)
+    else:
+        if line[pos:].strip() == "}":
+            outputs = line[slice(*spans["outputs"])]
+            label = "[" + line[slice(*spans["row"])] + "," + outputs + "]"
+            recipe = (
+                '{"file_name":'
+                + json.dumps(rec["row"]["file_name"], ensure_ascii=False)
+                + ',"index":'
+                + line[slice(*spans["index"])]
+                + ',"outputs":'
+                + outputs
+                + ',"recipe":'
+                + line[slice(*spans["recipe"])]
+                + "}"
+            )
+            return rec, label, recipe
+    rec = json.loads(line)
+    return (rec, *_label_and_recipe(rec))
+
+
 def assemble(
     plan: BuildPlan, run: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
 ) -> Assembled:
@@ -184,18 +238,12 @@ def assemble(
                 shard_files: list[tuple[str, str, int]] = []
                 with open(shard_manifest_path(plan, shard), encoding="utf-8") as f:
                     for line in f:
-                        rec = json.loads(line)
+                        rec, label_line, recipe_line = _split_record(line)
                         shard_files.extend((p, h, n) for p, h, n in rec["files"])
-                        labels.update(canonical_json([rec["row"], rec["outputs"]]).encode())
+                        labels.update(label_line.encode())
                         labels.update(b"\n")
                         count += 1
-                        recipe = {
-                            "index": rec["index"],
-                            "file_name": rec["row"]["file_name"],
-                            "recipe": rec["recipe"],
-                            "outputs": rec["outputs"],
-                        }
-                        recipes.write((canonical_json(recipe) + "\n").encode())
+                        recipes.write((recipe_line + "\n").encode())
                         row = (json.dumps(rec["row"], ensure_ascii=False) + "\n").encode()
                         metadata_hash.update(row)
                         meta.write(row)

@@ -80,6 +80,18 @@ def forget_generators() -> None:
     _GENERATORS.clear()
 
 
+def _write_file(path: Path, data: bytes) -> None:
+    """Create or truncate ``path`` and write ``data``: plain system calls, a third of the CPU
+    time of ``open()``'s buffered file object for one write of a whole file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary name and a rename."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -94,9 +106,10 @@ def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = Non
     if manifest.exists():
         return ShardResult(shard.number, len(shard), rendered=False)
     gen = generator_for(plan)
+    out_dir = plan.out_dir
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    (plan.out_dir / shard.name).mkdir(parents=True, exist_ok=True)
-    made_dirs: set[Path] = {plan.out_dir / shard.name}
+    (out_dir / shard.name).mkdir(parents=True, exist_ok=True)
+    made_dirs: set[Path] = {out_dir / shard.name}
     stats = Stats()
     tmp = manifest.with_name(f".{manifest.name}.tmp-{os.getpid()}")
     pending = 0
@@ -107,12 +120,11 @@ def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = Non
             rendered = gen.render(recipe, stem)
             files = []
             for relpath, data in rendered.files.items():
-                path = plan.out_dir / relpath
+                path = out_dir / relpath
                 if path.parent not in made_dirs:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     made_dirs.add(path.parent)
-                with open(path, "wb") as f:
-                    f.write(data)
+                _write_file(path, data)
                 files.append([relpath, sha256_bytes(data), len(data)])
             described = gen.describe(recipe, rendered.outputs)
             stats.add(described, recipe.get("rejections"))

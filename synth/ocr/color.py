@@ -114,17 +114,28 @@ def generated_luminance_stats(
 
 
 def _mix(base: np.ndarray, target: float, towards: float) -> list[int]:
-    """Blend ``base`` toward black (0) or white (255) until its luminance is ``target``."""
+    """Blend ``base`` toward black (0) or white (255) until its luminance is ``target``.
+
+    Bisection on the blend fraction; each step takes the luminance of the rounded 8-bit colour
+    from the table, with the same arithmetic as ``relative_luminance``.
+    """
     lo, hi = 0.0, 1.0
-    b = [float(v) for v in base]
+    r, g, b = (float(v) for v in base)
+    lin = _LIN_INT
+    darken = towards == 0.0
     for _ in range(20):
         t = (lo + hi) / 2
-        lum = relative_luminance([round(v * (1 - t) + towards * t) for v in b])
-        if (lum > target) == (towards == 0.0):
+        s = 1 - t
+        lum = (
+            0.2126 * lin[round(r * s + towards * t)]
+            + 0.7152 * lin[round(g * s + towards * t)]
+            + 0.0722 * lin[round(b * s + towards * t)]
+        )
+        if (lum > target) == darken:
             lo = t
         else:
             hi = t
-    return [round(v * (1 - hi) + towards * hi) for v in b]
+    return [round(v * (1 - hi) + towards * hi) for v in (r, g, b)]
 
 
 def sample_text_color(

@@ -140,3 +140,25 @@ def test_verify_catches_an_edited_label(tmp_path):
     report = verify_files(plan.out_dir, result.record.id)
     assert not report.ok
     assert report.changed == ["metadata.jsonl (labels differ from the shard manifests)"]
+
+
+def test_assembled_lines_spliced_from_manifests_equal_the_encoded_ones(tmp_path):
+    """Assembly splices the labels and recipe lines out of each manifest line's text; they must
+    be the very strings that parsing and encoding again give, for real records and for a line
+    of another shape (which takes the encoding path)."""
+    from synth.engine.assemble import _label_and_recipe, _split_record
+
+    _, plan = _build(tmp_path, count=30)
+    lines = []
+    for shard in plan.shards():
+        lines += shard_manifest_path(plan, shard).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 30
+    odd = json.loads(lines[0])
+    odd["extra"] = {"é": [1.5, None]}  # an unknown key: not the spliceable shape
+    lines.append(json.dumps(odd, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+    lines.append(json.dumps(odd, indent=1))
+    for line in lines:
+        rec, label, recipe = _split_record(line)
+        assert rec == json.loads(line)
+        assert (label, recipe) == _label_and_recipe(json.loads(line))
+        assert json.loads(recipe)["file_name"] == rec["row"]["file_name"]

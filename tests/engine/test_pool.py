@@ -8,8 +8,6 @@ import threading
 import time
 from concurrent.futures import CancelledError
 
-import pytest
-
 from synth.catalog import open_catalog
 from synth.engine.build import build, ensure_writable, prepare
 from synth.engine.pool import ShardCancelled, ShardPool, WorkerDied
@@ -132,9 +130,15 @@ def test_closing_with_cancel_terminates_workers_at_once_and_keeps_finished_shard
     assert time.monotonic() - started < 10
     assert not any(_alive(pid) for pid in pids)
     assert pending
+    cancelled = 0
     for fut in pending:
-        with pytest.raises((ShardCancelled, CancelledError)):
-            fut.result(timeout=10)
+        try:
+            result = fut.result(timeout=10)
+        except (ShardCancelled, CancelledError):
+            cancelled += 1
+        else:  # finished between the look and the close: then it is whole
+            assert shard_manifest_path(plan, shards[result.shard]).exists()
+    assert cancelled >= len(pending) - 2  # at most the two shards running at the close
     assert shard_manifest_path(plan, shards[0]).exists()
     assert not shard_manifest_path(plan, shards[-1]).exists()
 

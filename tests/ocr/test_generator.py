@@ -192,3 +192,25 @@ def test_complex_scripts_are_shaped_with_word_boxes(locale, script_font):
             _check_boxes(gen, r)
         font = gen.font_by_id[r["font"]["id"]]
         assert font.can_draw(r["text"])
+
+
+def test_box_mapping_of_a_plain_translation_equals_the_general_path():
+    """Unwarped lines take a shortcut in box mapping; it must give the very same boxes as the
+    homogeneous-coordinates path the warped lines take."""
+    from synth.ocr import geometry as geo
+    from synth.ocr.generator import _map_boxes
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        x0, y0 = rng.uniform(-20, 300, size=2)
+        boxes = [
+            [float(x0), float(y0), float(x0 + w), float(y0 + h)]
+            for w, h in rng.uniform(0, 60, size=(int(rng.integers(1, 40)), 2))
+        ]
+        m = geo.translation(float(rng.uniform(0, 30)), float(rng.uniform(0, 30)))
+        canvas = (int(rng.integers(50, 400)), int(rng.integers(20, 120)))
+        fast, no_quads = _map_boxes(m, boxes, canvas, quad=False)
+        general, _ = _map_boxes(m, boxes, canvas, quad=True)
+        assert no_quads is None
+        assert fast == general
+        assert all(type(v) is int for box in fast for v in box)

@@ -5,6 +5,7 @@ Each photo is decoded once per worker process and kept as RGB.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def sample_generated(kind: str, rng: np.random.Generator) -> dict[str, Any]:
     """Parameters of a generated background: colours as RGB 0-255 lists."""
 
     def colour() -> list[int]:
-        return [int(v) for v in rng.integers(0, 256, size=3)]
+        return rng.integers(0, 256, size=3).tolist()
 
     if kind == "flat":
         return {"kind": "flat", "color": colour()}
@@ -151,13 +152,21 @@ def sample_generated(kind: str, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def gradient_line(params: dict[str, Any], size: tuple[int, int]) -> np.ndarray:
-    """The colours along a gradient background (n x 3, uint8): rows if vertical, else columns."""
+    """The colours along a gradient background (n x 3, uint8, read-only): rows if vertical,
+    else columns. Cached: a sample's draw and its rendering ask for the same line."""
     w, h = size
-    a = np.asarray(params["color_from"], dtype=np.float32)
-    b = np.asarray(params["color_to"], dtype=np.float32)
     n = h if params["vertical"] else w
+    return _gradient_line(tuple(params["color_from"]), tuple(params["color_to"]), n)
+
+
+@functools.lru_cache(maxsize=8)
+def _gradient_line(start: tuple[int, ...], stop: tuple[int, ...], n: int) -> np.ndarray:
+    a = np.asarray(start, dtype=np.float32)
+    b = np.asarray(stop, dtype=np.float32)
     t = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
-    return (a + (b - a) * t).round().astype(np.uint8)
+    line = (a + (b - a) * t).round().astype(np.uint8)
+    line.flags.writeable = False
+    return line
 
 
 def render_generated(params: dict[str, Any], size: tuple[int, int]) -> Image.Image:

@@ -100,7 +100,8 @@ def generated_luminance_stats(
 
     x0, y0, x1, y1 = box
     if params["kind"] == "flat":
-        v = float(_lum_u8(np.asarray(params["color"], dtype=np.uint8)))
+        r, g, b = params["color"]
+        v = float((_LUM_R[r] + _LUM_G[g]) + _LUM_B[b])  # float32 scalars: as ``_lum_u8``
         return {"p10": round(v, 5), "p90": round(v, 5)}
     line = gradient_line(params, canvas)
     if params["vertical"]:
@@ -113,7 +114,7 @@ def generated_luminance_stats(
     return {"p10": round(lo, 5), "p90": round(hi, 5)}
 
 
-def _mix(base: np.ndarray, target: float, towards: float) -> list[int]:
+def _mix(base: list[int], target: float, towards: float) -> list[int]:
     """Blend ``base`` toward black (0) or white (255) until its luminance is ``target``.
 
     Bisection on the blend fraction; each step takes the luminance of the rounded 8-bit colour
@@ -155,7 +156,7 @@ def sample_text_color(
     if not options:
         return None
     polarity = options[int(rng.integers(len(options)))]
-    base = rng.integers(0, 256, size=3).astype(np.float64)
+    base = rng.integers(0, 256, size=3).tolist()  # ints: luminance from the 8-bit table
     if polarity == "dark":
         target = float(rng.uniform(0.0, dark_max))
         rgb = (

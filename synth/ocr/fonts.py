@@ -72,6 +72,7 @@ class Font:
     licence: str
     attribution: str
     cmap: frozenset[int]
+    kern_table: bool = True  # has a TrueType 'kern' table (the only kerning of basic layout)
     _drawable: dict[str, bool] = field(default_factory=dict, repr=False)
     _notdef: bytes | None = field(default=None, repr=False)
     _known_good: set[str] = field(default_factory=set, repr=False)
@@ -113,7 +114,10 @@ class Font:
         caller knows it already."""
         if not HAS_RAQM and (needs_shaping(text) if shaped is None else shaped):
             return False
-        chars = set(text)
+        return self.can_draw_chars(set(text))
+
+    def can_draw_chars(self, chars: set[str]) -> bool:
+        """Every character of the set ``chars`` drawable (shaping is the caller's check)."""
         if chars <= self._known_good:  # the common case: one set comparison
             return True
         if all(self.can_draw_char(ch) for ch in chars):
@@ -129,8 +133,10 @@ class FontPool:
 
     def candidates(self, text: str) -> list[Font]:
         """Fonts that can draw every character of ``text``, in pool order."""
-        shaped = needs_shaping(text)
-        return [f for f in self.fonts if f.can_draw(text, shaped)]
+        if not HAS_RAQM and needs_shaping(text):
+            return []
+        chars = set(text)  # once, not once per font
+        return [f for f in self.fonts if f.can_draw_chars(chars)]
 
 
 def _embedded_styles() -> dict[str, str]:
@@ -145,6 +151,7 @@ def load_font(path: Path, style: str, licence: str, attribution: str) -> Font:
         ImageFont.truetype(str(path), _CHECK_SIZE_PX)
         tt = TTFont(str(path), lazy=True, fontNumber=0)
         cmap = tt.getBestCmap() or {}
+        kern_table = "kern" in tt
         tt.close()
     except Exception as err:  # FreeType and fontTools raise many types for a bad file
         raise AssetError(path, f"not a usable font ({type(err).__name__}: {err})") from None
@@ -158,6 +165,7 @@ def load_font(path: Path, style: str, licence: str, attribution: str) -> Font:
         licence=licence,
         attribution=attribution,
         cmap=frozenset(cmap),
+        kern_table=kern_table,
     )
 
 

@@ -238,7 +238,9 @@ class OcrGenerator:
         key = (text, font.id, size, engine)
         if self._layout_memo is not None and self._layout_memo[0] == key:
             return self._layout_memo[1]
-        lay = layout_line(text, font.get(size, engine), shaped=engine == "raqm")
+        lay = layout_line(
+            text, font.get(size, engine), shaped=engine == "raqm", kerning=font.kern_table
+        )
         self._layout_memo = (key, lay)
         return lay
 
@@ -405,15 +407,12 @@ def _map_boxes(matrix: np.ndarray, boxes: list[list[float]], canvas: tuple[int, 
         # path below, without its dozen array operations (most lines are not warped).
         tx, ty = float(matrix[0, 2]), float(matrix[1, 2])
         w, h = canvas
-        return [
-            [
-                max(0, math.floor(x0 + tx)),
-                max(0, math.floor(y0 + ty)),
-                min(w, math.ceil(x1 + tx)),
-                min(h, math.ceil(y1 + ty)),
-            ]
-            for x0, y0, x1, y1 in boxes
-        ], None
+        floor, ceil = math.floor, math.ceil
+        out = []
+        for x0, y0, x1, y1 in boxes:
+            a, b, c, d = floor(x0 + tx), floor(y0 + ty), ceil(x1 + tx), ceil(y1 + ty)
+            out.append([a if a > 0 else 0, b if b > 0 else 0, c if c < w else w, d if d < h else h])
+        return out, None
     b = np.asarray(boxes, dtype=np.float64)
     n = len(b)
     xs = b[:, [0, 2, 2, 0]]  # corners (x0,y0) (x1,y0) (x1,y1) (x0,y1), as geo.box_corners

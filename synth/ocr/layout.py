@@ -45,36 +45,44 @@ def _words(text: str) -> list[tuple[int, int]]:
 
 
 def _union(boxes: list[Box]) -> Box:
-    return [
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    ]
+    x0, y0, x1, y1 = zip(*boxes, strict=True)
+    return [min(x0), min(y0), max(x1), max(y1)]
 
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KERNING_PROBES = ("AV", "To", "Wa", "LT", "Yo", "P.")
 
 
-def _caches(font: ImageFont.FreeTypeFont) -> tuple[dict, dict]:
-    """Per font object: (advance, ink box) per character, and the length of character pairs.
+def _caches(font: ImageFont.FreeTypeFont, kerning: bool) -> tuple[dict, dict | None]:
+    """Per font object: (advance, ink box) per character, and the length of character pairs,
+    or None for pairs when the font is known not to kern.
 
     The pen position of character i is getlength(text[: i + 1]) - advance(text[i]); with the
     pair lengths it is built incrementally instead of measuring every prefix (quadratic).
+    Pillow's basic layout kerns only with a TrueType 'kern' table; a font without one (the
+    caller's ``kerning=False``) needs no pair lengths, as long as a few classic kerning pairs
+    confirm that this FreeType build does not kern it another way.
     """
     cached = _CACHES.get(font)
     if cached is None:
-        cached = _CACHES[font] = ({}, {})
+        pairs: dict | None = {}
+        if not kerning and all(
+            font.getlength(p) == font.getlength(p[0]) + font.getlength(p[1])
+            for p in _KERNING_PROBES
+        ):
+            pairs = None
+        cached = _CACHES[font] = ({}, pairs)
     return cached
 
 
 def layout_line(
-    text: str, font: ImageFont.FreeTypeFont, shaped: bool, margin: int = 2
+    text: str, font: ImageFont.FreeTypeFont, shaped: bool, margin: int = 2, kerning: bool = True
 ) -> LineLayout:
     """Measure ``text`` in ``font`` and place it in a layer with ``margin`` px around the line.
 
     The layer's height spans the font's ascent and descent (and any ink beyond them), so lines of
-    one font and size share a height whatever their letters.
+    one font and size share a height whatever their letters. ``kerning=False`` says the font has
+    no 'kern' table (see ``_caches``): the same boxes, fewer measurements.
     """
     ascent, descent = font.getmetrics()
     left, ink_top, right, ink_bottom = font.getbbox(text, anchor="ls")
@@ -87,30 +95,33 @@ def layout_line(
     word_boxes: list[Box] | None = None
     spans = _words(text)
     if not shaped:
-        chars, pairs = _caches(font)
+        chars, pairs = _caches(font, kerning)
         char_boxes = []
+        box = char_boxes.append
         prefix = 0.0  # font.getlength(text[: i + 1]), built from cached pairs
-        prev = ""
+        prev, prev_advance = "", 0.0
         for ch in text:
             info = chars.get(ch)
             if info is None:
                 info = chars[ch] = (font.getlength(ch), font.getbbox(ch, anchor="ls"))
             advance, (x0, t, x1, b) = info
-            if prev:
+            if pairs is None:  # no kerning: the pair's length is the sum of the advances
+                prefix += advance
+            elif prev:
                 pair = prev + ch
                 both = pairs.get(pair)
                 if both is None:
                     both = pairs[pair] = font.getlength(pair)
                 # the pair's length less the first advance: this advance plus their kerning
-                prefix += both - chars[prev][0]
+                prefix += both - prev_advance
             else:
                 prefix = advance
-            prev = ch
+            prev, prev_advance = ch, advance
             if ch == " " or x1 <= x0 or b <= t:
-                char_boxes.append(None)
+                box(None)
                 continue
             pen = prefix - advance
-            char_boxes.append([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
+            box([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
         word_boxes = []
         for s, e in spans:
             inked = [b for b in char_boxes[s:e] if b is not None]

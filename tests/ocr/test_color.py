@@ -64,3 +64,17 @@ def test_a_drawn_colour_meets_the_ratio_against_the_worst_case(p10, spread, rati
     ref = stats["p10"] if color["polarity"] == "dark" else stats["p90"]
     assert contrast_ratio(lum, ref) >= ratio - 1e-9
     assert abs(color["contrast_ratio"] - contrast_ratio(lum, ref)) < 1e-3
+
+
+def test_flat_and_gradient_luminance_match_the_drawn_background():
+    from synth.ocr.backgrounds import render_generated
+    from synth.ocr.color import generated_luminance_stats, luminance_stats
+
+    canvas, box = (203, 57), (9, 5, 190, 50)
+    for params in (
+        {"kind": "flat", "color": [200, 17, 99]},
+        {"kind": "gradient", "color_from": [3, 250, 40], "color_to": [255, 0, 128], "vertical": 0},
+        {"kind": "gradient", "color_from": [90, 9, 200], "color_to": [10, 240, 2], "vertical": 1},
+    ):
+        drawn = luminance_stats(render_generated(params, canvas).crop(box))
+        assert generated_luminance_stats(params, canvas, box) == drawn

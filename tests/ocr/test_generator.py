@@ -214,3 +214,49 @@ def test_box_mapping_of_a_plain_translation_equals_the_general_path():
         assert no_quads is None
         assert fast == general
         assert all(type(v) is int for box in fast for v in box)
+
+
+def test_kern_table_is_read_from_the_font_file():
+    from synth.assets import embedded_dir
+    from synth.ocr.fonts import load_font
+
+    fonts = embedded_dir("fonts")
+    assert load_font(fonts / "DejaVuSans.ttf", "sans", "x", "x").kern_table is True
+    assert load_font(fonts / "Inconsolata.otf", "mono", "x", "x").kern_table is False
+
+
+@pytest.mark.parametrize("name", ["Inconsolata.otf", "NotoSans-Bold.ttf", "ComicNeue-Regular.otf"])
+def test_layout_without_pair_lengths_equals_the_measured_layout(name):
+    """A font without a 'kern' table is laid out from single advances: the same numbers as
+    measuring every pair (and as Pillow's own prefix lengths)."""
+    from PIL import ImageFont
+
+    from synth.assets import embedded_dir
+    from synth.ocr.layout import layout_line
+
+    path = str(embedded_dir("fonts") / name)
+    text = "AVATAR To Wa, LT Yo P. fjord quick(brown) fox: 12.50%"
+    for size in (17, 28, 41):
+        measured = layout_line(text, ImageFont.truetype(path, size), shaped=False, kerning=True)
+        fresh = ImageFont.truetype(path, size)
+        shortcut = layout_line(text, fresh, shaped=False, kerning=False)
+        assert shortcut == measured
+        inked = [i for i, b in enumerate(shortcut.char_boxes) if b is not None]
+        last = inked[-1]
+        pen = fresh.getlength(text[: last + 1]) - fresh.getlength(text[last])
+        x0 = fresh.getbbox(text[last], anchor="ls")[0]
+        assert shortcut.char_boxes[last][0] == shortcut.origin[0] + pen + x0
+
+
+def test_layout_of_a_kerning_font_still_measures_pairs():
+    """DejaVu Sans kerns 'AV': its pen positions must include the pair adjustment."""
+    from PIL import ImageFont
+
+    from synth.assets import embedded_dir
+    from synth.ocr.layout import layout_line
+
+    font = ImageFont.truetype(str(embedded_dir("fonts") / "DejaVuSans.ttf"), 40)
+    assert font.getlength("AV") != font.getlength("A") + font.getlength("V")
+    lay = layout_line("AV", font, shaped=False, kerning=True)
+    pen_v = font.getlength("AV") - font.getlength("V")
+    assert lay.char_boxes[1][0] == lay.origin[0] + pen_v + font.getbbox("V", anchor="ls")[0]

@@ -83,6 +83,7 @@ class SortedFiles:
         self.fan_in = max(2, fan_in)
         self.runs: list[Path] = []
         self.count = 0
+        self.bytes = 0  # total size of the files
 
     def add(self, files: list[tuple[str, str, int]]) -> None:
         files = sorted(files)
@@ -92,6 +93,7 @@ class SortedFiles:
                 if "\t" in rel or "\n" in rel or "\r" in rel:
                     raise SynthError(f"{rel!r}: a sample path may not hold tabs or line breaks")
                 f.write(f"{rel}\t{digest}\t{size}\n")
+                self.bytes += size
         self.runs.append(path)
         self.count += len(files)
 
@@ -162,7 +164,8 @@ def _label_and_recipe(rec: dict[str, Any]) -> tuple[str, str]:
 
 
 def _split_record(line: str) -> tuple[dict[str, Any], str, str]:
-    """A shard-manifest line parsed, with its labels line (``canonical_json([row, outputs])``)
+    """A shard-manifest line's ``files``, ``index``, ``outputs`` and ``row`` (the recipe is not
+    decoded when it can be spliced), with its labels line (``canonical_json([row, outputs])``)
     and its ``recipes.jsonl`` line.
 
     The manifest line is canonical JSON, and canonical JSON encodes a nested value exactly as it
@@ -173,7 +176,7 @@ def _split_record(line: str) -> tuple[dict[str, Any], str, str]:
     rec: dict[str, Any] = {}
     spans: dict[str, tuple[int, int]] = {}
     pos = 0
-    for n, key in enumerate(_RECORD_KEYS):
+    for n, key in enumerate(_RECORD_KEYS[:3]):  # files, index, outputs
         head = ('{"' if n == 0 else ',"') + key + '":'
         if not line.startswith(head, pos):
             break
@@ -181,7 +184,19 @@ def _split_record(line: str) -> tuple[dict[str, Any], str, str]:
         rec[key], pos = _DECODER.raw_decode(line, start)
         spans[key] = (start, pos)
     else:
-        if line[pos:].strip() == "}":
+        # The recipe (the longest part) is spliced, not decoded: it runs up to the top-level
+        # ',"row":', the last one in the line whose value ends at the closing brace (a quote
+        # inside a string is escaped, and one nested in the row would end before that brace).
+        body = line.rstrip()
+        recipe_head, row_head = ',"recipe":', ',"row":'
+        at = body.rfind(row_head)
+        if line.startswith(recipe_head, pos) and at > pos and body.endswith("}"):
+            rec["row"], end = _DECODER.raw_decode(body, at + len(row_head))
+            if end == len(body) - 1:
+                spans["recipe"] = (pos + len(recipe_head), at)
+                spans["row"] = (at + len(row_head), end)
+                pos = len(body) - 1
+        if "row" in spans and line[pos:].strip() == "}":
             outputs = line[slice(*spans["outputs"])]
             label = "[" + line[slice(*spans["row"])] + "," + outputs + "]"
             recipe = (
@@ -255,7 +270,7 @@ def assemble(
             raise IncompleteBuild(f"{out}: expected {plan.count} samples, found {count}")
         with open(files_tmp, "w", encoding="utf-8", newline="\n") as index:
             dataset_id = content_id_sorted(sorted_files.merged(), labels.hexdigest(), index)
-        file_count = sorted_files.count
+        file_count, file_bytes = sorted_files.count, sorted_files.bytes
     os.replace(meta_tmp, out / METADATA)
     os.replace(recipes_tmp, out / RECIPES)
     os.replace(files_tmp, internal / FILES_INDEX)
@@ -291,7 +306,12 @@ def assemble(
         "trigger": plan.trigger,
         "run": run or {},
         "statistics": statistics,
-        "files": {"metadata": METADATA, "recipes": RECIPES, "count": file_count},
+        "files": {
+            "metadata": METADATA,
+            "recipes": RECIPES,
+            "count": file_count,
+            "bytes": file_bytes,
+        },
         "shards": [{"number": s.number, "start": s.start, "stop": s.stop} for s in shards],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra or {}),

@@ -168,7 +168,9 @@ class LineageEmitter:
             facets["schema"] = _facet("schema", fields=_schema_fields(row))
         out: dict[str, Any] = {"namespace": "file", "name": str(out_dir), "facets": facets}
         if info is not None:
-            size = sum(p.stat().st_size for p in out_dir.glob("shard-*/*") if p.is_file())
+            size = info["files"].get("bytes")  # every sample file, from the file manifest
+            if size is None:  # a dataset.json written before the manifest carried sizes
+                size = sum(p.stat().st_size for p in out_dir.glob("shard-*/*") if p.is_file())
             out["outputFacets"] = {
                 "outputStatistics": _facet(
                     "outputStatistics",

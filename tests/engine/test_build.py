@@ -12,7 +12,7 @@ from synth.engine.assemble import IncompleteBuild, assemble
 from synth.engine.build import build, ensure_writable, prepare
 from synth.engine.shard import build_shard, shard_manifest_path
 from synth.engine.verify import verify_files
-from synth.hashing import sha256_file
+from synth.hashing import canonical_json, sha256_file
 from synth.ocr.spec import build_spec
 
 SPEC = build_spec("default", {"shard_size": 40}).model_dump(mode="json")
@@ -157,8 +157,17 @@ def test_assembled_lines_spliced_from_manifests_equal_the_encoded_ones(tmp_path)
     odd["extra"] = {"é": [1.5, None]}  # an unknown key: not the spliceable shape
     lines.append(json.dumps(odd, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
     lines.append(json.dumps(odd, indent=1))
+    # Look-alikes of the top-level row key: in a string, nested in the recipe, nested in the row.
+    tricky = json.loads(lines[1])
+    tricky["recipe"]["note"] = ',"row":{"file_name":"x"}}'
+    tricky["recipe"]["nested"] = {"a": 0, "row": {"b": [1, ',"row":']}}
+    lines.append(canonical_json(tricky))
+    tricky["row"]["row"] = 5
+    lines.append(canonical_json(tricky))
     for line in lines:
         rec, label, recipe = _split_record(line)
-        assert rec == json.loads(line)
-        assert (label, recipe) == _label_and_recipe(json.loads(line))
+        full = json.loads(line)
+        assert (rec["files"], rec["row"]) == (full["files"], full["row"])
+        assert (label, recipe) == _label_and_recipe(full)
         assert json.loads(recipe)["file_name"] == rec["row"]["file_name"]
+        assert json.loads(recipe)["recipe"] == full["recipe"]

@@ -66,7 +66,11 @@ def test_a_build_emits_valid_start_and_complete_with_versions(tmp_path, validate
     assert start["run"]["runId"] == complete["run"]["runId"]
     out = complete["outputs"][0]
     assert out["facets"]["version"]["datasetVersion"] == rec.id
-    assert out["outputFacets"]["outputStatistics"]["rowCount"] == 12
+    stats = out["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == 12 and stats["fileCount"] == 12
+    images = list(plan.out_dir.glob("shard-*/*"))
+    assert len(images) == 12
+    assert stats["size"] == sum(p.stat().st_size for p in images) > 0
     assert {f["name"] for f in out["facets"]["schema"]["fields"]} >= {"file_name", "text"}
     synth_facet = complete["run"]["facets"]["synth"]
     assert synth_facet["seed"] == 2 and synth_facet["spec"] == SPEC

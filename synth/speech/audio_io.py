@@ -112,11 +112,17 @@ def quantise_pcm16(x: np.ndarray, gain: float | np.float32 = 1.0) -> np.ndarray:
     sample while making one temporary instead of five. Callers scale their signals below full
     scale first; the saturation only guards the one value (+1.0) that has no int16 code.
     """
+    return quantise_steps(x, gain).astype(np.int16)
+
+
+def quantise_steps(x: np.ndarray, gain: float | np.float32 = 1.0) -> np.ndarray:
+    """``quantise_pcm16(x, gain)`` as float32 (whole numbers in [-32768, 32767], exact in
+    float32): for callers that measure or add the 16-bit signals before they are written."""
     # x * (g * 2**15) rounds exactly as (x * g) * 2**15: scaling by a power of two is exact.
     q = np.multiply(x, np.float32(gain) * np.float32(PCM16_SCALE), dtype=np.float32)
     np.rint(q, out=q)
     np.clip(q, -32768, 32767, out=q)
-    return q.astype(np.int16)
+    return q
 
 
 def _as_pcm16(x: np.ndarray) -> np.ndarray:

@@ -147,23 +147,28 @@ def measure_speech(x: np.ndarray, rate_hz: int) -> SpeechMeasure:
         e = sum_squares(x)
         r = math.sqrt(e / n) if n else 0.0
         return SpeechMeasure(ActiveLevel(r, 1.0 if r > 0 else 0.0), e)
-    k = -(-n // frame)
-    # One float32 working copy (int16 converts exactly), zero-padded to whole frames; the
-    # per-frame sums are taken in float32 (160 values: relative error ~1e-6) and carried on
-    # in float64. The copy is made absolute in place, so no other full-size array is made.
-    work = np.empty(k * frame, dtype=np.float32)
-    work[:n] = x
-    work[n:] = 0.0
-    frames = work.reshape(k, frame)
-    energy = np.einsum("ij,ij->i", frames, frames).astype(np.float64)
+    k, full = -(-n // frame), n // frame
+    if x.dtype != np.float32:
+        x = x.astype(np.float32)  # int16 converts exactly
+    # Per-frame sums are taken in float32 (160 values: relative error ~1e-6) and carried on in
+    # float64: the energies straight from the samples, the envelope from one zero-padded
+    # absolute copy (the only full-size array made).
+    rows = x[: full * frame].reshape(full, frame)
+    energy = np.empty(k, dtype=np.float64)
+    energy[:full] = np.einsum("ij,ij->i", rows, rows)
+    if full < k:
+        tail = x[full * frame :]
+        energy[full] = np.einsum("i,i->", tail, tail)
     total = float(energy.sum())
     if total == 0.0:
         return SpeechMeasure(ActiveLevel(0.0, 0.0), 0.0)
     whole = math.sqrt(total / n)
     counts = np.full(k, frame, dtype=np.float64)
     counts[-1] = n - (k - 1) * frame
-    np.abs(work, out=work)
-    env = np.einsum("ij->i", frames).astype(np.float64)
+    work = np.empty(k * frame, dtype=np.float32)
+    np.abs(x, out=work[:n])
+    work[n:] = 0.0
+    env = np.einsum("ij->i", work.reshape(k, frame)).astype(np.float64)
     env /= counts
 
     env = _envelope_filter(_envelope_filter(env))

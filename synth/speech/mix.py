@@ -27,9 +27,9 @@ import numpy as np
 
 from synth.errors import TooManyRejections
 from synth.rng import child_seed
-from synth.speech.audio_io import PCM16_SCALE, quantise_pcm16
+from synth.speech.audio_io import PCM16_SCALE, quantise_steps
 from synth.speech.corpus import CleanItem
-from synth.speech.level import dbfs, measure_speech, rms, speech_level
+from synth.speech.level import dbfs, measure_speech, rms, speech_level, sum_squares
 from synth.speech.noise import SILENT_RMS, ProceduralNoise
 from synth.speech.params import LoopPolicy, MixParams, NoiseUse
 from synth.speech.reverb import RirParams, apply_rir, synthetic_rir
@@ -62,6 +62,8 @@ class MixPools:
     ``clean_problem`` returns a rejection reason for an unusable clip (or None) and
     ``clean_level`` its speech level for a reference; both are cached per clip, and so is
     ``clean_peak`` (its largest absolute sample; None = measured on every draw).
+    ``noise_index`` gives a buffer's ``NoiseIndex`` (cached per buffer; None = every crop is
+    measured sample by sample).
     """
 
     clean: Sequence[CleanItem]
@@ -73,6 +75,7 @@ class MixPools:
     noises: Mapping[str, Sequence[NoiseRef]]
     noise_audio: Callable[[NoiseRef], np.ndarray]
     clean_peak: Callable[[CleanItem], float] | None = None
+    noise_index: Callable[[NoiseRef], NoiseIndex] | None = None
 
     @cached_property
     def noise_cdf(self) -> list[float]:
@@ -93,6 +96,64 @@ class MixResult(NamedTuple):
 
 def _peak(x: np.ndarray) -> float:
     return max(float(x.max()), -float(x.min())) if x.size else 0.0
+
+
+_INDEX_BLOCK = 1024  # samples per block of a ``NoiseIndex``
+
+
+@dataclass(frozen=True)
+class NoiseIndex:
+    """Per-block sums of a noise buffer that give the energy and the peak of any crop while
+    reading only its two ragged ends: ``block_energy[b]`` is the sum of squares of block ``b``
+    (``_INDEX_BLOCK`` samples, summed in float64) and ``block_peak[b]`` its largest absolute
+    sample. 16 bytes per 1024 samples.
+
+    ``energy`` agrees with the exact sum to ~1e-8 relative (as ``sum_squares`` does); ``peak``
+    is exact.
+    """
+
+    block_energy: np.ndarray
+    block_peak: np.ndarray
+
+    @classmethod
+    def of(cls, buffer: np.ndarray) -> NoiseIndex:
+        whole = buffer.size - buffer.size % _INDEX_BLOCK
+        blocks = np.asarray(buffer[:whole]).reshape(-1, _INDEX_BLOCK)
+        wide = blocks.astype(np.float64)
+        energy = np.einsum("ij,ij->i", wide, wide)
+        peak = np.maximum(blocks.max(axis=1), -blocks.min(axis=1)).astype(np.float64)
+        return cls(energy, peak)
+
+    def _split(self, start: int, stop: int) -> tuple[int, int, int, int] | None:
+        first, last = -(-start // _INDEX_BLOCK), stop // _INDEX_BLOCK
+        if first >= last:
+            return None
+        return first, last, first * _INDEX_BLOCK, last * _INDEX_BLOCK
+
+    def energy(self, buffer: np.ndarray, start: int, stop: int) -> float:
+        """Sum of squares of ``buffer[start:stop]``."""
+        split = self._split(start, stop)
+        if split is None:
+            return sum_squares(buffer[start:stop])
+        first, last, head, tail = split
+        return (
+            float(self.block_energy[first:last].sum())
+            + sum_squares(buffer[start:head])
+            + sum_squares(buffer[tail:stop])
+        )
+
+    def peak(self, buffer: np.ndarray, start: int, stop: int) -> float:
+        """``_peak(buffer[start:stop])``, exactly: whole blocks from the index, the ends read."""
+        split = self._split(start, stop)
+        if split is None:
+            return _peak(buffer[start:stop])
+        first, last, head, tail = split
+        out = float(self.block_peak[first:last].max())
+        if start < head:
+            out = max(out, _peak(buffer[start:head]))
+        if tail < stop:
+            out = max(out, _peak(buffer[tail:stop]))
+        return out
 
 
 def loop_period(buffer: np.ndarray, crossfade: int) -> np.ndarray:
@@ -137,6 +198,7 @@ def _solve_gains(
     speech_peak: float,
     segments: Sequence[np.ndarray],
     levels: Sequence[float],
+    peaks: Sequence[float | None],
     weights_db: Sequence[float],
     snr_db: float,
     level_dbfs: float,
@@ -145,7 +207,8 @@ def _solve_gains(
     """(clean gain, noise gains, peak scale) for the requested SNR, level and peak limit.
 
     ``level`` is the speech level the SNR refers to, ``speech_rms`` and ``speech_peak`` the
-    speech's whole-clip RMS and peak, ``levels`` the segments' RMS values. With one noise the
+    speech's whole-clip RMS and peak, ``levels`` the segments' RMS values and ``peaks`` their
+    peaks (None: measured here). With one noise the
     mix ``speech + f * segment`` is never built: its energy follows from the speech energy, the
     segment energy and one cross product, and its peak is only measured when the bound
     ``peak(speech) + f * peak(segment)`` could pass the limit (below it no scaling is needed).
@@ -161,7 +224,7 @@ def _solve_gains(
         cross = float(np.einsum("i,i->", speech, segment))
         energy = (speech_rms**2 + (f * levels[0]) ** 2) * n + 2.0 * f * cross
         g = target / math.sqrt(max(energy / n, 1e-30))
-        noise_peak = f * _peak(segment)
+        noise_peak = f * (_peak(segment) if peaks[0] is None else peaks[0])
         peak = g * max(speech_peak, noise_peak)
         if g * (speech_peak + noise_peak) > peak_limit:
             mix = segment * np.float32(f)
@@ -206,7 +269,7 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
         clean = pools.clean_audio(item)
         n = clean.size
         count = int(rng.integers(spec.noises_per_mix_range[0], spec.noises_per_mix_range[1] + 1))
-        picks: list[tuple[NoiseRef, LoopPolicy, int, int, float, np.ndarray, float]] = []
+        picks: list[tuple[NoiseRef, LoopPolicy, int, int, float, np.ndarray, float, Any]] = []
         for _ in range(count):
             ref = _draw_noise(pools, rng)
             if item.id in ref.excludes:
@@ -215,12 +278,20 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             buffer = pools.noise_audio(ref)
             policy, crossfade, offset = _placement(buffer.size, n, spec.loop_crossfade_s, rate, rng)
             segment = noise_segment(buffer, offset, n, policy, crossfade)
-            segment_rms = rms(segment)
+            segment_peak: float | None = None
+            if policy == "crop" and pools.noise_index is not None and n:
+                index = pools.noise_index(ref)
+                segment_rms = math.sqrt(index.energy(buffer, offset, offset + n) / n)
+                segment_peak = index.peak(buffer, offset, offset + n)
+            else:
+                segment_rms = rms(segment)
             if segment_rms < SILENT_RMS:
                 rejections["noise_segment_silent"] += 1
                 break
             weight_db = float(rng.uniform(*spec.noise_gain_db_range)) if count > 1 else 0.0
-            picks.append((ref, policy, crossfade, offset, weight_db, segment, segment_rms))
+            picks.append(
+                (ref, policy, crossfade, offset, weight_db, segment, segment_rms, segment_peak)
+            )
         if len(picks) < count:
             continue
         snr_db = float(rng.uniform(*spec.snr_db_range))
@@ -244,6 +315,7 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             speech_peak,
             [p[5] for p in picks],
             [p[6] for p in picks],
+            [p[7] for p in picks],
             [p[4] for p in picks],
             snr_db,
             level_dbfs,
@@ -266,7 +338,7 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
                 gain=gain,
                 procedural=ref.procedural.to_json() if ref.procedural else None,
             )
-            for (ref, policy, crossfade, offset, weight_db, _, _), gain in zip(
+            for (ref, policy, crossfade, offset, weight_db, *_), gain in zip(
                 picks, gains, strict=True
             )
         )
@@ -310,26 +382,27 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
         clean if params.reverb is None else apply_rir(clean, synthetic_rir(params.reverb, rate))
     )
     # Gains as float32 scalars: the arithmetic stays float32 whatever type the gains arrived as.
-    target_q = quantise_pcm16(speech, np.float32(params.clean_gain * params.peak_scale))
+    # The 16-bit signals are kept as float32 whole numbers (exact) until they are written: the
+    # mix is their exact sum, and every measurement reads them without a conversion.
+    target_f = quantise_steps(speech, np.float32(params.clean_gain * params.peak_scale))
     if len(noises) == 1:
         (use,), (buffer,) = params.noises, noises
         segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
-        noise_q = quantise_pcm16(segment, np.float32(use.gain * params.peak_scale))
+        noise_f = quantise_steps(segment, np.float32(use.gain * params.peak_scale))
     else:
         noise = np.zeros(n, dtype=np.float32)
         for use, buffer in zip(params.noises, noises, strict=True):
             segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
             noise += segment * np.float32(use.gain * params.peak_scale)
-        noise_q = quantise_pcm16(noise)
-    mix32 = np.add(target_q, noise_q, dtype=np.int32)
-    top, bottom = (int(mix32.max()), int(mix32.min())) if n else (0, 0)
+        noise_f = quantise_steps(noise)
+    mix_f = target_f + noise_f  # |sum| < 2**16: exact in float32
+    top, bottom = (int(mix_f.max()), int(mix_f.min())) if n else (0, 0)
     if top > 32767 or bottom < -32768:
         raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
-    mix_q = mix32.astype(np.int16)
 
-    speech_m = measure_speech(target_q, rate)
+    speech_m = measure_speech(target_f, rate)
     act = speech_m.active
-    noise_level = rms(noise_q)
+    noise_level = rms(noise_f)
     snr_active = (
         20.0 * math.log10(act.level / noise_level) if noise_level and act.level else math.nan
     )
@@ -342,9 +415,11 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
         "snr_active_db": _finite(snr_active),
         "snr_whole_db": _finite(snr_whole),
         "speech_activity": act.activity,
-        "level_dbfs": dbfs(rms(mix_q) / PCM16_SCALE),
+        "level_dbfs": dbfs(rms(mix_f) / PCM16_SCALE),
         "peak_dbfs": dbfs(max(top, -bottom) / PCM16_SCALE),
         "clipping_prevented": params.peak_scale < 1.0,
         "duration_s": n / rate,
     }
-    return MixResult(mix_q, target_q, noise_q, measured)
+    return MixResult(
+        mix_f.astype(np.int16), target_f.astype(np.int16), noise_f.astype(np.int16), measured
+    )

@@ -19,7 +19,7 @@ from synth.errors import AssetError, ConfigError
 from synth.speech.audio_io import load_audio
 from synth.speech.corpus import CleanItem, Corpus, read_corpus
 from synth.speech.level import active_level, rms
-from synth.speech.mix import MixPools, NoiseRef
+from synth.speech.mix import MixPools, NoiseIndex, NoiseRef
 from synth.speech.noise import (
     NoiseFolder,
     ProceduralNoise,
@@ -86,6 +86,7 @@ class SpeechPools:
     def __init__(self, spec: SpeechSpec) -> None:
         self.spec = spec
         self.rate = spec.sample_rate_hz
+        self._noise_index: dict[NoiseRef, NoiseIndex] = {}
         self.corpus: Corpus = read_corpus(spec.clean)
         self._clean_by_id = {it.id: it for it in self.corpus.items}
         weights = spec.weights()
@@ -148,6 +149,13 @@ class SpeechPools:
     def clean_peak(self, item: CleanItem) -> float:
         return clean_stats(str(item.path), item.sha256, self.rate).peak
 
+    def noise_index(self, ref: NoiseRef) -> NoiseIndex:
+        """The block sums of a noise buffer (16 bytes per 1024 samples), made once."""
+        index = self._noise_index.get(ref)
+        if index is None:
+            index = self._noise_index[ref] = NoiseIndex.of(self.noise_audio(ref))
+        return index
+
     def noise_audio(self, ref: NoiseRef) -> np.ndarray:
         if ref.procedural is not None:
             paths = tuple(str(self._clean_by_id[i].path) for i, _ in ref.procedural.sources)
@@ -166,6 +174,7 @@ class SpeechPools:
             noises=self.noises,
             noise_audio=self.noise_audio,
             clean_peak=self.clean_peak,
+            noise_index=self.noise_index,
         )
 
     # Rendering from a recipe ------------------------------------------------------------------

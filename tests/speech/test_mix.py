@@ -226,7 +226,7 @@ def test_one_noise_gains_equal_the_mix_built_sample_by_sample(level_dbfs, snr):
     speech, segment = CLEANS["b"], NOISES["long"][: CLEANS["b"].size]
     level, limit = rms(speech), 10 ** (-0.1 / 20)
     g, (noise_gain,), scale = _solve_gains(
-        speech, level, rms(speech), _peak(speech), [segment], [rms(segment)], [0.0],
+        speech, level, rms(speech), _peak(speech), [segment], [rms(segment)], [None], [0.0],
         snr, level_dbfs, limit,
     )  # fmt: skip
     s64, n64 = speech.astype(np.float64), segment.astype(np.float64)
@@ -236,3 +236,21 @@ def test_one_noise_gains_equal_the_mix_built_sample_by_sample(level_dbfs, snr):
     worst = max(np.max(np.abs(g * s64)), np.max(np.abs(noise_gain * n64)), np.max(np.abs(mix)))
     assert scale == pytest.approx(min(1.0, limit / worst), rel=1e-5)
     assert (scale < 1.0) == (worst > limit)
+
+
+def test_noise_index_gives_the_energy_and_exact_peak_of_any_crop():
+    from synth.speech.level import sum_squares
+    from synth.speech.mix import NoiseIndex, _peak
+
+    rng = np.random.default_rng(5)
+    buffer = (rng.standard_normal(50_000) * 0.1).astype(np.float32)
+    buffer[31_337] = -0.97  # a lone peak inside a block
+    index = NoiseIndex.of(buffer)
+    crops = [(0, 50_000), (0, 1024), (1024, 4096), (10, 900), (1000, 1100), (31_000, 31_400)]
+    crops += [tuple(sorted(rng.integers(0, 50_001, size=2))) for _ in range(200)]
+    for start, stop in crops:
+        crop = buffer[start:stop]
+        assert index.peak(buffer, start, stop) == _peak(crop)
+        exact = float(np.sum(crop.astype(np.float64) ** 2))
+        assert index.energy(buffer, start, stop) == pytest.approx(exact, rel=1e-7, abs=1e-12)
+        assert index.energy(buffer, start, stop) == pytest.approx(sum_squares(crop), rel=1e-6)

@@ -226,19 +226,32 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     gen = make_generator("ocr", spec.model_dump(mode="json"))
     gen.texts.require_drawable(gen.fonts)
     _check_home(args.home)
-    from flows.build import with_runner
     from flows.ocr import ocr_dataset
 
+    return _run_build(
+        args,
+        ocr_dataset,
+        run,
+        "rendering",
+        count=args.count,
+        seed=args.seed,
+        preset=args.preset,
+        config=config,
+        name=args.name,
+    )
+
+
+def _run_build(
+    args: argparse.Namespace, flow: Any, run: dict[str, Any], label: str, **params: Any
+) -> int:
+    """Run a dataset flow (``params`` plus the workers and home of ``args``) on the chosen
+    runner with a progress bar labelled ``label``, then report the registered dataset."""
+    from flows.build import with_runner
+
     _quiet_prefect(args.verbose)
-    with _Progress(args.count, "rendering", _progress_enabled(args)):
-        result = with_runner(ocr_dataset, workers=args.workers, **run)(
-            count=args.count,
-            seed=args.seed,
-            workers=args.workers,
-            preset=args.preset,
-            config=config,
-            name=args.name,
-            home=args.home,
+    with _Progress(args.count, label, _progress_enabled(args)):
+        result = with_runner(flow, workers=args.workers, **run)(
+            **params, workers=args.workers, home=args.home
         )
     return _report_build(args, result)
 
@@ -346,20 +359,18 @@ def cmd_speech(args: argparse.Namespace) -> int:
     config, run = _run_options(args, _speech_config(args))
     spec = speech_spec(config, source=args.config or "options")
     make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
-    from flows.build import with_runner
     from flows.speech import speech_dataset
 
-    _quiet_prefect(args.verbose)
-    with _Progress(args.count, "mixing", _progress_enabled(args)):
-        result = with_runner(speech_dataset, workers=args.workers, **run)(
-            count=args.count,
-            seed=args.seed,
-            workers=args.workers,
-            config=config,
-            name=args.name,
-            home=args.home,
-        )
-    return _report_build(args, result)
+    return _run_build(
+        args,
+        speech_dataset,
+        run,
+        "mixing",
+        count=args.count,
+        seed=args.seed,
+        config=config,
+        name=args.name,
+    )
 
 
 # -- synth expand -------------------------------------------------------------------------------
@@ -372,18 +383,11 @@ def cmd_expand(args: argparse.Namespace) -> int:
     catalog.close()
     check_parent_folder(parent)
     _, run = _run_options(args, {})
-    from flows.build import with_runner
     from flows.expand import expand_dataset
 
-    _quiet_prefect(args.verbose)
-    with _Progress(args.count, "rendering", _progress_enabled(args)):
-        result = with_runner(expand_dataset, workers=args.workers, **run)(
-            dataset_id=parent.id,
-            count=args.count,
-            workers=args.workers,
-            home=args.home,
-        )
-    return _report_build(args, result)
+    return _run_build(
+        args, expand_dataset, run, "rendering", dataset_id=parent.id, count=args.count
+    )
 
 
 # -- synth datasets ... --------------------------------------------------------------------------
@@ -698,8 +702,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--reverb-prob", type=float, help="chance of reverb per mix (default 0)")
     sp.add_argument("--sample-rate", type=_positive, help="output rate in Hz (default 16000)")
     sp.add_argument("--format", choices=("wav", "flac"), help="audio format (default wav)")
-    sp.add_argument("--kaldi", action="store_true",
-                    help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk)")
+    sp.add_argument(
+        "--kaldi",
+        action="store_true",
+        help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk)",
+    )
     sp.add_argument(
         "--with-targets",
         action="store_true",

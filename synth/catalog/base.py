@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from synth.errors import ConfigError
+from synth.errors import ConfigError, NotFound
 
 DEFAULT_HOME = "./synth-data"
 
@@ -87,3 +88,35 @@ def open_catalog(home: str | Path | None = None, url: str | None = None) -> Cata
 
     root = data_home(str(home) if home else None)
     return SqliteCatalog(root / "catalog.db")
+
+
+def id_prefix(ref: str) -> str:
+    """A dataset reference as the catalogs look it up: trimmed, lower case, without a
+    ``sha256:`` prefix; one line naming it when it is too short to be a prefix."""
+    ref = ref.strip().lower().removeprefix("sha256:")
+    if len(ref) < 4:
+        raise NotFound(f"dataset id '{ref}': give at least 4 characters of the id")
+    return ref
+
+
+def prefix_match(ref: str, rows: Sequence[Any], where: object) -> Any:
+    """The one row (sorted by id, at most a few) whose id is ``ref`` or starts with it."""
+    if not rows:
+        raise NotFound(f"dataset id '{ref}': no such dataset in {where}")
+    if len(rows) > 1 and rows[0]["id"] != ref:
+        shown = ", ".join(r["id"][:12] for r in rows[:5])
+        raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
+    return rows[0]
+
+
+def list_filters(kind: str | None, name: str | None, mark: str) -> tuple[str, list[Any]]:
+    """The ``datasets`` query of ``list`` for a kind and a name (``mark``: the driver's
+    placeholder), ordered by creation; licence filters differ per database."""
+    query, args = "SELECT * FROM datasets WHERE 1 = 1", []
+    if kind:
+        query += f" AND kind = {mark}"
+        args.append(kind)
+    if name:
+        query += f" AND name = {mark}"
+        args.append(name)
+    return query, args

@@ -20,9 +20,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from synth.catalog.base import DatasetRecord
+from synth.catalog.base import DatasetRecord, id_prefix, list_filters, prefix_match
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, record
-from synth.errors import NotFound, SynthError
+from synth.errors import SynthError
 
 SCHEMA_VERSION = 1
 
@@ -266,32 +266,18 @@ class PostgresCatalog:
 
     def get(self, ref: str) -> DatasetRecord:
         """A version by full id or unique id prefix (at least 4 hex digits)."""
-        ref = ref.strip().lower().removeprefix("sha256:")
-        if len(ref) < 4:
-            raise NotFound(f"dataset id '{ref}': give at least 4 characters of the id")
+        ref = id_prefix(ref)
         pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._errors():
             rows = self.db.execute(
                 "SELECT * FROM datasets WHERE id LIKE %s ORDER BY id LIMIT 6", (pattern,)
             ).fetchall()
-            if not rows:
-                raise NotFound(f"dataset id '{ref}': no such dataset in {self.url}")
-            if len(rows) > 1 and rows[0]["id"] != ref:
-                shown = ", ".join(r["id"][:12] for r in rows[:5])
-                raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
-            return self._records(rows[:1])[0]
+            return self._records([prefix_match(ref, rows, self.url)])[0]
 
     def list(
         self, kind: str | None = None, name: str | None = None, licence: str | None = None
     ) -> list[DatasetRecord]:
-        query = "SELECT * FROM datasets WHERE 1 = 1"
-        args: list[Any] = []
-        if kind:
-            query += " AND kind = %s"
-            args.append(kind)
-        if name:
-            query += " AND name = %s"
-            args.append(name)
+        query, args = list_filters(kind, name, "%s")
         if licence:
             # membership of a string in the JSON list, as `licence in record.licences`
             query += " AND licences_json::jsonb ? %s"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synth.catalog.base import DatasetRecord
+from synth.catalog.base import DatasetRecord, id_prefix, list_filters, prefix_match
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, record
-from synth.errors import NotFound, SynthError
+from synth.errors import SynthError
 
 SCHEMA_VERSION = 1
 
@@ -188,31 +188,17 @@ class SqliteCatalog:
 
     def get(self, ref: str) -> DatasetRecord:
         """A version by full id or unique id prefix (at least 4 hex digits)."""
-        ref = ref.strip().lower().removeprefix("sha256:")
-        if len(ref) < 4:
-            raise NotFound(f"dataset id '{ref}': give at least 4 characters of the id")
+        ref = id_prefix(ref)
         rows = self.db.execute(
             "SELECT * FROM datasets WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
             (ref, ref + "\U0010ffff"),
         ).fetchall()
-        if not rows:
-            raise NotFound(f"dataset id '{ref}': no such dataset in {self.path}")
-        if len(rows) > 1 and rows[0]["id"] != ref:
-            shown = ", ".join(r["id"][:12] for r in rows[:5])
-            raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
-        return self._record(rows[0])
+        return self._record(prefix_match(ref, rows, self.path))
 
     def list(
         self, kind: str | None = None, name: str | None = None, licence: str | None = None
     ) -> list[DatasetRecord]:
-        query = "SELECT * FROM datasets WHERE 1 = 1"
-        args: list[Any] = []
-        if kind:
-            query += " AND kind = ?"
-            args.append(kind)
-        if name:
-            query += " AND name = ?"
-            args.append(name)
+        query, args = list_filters(kind, name, "?")
         query += " ORDER BY created, id"
         records = [self._record(r) for r in self.db.execute(query, args).fetchall()]
         if licence:

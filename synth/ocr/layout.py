@@ -75,6 +75,63 @@ def _caches(font: ImageFont.FreeTypeFont, kerning: bool) -> tuple[dict, dict | N
     return cached
 
 
+def _pens(
+    text: str, font: ImageFont.FreeTypeFont, kerning: bool
+) -> tuple[list[float], list[tuple[float, tuple[int, int, int, int]]], float]:
+    """Basic (unshaped) layout of ``text``: each character's pen position (px from the line's
+    start, kerning included), its (advance, ``getbbox(ch, anchor="ls")``), and the line's
+    length (``font.getlength(text)``), all from per-font caches."""
+    chars, pairs = _caches(font, kerning)
+    pens: list[float] = []
+    infos = []
+    prefix = 0.0  # font.getlength(text[: i + 1]), built from cached pairs
+    prev, prev_advance = "", 0.0
+    for ch in text:
+        info = chars.get(ch)
+        if info is None:
+            info = chars[ch] = (font.getlength(ch), font.getbbox(ch, anchor="ls"))
+        advance = info[0]
+        if pairs is None:  # no kerning: the pair's length is the sum of the advances
+            prefix += advance
+        elif prev:
+            pair = prev + ch
+            both = pairs.get(pair)
+            if both is None:
+                both = pairs[pair] = font.getlength(pair)
+            # the pair's length less the first advance: this advance plus their kerning
+            prefix += both - prev_advance
+        else:
+            prefix = advance
+        prev, prev_advance = ch, advance
+        pens.append(prefix - advance)
+        infos.append(info)
+    return pens, infos, prefix
+
+
+def _pixel(length_px: float) -> int:
+    """FreeType's PIXEL(): a 26.6 length rounded to whole pixels, halves up."""
+    return (round(length_px * 64) + 32) >> 6
+
+
+def _line_bbox(pens: list[float], infos: list, length: float) -> tuple[int, int, int, int] | None:
+    """``font.getbbox(text, anchor="ls")`` of a basic layout, from its characters' boxes.
+
+    Pillow's box is the union of the origin, the pen line (0 to each pen position, in whole
+    pixels) and every glyph's pixel box shifted by its whole-pixel pen position. A character's
+    own ``getbbox`` is its glyph box joined with its pen line, so: left, top and bottom come out
+    exact; right is exact or one pixel wider (a pen line rounded on its own can end a pixel past
+    the line's). None when a pen position is negative (left would not be exact): measure then.
+    """
+    left = top = right = bottom = 0
+    for pen, (_, (x0, t, x1, b)) in zip(pens, infos, strict=True):
+        px = _pixel(pen)
+        if px < 0:
+            return None
+        left, right = min(left, px + x0), max(right, px + x1)
+        top, bottom = min(top, t), max(bottom, b)
+    return left, top, max(right, _pixel(length)), bottom
+
+
 def layout_line(
     text: str, font: ImageFont.FreeTypeFont, shaped: bool, margin: int = 2, kerning: bool = True
 ) -> LineLayout:
@@ -82,10 +139,15 @@ def layout_line(
 
     The layer's height spans the font's ascent and descent (and any ink beyond them), so lines of
     one font and size share a height whatever their letters. ``kerning=False`` says the font has
-    no 'kern' table (see ``_caches``): the same boxes, fewer measurements.
+    no 'kern' table (see ``_caches``): the same boxes, fewer measurements. An unshaped line's
+    box comes from its characters' cached boxes (``_line_bbox``) instead of a layout of its own.
     """
     ascent, descent = font.getmetrics()
-    left, ink_top, right, ink_bottom = font.getbbox(text, anchor="ls")
+    bbox = None
+    if not shaped and text:
+        pens, infos, length = _pens(text, font, kerning)
+        bbox = _line_bbox(pens, infos, length)
+    left, ink_top, right, ink_bottom = bbox or font.getbbox(text, anchor="ls")
     top = min(ink_top, -ascent)
     bottom = max(ink_bottom, descent)
     ox, oy = margin - left, margin - top
@@ -95,32 +157,14 @@ def layout_line(
     word_boxes: list[Box] | None = None
     spans = _words(text)
     if not shaped:
-        chars, pairs = _caches(font, kerning)
+        if not text:
+            pens, infos = [], []
         char_boxes = []
         box = char_boxes.append
-        prefix = 0.0  # font.getlength(text[: i + 1]), built from cached pairs
-        prev, prev_advance = "", 0.0
-        for ch in text:
-            info = chars.get(ch)
-            if info is None:
-                info = chars[ch] = (font.getlength(ch), font.getbbox(ch, anchor="ls"))
-            advance, (x0, t, x1, b) = info
-            if pairs is None:  # no kerning: the pair's length is the sum of the advances
-                prefix += advance
-            elif prev:
-                pair = prev + ch
-                both = pairs.get(pair)
-                if both is None:
-                    both = pairs[pair] = font.getlength(pair)
-                # the pair's length less the first advance: this advance plus their kerning
-                prefix += both - prev_advance
-            else:
-                prefix = advance
-            prev, prev_advance = ch, advance
+        for ch, pen, (_, (x0, t, x1, b)) in zip(text, pens, infos, strict=True):
             if ch == " " or x1 <= x0 or b <= t:
                 box(None)
                 continue
-            pen = prefix - advance
             box([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
         word_boxes = []
         for s, e in spans:

@@ -260,3 +260,34 @@ def test_layout_of_a_kerning_font_still_measures_pairs():
     lay = layout_line("AV", font, shaped=False, kerning=True)
     pen_v = font.getlength("AV") - font.getlength("V")
     assert lay.char_boxes[1][0] == lay.origin[0] + pen_v + font.getbbox("V", anchor="ls")[0]
+
+
+def test_line_box_from_character_boxes_matches_pillows_own():
+    """An unshaped line's box is put together from its characters' cached boxes; against
+    ``font.getbbox(text, anchor="ls")`` left, top and bottom are exact and right is exact or one
+    pixel wider (so the text never touches the layer's edge), for every embedded font."""
+    import random
+
+    from PIL import ImageFont
+
+    from synth.ocr.fonts import load_font_pool
+    from synth.ocr.layout import _line_bbox, _pens
+
+    rnd = random.Random(3)
+    alphabet = "abcdefghijklmnopqrstuvwxyzAVTWYLPjfgq0123456789 .,;:'\"!?-()[]/_^`~@#%&*+=°éüßøç"
+    exact = total = 0
+    for font in load_font_pool(None, None).fonts:
+        for size in (11, 23, 40):
+            ft = ImageFont.truetype(font.path, size, layout_engine=ImageFont.Layout.BASIC)
+            for _ in range(25):
+                text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 30)))
+                if not font.can_draw(text):
+                    continue
+                made = _line_bbox(*_pens(text, ft, font.kern_table))
+                left, top, right, bottom = ft.getbbox(text, anchor="ls")
+                assert made is not None
+                assert (made[0], made[1], made[3]) == (left, top, bottom), (font.id, size, text)
+                assert right <= made[2] <= right + 1, (font.id, size, text)
+                exact += made[2] == right
+                total += 1
+    assert total > 500 and exact / total > 0.99

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from synth.engine.generator import InputRef, Rendered, register_kind
 from synth.errors import TooManyRejections
@@ -31,6 +31,7 @@ from synth.ocr.backgrounds import (
 )
 from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
 from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
+from synth.ocr.glyphs import line_mask
 from synth.ocr.layout import LineLayout, layout_line
 from synth.ocr.spec import OcrSpec
 from synth.ocr.text import TextSource
@@ -268,10 +269,15 @@ class OcrGenerator:
         image = self._background(recipe["background"], canvas)
         color = tuple(recipe["text_color"]["rgb"])
         ftobj = font.get(size, engine)
+        glyphs = _line_glyphs(lay, ftobj, text)
         mask = None
         if recipe["geometry"]["applied"]:
             layer = Image.new("L", (lay.width, lay.height), 0)
-            ImageDraw.Draw(layer).text(lay.origin, text, fill=255, font=ftobj, anchor="ls")
+            if glyphs is not None:  # the same pixels as drawing the text (see synth.ocr.glyphs)
+                ink, (dx, dy) = glyphs
+                layer.paste(ink, (lay.origin[0] + dx, lay.origin[1] + dy))
+            else:
+                ImageDraw.Draw(layer).text(lay.origin, text, fill=255, font=ftobj, anchor="ls")
             mask = layer.transform(
                 canvas,
                 Image.Transform.PERSPECTIVE,
@@ -281,10 +287,19 @@ class OcrGenerator:
             image.paste(color, (0, 0, *canvas), mask)
         else:
             at = (matrix[0, 2] + lay.origin[0], matrix[1, 2] + lay.origin[1])
-            ImageDraw.Draw(image).text(at, text, fill=color, font=ftobj, anchor="ls")
-            if want_mask:
-                mask = Image.new("L", canvas, 0)
-                ImageDraw.Draw(mask).text(at, text, fill=255, font=ftobj, anchor="ls")
+            whole = at[0] == int(at[0]) and at[1] == int(at[1])
+            if glyphs is not None and whole:
+                ink, (dx, dy) = glyphs
+                corner = (int(at[0]) + dx, int(at[1]) + dy)
+                image.paste(color, corner, ink)
+                if want_mask:
+                    mask = Image.new("L", canvas, 0)
+                    mask.paste(ink, corner)
+            else:
+                ImageDraw.Draw(image).text(at, text, fill=color, font=ftobj, anchor="ls")
+                if want_mask:
+                    mask = Image.new("L", canvas, 0)
+                    ImageDraw.Draw(mask).text(at, text, fill=255, font=ftobj, anchor="ls")
         fx = recipe["effects"]
         if fx["blur"]["applied"]:
             image = image.filter(ImageFilter.GaussianBlur(fx["blur"]["radius_px"]))
@@ -343,6 +358,20 @@ class OcrGenerator:
             "height_px": recipe["canvas_px"][1],
             "jpeg_quality": fx["jpeg_quality"],
         }
+
+
+def _line_glyphs(
+    lay: LineLayout, font: ImageFont.FreeTypeFont, text: str
+) -> tuple[Image.Image, tuple[int, int]] | None:
+    """An unshaped line's coverage from cached glyph bitmaps and its offset from the anchor;
+    None for a shaped line or one without ink (drawn by Pillow)."""
+    if lay.pens is None or lay.bbox is None:
+        return None
+    left, top, right, bottom = lay.bbox
+    if right <= left or bottom <= top:
+        return None
+    ink = line_mask(font, text, lay.pens, lay.bbox)
+    return Image.fromarray(ink, "L"), (left, top)
 
 
 def _uri(path: str) -> str:

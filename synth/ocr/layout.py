@@ -28,6 +28,10 @@ class LineLayout:
     char_boxes: list[Box | None] | None  # one per character of the text; None for spaces
     word_boxes: list[Box] | None  # one per space-separated word
     boxes_note: str  # "chars+words", "words (shaped script)", "line only (mixed direction)"
+    # Unshaped lines: each character's pen position (px from the anchor) and the line's
+    # ``getbbox(anchor="ls")``, from which ``synth.ocr.glyphs`` draws it.
+    pens: tuple[float, ...] | None = None
+    bbox: tuple[int, int, int, int] | None = None
 
 
 def _words(text: str) -> list[tuple[int, int]]:
@@ -108,7 +112,7 @@ def _pens(
     return pens, infos, prefix
 
 
-def _pixel(length_px: float) -> int:
+def pixel(length_px: float) -> int:
     """FreeType's PIXEL(): a 26.6 length rounded to whole pixels, halves up."""
     return (round(length_px * 64) + 32) >> 6
 
@@ -124,12 +128,12 @@ def _line_bbox(pens: list[float], infos: list, length: float) -> tuple[int, int,
     """
     left = top = right = bottom = 0
     for pen, (_, (x0, t, x1, b)) in zip(pens, infos, strict=True):
-        px = _pixel(pen)
+        px = pixel(pen)
         if px < 0:
             return None
         left, right = min(left, px + x0), max(right, px + x1)
         top, bottom = min(top, t), max(bottom, b)
-    return left, top, max(right, _pixel(length)), bottom
+    return left, top, max(right, pixel(length)), bottom
 
 
 def layout_line(
@@ -183,4 +187,14 @@ def layout_line(
     else:
         note = "line only (mixed direction)"
     line_box = [ox + left, oy + ink_top, ox + right, oy + ink_bottom]
-    return LineLayout(width, height, (ox, oy), line_box, char_boxes, word_boxes, note)
+    return LineLayout(
+        width,
+        height,
+        (ox, oy),
+        line_box,
+        char_boxes,
+        word_boxes,
+        note,
+        tuple(pens) if not shaped else None,
+        (left, ink_top, right, ink_bottom),
+    )

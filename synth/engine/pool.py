@@ -122,6 +122,7 @@ class ShardPool:
         self.retried: list[int] = []  # shard numbers rendered again after their worker died
         self._ctx = mp.get_context("spawn")
         self._lock = threading.Lock()
+        self._here = threading.Lock()  # the shard rendering in this process (workers == 1)
         self._cancel = threading.Event()
         self._added = 0  # add_done: skipped shards, and samples rendered in this process
         self._rendered_here = 0
@@ -205,9 +206,13 @@ class ShardPool:
     def run(self, plan: BuildPlan, shard: Shard) -> ShardResult:
         """Render one shard and wait for it; a worker that dies costs a retry of this shard."""
         if not self._slots:
-            if self._cancel.is_set():
-                raise ShardCancelled("the build was interrupted")
-            return _in_process(plan, shard, self._progress_here)
+            # One worker is this process: one shard at a time, like a worker process. The
+            # caller may wait on more shards than that; they queue here, in submission order
+            # as far as they arrive in it, and never share the generator between threads.
+            with self._here:
+                if self._cancel.is_set():
+                    raise ShardCancelled("the build was interrupted")
+                return _in_process(plan, shard, self._progress_here)
         for attempt in range(self.max_retries + 1):
             slot = self._take_slot()
             started_at = int(slot.counter.value)

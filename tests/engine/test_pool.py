@@ -167,3 +167,36 @@ def test_cancel_stops_a_shard_rendered_in_this_process_within_a_few_samples(tmp_
     assert outcome and isinstance(outcome[0], ShardCancelled)
     assert pool.done_samples < len(shard)
     assert not shard_manifest_path(plan, shard).exists()
+
+
+def test_one_worker_renders_one_shard_at_a_time_however_many_threads_wait(tmp_path, monkeypatch):
+    """With workers=1 the shards render in this process; callers waiting on more shards than
+    that (the flow keeps one extra in flight) queue instead of sharing the generator."""
+    import synth.engine.pool as pool_module
+
+    plan, _gen = _plan(tmp_path, count=600)
+    inside, most = 0, 0
+    guard = threading.Lock()
+    real = pool_module.build_shard
+
+    def counting_build_shard(*args, **kwargs):
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                inside -= 1
+
+    monkeypatch.setattr(pool_module, "build_shard", counting_build_shard)
+    with ShardPool(1) as pool:
+        threads = [threading.Thread(target=pool.run, args=(plan, s)) for s in plan.shards()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    assert most == 1
+    assert all(shard_manifest_path(plan, s).exists() for s in plan.shards())
+    assert pool.done_samples == 600

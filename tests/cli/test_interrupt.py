@@ -38,6 +38,12 @@ def _manifests(home: Path) -> list[Path]:
     return list(home.glob("datasets/*/__synth__/shards/*.jsonl"))
 
 
+def _sigint_default() -> None:
+    """In the child before exec: Ctrl-C as in a terminal. A test run started in the background
+    (``cmd &``) inherits SIGINT ignored, and an ignored signal stays ignored across exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 COUNT = 8000  # clean images, 200 shards: a few seconds of rendering, long enough to interrupt
 
 
@@ -66,7 +72,12 @@ def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
     ]
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 120
     while not _manifests(home):

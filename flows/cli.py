@@ -391,14 +391,20 @@ def cmd_expand(args: argparse.Namespace) -> int:
 
 
 # -- synth datasets ... --------------------------------------------------------------------------
-def _catalog(args: argparse.Namespace):
+def _catalog(args: argparse.Namespace, create: bool = False):
+    """The catalog of ``--home``; a look-up (``create=False``) never creates one."""
     from synth.catalog import open_catalog
 
-    return open_catalog(args.home)
+    return open_catalog(args.home, create=create)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    records = _catalog(args).list(kind=args.kind, name=args.name, licence=args.licence)
+    from synth.errors import NoCatalog
+
+    try:
+        records = _catalog(args).list(kind=args.kind, name=args.name, licence=args.licence)
+    except NoCatalog:
+        records = []
     rows = [
         {
             "id": r.id,
@@ -509,7 +515,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from synth.catalog.base import data_home
     from synth.engine.importer import import_dataset
 
-    catalog = _catalog(args)
+    catalog = _catalog(args, create=True)
     try:
         record, created = import_dataset(
             args.path,

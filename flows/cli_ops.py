@@ -155,7 +155,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from synth.catalog import open_catalog
         from synth.diagnose import no_expansion_reason
 
-        catalog = open_catalog(args.home)
+        catalog = open_catalog(args.home, create=False)
         try:
             parent = catalog.get(args.expand)  # a wrong id fails even when nothing is built
         finally:

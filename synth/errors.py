@@ -34,3 +34,7 @@ class TooManyRejections(SynthError):
 
 class NotFound(SynthError):
     """A dataset id, prefix or name matched nothing in the catalog (or matched more than one)."""
+
+
+class NoCatalog(NotFound):
+    """A look-up found no catalog at all under the data root (nothing built or imported there)."""

@@ -66,14 +66,20 @@ class Catalog(Protocol):
     def close(self) -> None: ...
 
 
-def open_catalog(home: str | Path | None = None, url: str | None = None) -> Catalog:
-    """The catalog at ``url`` (``$SYNTH_CATALOG_URL``), else the SQLite file under the data root."""
+def open_catalog(
+    home: str | Path | None = None, url: str | None = None, create: bool = True
+) -> Catalog:
+    """The catalog at ``url`` (``$SYNTH_CATALOG_URL``), else the SQLite file under the data root.
+
+    ``create=False`` is for look-ups: a missing SQLite catalog raises ``NoCatalog`` instead of
+    being created (with its folder) as a side effect.
+    """
     url = url or os.environ.get("SYNTH_CATALOG_URL")
     if url:
         if url.startswith("sqlite:///"):
             from synth.catalog.sqlite import SqliteCatalog
 
-            return SqliteCatalog(Path(url[len("sqlite:///") :]))
+            return SqliteCatalog(Path(url[len("sqlite:///") :]), create=create)
         if url.startswith(("postgresql://", "postgres://")):
             from synth.catalog.postgres import PostgresCatalog
 
@@ -87,7 +93,7 @@ def open_catalog(home: str | Path | None = None, url: str | None = None) -> Cata
     from synth.catalog.sqlite import SqliteCatalog
 
     root = data_home(str(home) if home else None)
-    return SqliteCatalog(root / "catalog.db")
+    return SqliteCatalog(root / "catalog.db", create=create)
 
 
 def id_prefix(ref: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from synth.catalog.base import DatasetRecord, id_prefix, list_filters, prefix_match
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, record
-from synth.errors import SynthError
+from synth.errors import NoCatalog, SynthError
 
 SCHEMA_VERSION = 1
 
@@ -73,8 +73,13 @@ def _now() -> str:
 class SqliteCatalog:
     """The catalog in one SQLite file (created with its folder on first use)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not self.path.exists():
+            raise NoCatalog(
+                f"{self.path}: no catalog here: nothing has been built or imported under this "
+                "data root (--home DIR or SYNTH_HOME picks another)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -253,3 +253,23 @@ def test_a_build_that_fails_registers_nothing(prefect_api, tmp_path):
         assert [b["status"] for b in catalog.builds()] == ["failed"]
     finally:
         catalog.close()
+
+
+def test_look_ups_on_an_empty_data_root_create_nothing(tmp_path):
+    """list, show, verify and lineage on a data root where nothing was built answer (an empty
+    list, or one line naming the missing catalog) and leave the folder as it was."""
+    home = tmp_path / "nothing-here"
+    run = Synth(home, None)
+    listed = run("datasets", "list", "--json")
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, {"datasets": []})
+    table = run("datasets", "list")
+    assert table.returncode == 0 and table.stdout.startswith("no datasets yet")
+    for command in (("datasets", "show", "abcd"), ("datasets", "verify", "abcd")):
+        proc = run(*command)
+        _no_traceback(proc)
+        assert proc.returncode == 2
+        assert proc.stderr == (
+            f"synth: error: {home / 'catalog.db'}: no catalog here: nothing has been built or "
+            "imported under this data root (--home DIR or SYNTH_HOME picks another)\n"
+        )
+    assert not home.exists()

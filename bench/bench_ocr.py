@@ -29,7 +29,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -38,7 +37,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import Clock, filesystem_of, interleaved, scratch_dir
+from common import (
+    Clock,
+    disk_usage,
+    filesystem_of,
+    interleaved,
+    machine,
+    print_report,
+    scratch_dir,
+)
 
 # Targets from the issue: images per CPU-second on one core, and the ratio to the baseline.
 TARGET_RATE = {"clean": 300.0, "default": 150.0}
@@ -139,7 +146,7 @@ class Baseline:
                 pixels += self.render_one(rnd, path)
         extra = {
             "mean_kpixels": round(pixels / n / 1000, 2),
-            "dataset_mb": round(_du(out) / 1e6, 2),
+            "dataset_mb": round(disk_usage(out) / 1e6, 2),
         }
         return Timing(n, c.cpu_s, c.wall_s), extra
 
@@ -217,13 +224,9 @@ class SynthPreset:
             "render": Timing(n, render["cpu_s"], render["wall_s"]).to_json(),
             "mean_kpixels": round(pixels / n / 1000, 2),
             "finish_cpu_s": round(c.cpu_s - render["cpu_s"], 4),
-            "dataset_mb": round(_du(plan.out_dir) / 1e6, 2),
+            "dataset_mb": round(disk_usage(plan.out_dir) / 1e6, 2),
         }
         return Timing(n, c.cpu_s, c.wall_s), extra
-
-
-def _du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -232,26 +235,15 @@ def _environment() -> dict[str, Any]:
     import PIL
     from PIL import features
 
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     from synth.version import code_version
 
     return {
         "synth": code_version(),
-        "python": platform.python_version(),
+        **machine(),
         "pillow": PIL.__version__,
         "numpy": numpy.__version__,
         "libjpeg_turbo": bool(features.check_feature("libjpeg_turbo")),
         "raqm": bool(features.check("raqm")),
-        "cpu": cpu or platform.processor(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
 
@@ -395,22 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     results = {name: _best(r) for name, r in runs.items()}
     checks = _targets(results)
-    env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    if args.json:
-        doc = {
-            "n": args.n,
-            "repeat": args.repeat,
-            "warmup": args.warmup,
-            "seed": args.seed,
-            "environment": env,
-            "results": results,
-            "targets": checks,
-        }
-        print(json.dumps(doc, indent=2))
-    else:
-        args.environment = env
-        print()
-        print(_table(results, checks, args))
+    args.environment = env
+    print_report(args, env, results, checks, lambda: _table(results, checks, args))
     return 0
 
 

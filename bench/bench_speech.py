@@ -45,8 +45,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
-import platform
 import random
 import sys
 import traceback
@@ -57,7 +55,15 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from common import Clock, filesystem_of, interleaved, scratch_dir
+from common import (
+    Clock,
+    disk_usage,
+    filesystem_of,
+    interleaved,
+    machine,
+    print_report,
+    scratch_dir,
+)
 
 RATE = 16000
 SNR_DB = (0.0, 20.0)
@@ -209,7 +215,7 @@ class Baseline:
                 gain = np.sqrt(np.mean(clean * clean) / np.mean(noise * noise)) / 10 ** (snr / 20)
                 sf.write(out / f"{i:09d}.wav", clean + gain * noise, RATE, subtype="PCM_16")
                 audio += clean.size / RATE
-        return Timing(n, audio, c.cpu_s, c.wall_s), {"dataset_mb": round(_du(out) / 1e6, 2)}
+        return Timing(n, audio, c.cpu_s, c.wall_s), {"dataset_mb": round(disk_usage(out) / 1e6, 2)}
 
 
 # -- audiomentations --------------------------------------------------------------------------
@@ -240,7 +246,7 @@ class Audiomentations:
                     mixed = self.transform(samples=clean, sample_rate=RATE)
                     sf.write(out / f"{i:09d}.wav", mixed, RATE, subtype="PCM_16")
                     audio += clean.size / RATE
-        return Timing(n, audio, c.cpu_s, c.wall_s), {"dataset_mb": round(_du(out) / 1e6, 2)}
+        return Timing(n, audio, c.cpu_s, c.wall_s), {"dataset_mb": round(disk_usage(out) / 1e6, 2)}
 
 
 # -- synth through the engine -----------------------------------------------------------------
@@ -325,14 +331,10 @@ class Synth:
             "prepare_cpu_s": round(c_prepare.cpu_s, 4),
             "render": Timing(n, audio, render["cpu_s"], render["wall_s"]).to_json(),
             "finish_cpu_s": round(c.cpu_s - render["cpu_s"], 4),
-            "dataset_mb": round(_du(plan.out_dir) / 1e6, 2),
+            "dataset_mb": round(disk_usage(plan.out_dir) / 1e6, 2),
             "rows_without_snr": sum(1 for r in rows if r["snr_db"] is None),
         }
         return Timing(n, audio, cpu, wall), extra
-
-
-def _du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 # -- driver -----------------------------------------------------------------------------------
@@ -341,25 +343,14 @@ def _environment() -> dict[str, Any]:
     import librosa
     import soxr
 
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "python": platform.python_version(),
+        **machine(),
         "numpy": np.__version__,
         "soundfile": sf.__version__,
         "libsndfile": sf.__libsndfile_version__,
         "soxr": soxr.__version__,
         "librosa": librosa.__version__,
         "audiomentations": audiomentations.__version__,
-        "cpu": cpu or platform.processor(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -512,23 +503,15 @@ def _run(args: argparse.Namespace, wanted: list[str], log: Callable[[str], None]
         )
     results = {name: _best(r) for name, r in runs.items()}
     checks = _targets(results)
-    env["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    if args.json:
-        doc = {
-            "n": args.n,
-            "repeat": args.repeat,
-            "warmup": args.warmup,
-            "seed": args.seed,
-            "corpus": corpus_info,
-            "noise_files": noise_files,
-            "environment": env,
-            "results": results,
-            "targets": checks,
-        }
-        print(json.dumps(doc, indent=2))
-    else:
-        print()
-        print(_table(results, checks, args))
+    print_report(
+        args,
+        env,
+        results,
+        checks,
+        lambda: _table(results, checks, args),
+        corpus=corpus_info,
+        noise_files=noise_files,
+    )
     return 0
 
 

@@ -11,7 +11,9 @@ the report names the file system that was used.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -105,3 +107,55 @@ def interleaved(
             runs[s.name].append((t, extra))
             log(f"  run {r + 1}/{repeat} {s.name:<15} {describe(t)}")
     return runs
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes in the files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def machine() -> dict[str, Any]:
+    """What every benchmark report states about the machine: Python, CPU model and count, and
+    the load average when the run started."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "cpu": cpu or platform.processor(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def print_report(
+    args: Any,
+    environment: dict[str, Any],
+    results: dict[str, Any],
+    checks: list[dict[str, Any]],
+    table: Callable[[], str],
+    **extra: Any,
+) -> None:
+    """Print a benchmark's outcome: one JSON document with ``--json`` (the run's settings,
+    ``extra``, the environment, results and target checks), else the ``table()`` text."""
+    environment["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    if args.json:
+        doc = {
+            "n": args.n,
+            "repeat": args.repeat,
+            "warmup": args.warmup,
+            "seed": args.seed,
+            **extra,
+            "environment": environment,
+            "results": results,
+            "targets": checks,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print()
+        print(table())

@@ -9,6 +9,7 @@ Clean clips are decoded lazily, bounded by ``CLEAN_CACHE_SIZE`` clips (~330 MB o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from synth.errors import AssetError, ConfigError
 from synth.speech.audio_io import load_audio
 from synth.speech.corpus import CleanItem, Corpus, read_corpus
-from synth.speech.level import active_level, rms
+from synth.speech.level import measure_speech
 from synth.speech.mix import MixPools, NoiseIndex, NoiseRef
 from synth.speech.noise import (
     NoiseFolder,
@@ -58,10 +59,14 @@ class CleanStats:
 @lru_cache(maxsize=8 * CLEAN_CACHE_SIZE)
 def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
     x = decoded_clean(path, sha256, rate_hz)
-    if not np.isfinite(x).all():
+    if x.size == 0:
+        return CleanStats(0, True, 0.0, 0.0, 0.0)
+    top, bottom = float(x.max()), float(x.min())  # a NaN or an infinity shows in these
+    if not (math.isfinite(top) and math.isfinite(bottom)):
         return CleanStats(x.size, False, 0.0, 0.0, 0.0)
-    peak = max(float(x.max()), -float(x.min())) if x.size else 0.0
-    return CleanStats(x.size, True, active_level(x, rate_hz).level, rms(x), peak)
+    m = measure_speech(x, rate_hz)  # the active level and the energy from one set of passes
+    whole = math.sqrt(m.sum_squares / x.size)
+    return CleanStats(x.size, True, m.active.level, whole, max(top, -bottom))
 
 
 @lru_cache(maxsize=256)

@@ -168,3 +168,26 @@ def test_unknown_folder_lists_the_expected_layouts(tmp_path):
     assert msg.startswith(f"{tmp_path}: no clean speech corpus found: expected transcripts.tsv")
     assert "Hugging Face audiofolder" in msg and "NeMo manifest" in msg
     assert _error(tmp_path / "missing") == f"{tmp_path / 'missing'}: clean speech corpus not found"
+
+
+def test_clean_stats_flag_non_finite_clips_and_measure_the_rest(tmp_path):
+    """Per-clip facts the sampler relies on: a NaN or an infinity anywhere marks the clip
+    unusable; otherwise the peak, the whole-clip RMS and the active level are measured."""
+    import math
+
+    import numpy as np
+
+    from synth.speech.level import active_level, rms
+    from synth.speech.pools import clean_stats
+
+    good = speechlike(2.0, seed=4)
+    stats = clean_stats(str(write(tmp_path / "good.wav", good, subtype="FLOAT")), "a", 16000)
+    assert stats.finite and stats.num_samples == good.size
+    assert stats.peak == float(np.max(np.abs(good)))
+    assert math.isclose(stats.rms, rms(good), rel_tol=1e-6)
+    assert math.isclose(stats.active_level, active_level(good, 16000).level, rel_tol=1e-12)
+    for name, value in (("nan", np.nan), ("inf", np.inf), ("neginf", -np.inf)):
+        bad = good.copy()
+        bad[777] = value
+        path = write(tmp_path / f"{name}.wav", bad, subtype="FLOAT")
+        assert clean_stats(str(path), name, 16000).finite is False, name

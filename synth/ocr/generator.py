@@ -32,6 +32,7 @@ from synth.ocr.backgrounds import (
 from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
 from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
 from synth.ocr.glyphs import line_mask
+from synth.ocr.glyphs import trusted as glyphs_trusted
 from synth.ocr.layout import LineLayout, layout_line
 from synth.ocr.spec import OcrSpec
 from synth.ocr.text import TextSource
@@ -269,7 +270,7 @@ class OcrGenerator:
         image = self._background(recipe["background"], canvas)
         color = tuple(recipe["text_color"]["rgb"])
         ftobj = font.get(size, engine)
-        glyphs = _line_glyphs(lay, ftobj, text)
+        glyphs = _line_glyphs(lay, ftobj, text, check=self.spec.fonts.dir is not None)
         mask = None
         if recipe["geometry"]["applied"]:
             layer = Image.new("L", (lay.width, lay.height), 0)
@@ -361,14 +362,17 @@ class OcrGenerator:
 
 
 def _line_glyphs(
-    lay: LineLayout, font: ImageFont.FreeTypeFont, text: str
+    lay: LineLayout, font: ImageFont.FreeTypeFont, text: str, check: bool = False
 ) -> tuple[Image.Image, tuple[int, int]] | None:
     """An unshaped line's coverage from cached glyph bitmaps and its offset from the anchor;
-    None for a shaped line or one without ink (drawn by Pillow)."""
+    None (drawn by Pillow) for a shaped line, one without ink, or, with ``check`` (fonts from
+    a user's folder), a font whose first line did not come out as Pillow draws it."""
     if lay.pens is None or lay.bbox is None:
         return None
     left, top, right, bottom = lay.bbox
     if right <= left or bottom <= top:
+        return None
+    if check and not glyphs_trusted(font, text, lay.pens, lay.bbox):
         return None
     ink = line_mask(font, text, lay.pens, lay.bbox)
     return Image.fromarray(ink, "L"), (left, top)

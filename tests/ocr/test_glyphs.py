@@ -103,6 +103,49 @@ def test_rendered_samples_equal_drawing_with_pillow(preset, monkeypatch):
     gen = OcrGenerator(build_spec(preset).model_dump(mode="json"))
     recipes = [gen.sample(i, sample_rng(21, i)) for i in range(40)]
     fast = [gen.render(r, f"s/{r['index']}").files for r in recipes]
-    monkeypatch.setattr(gen_module, "_line_glyphs", lambda *a: None)
+    monkeypatch.setattr(gen_module, "_line_glyphs", lambda *a, **k: None)
     slow = [gen.render(r, f"s/{r['index']}").files for r in recipes]
     assert fast == slow
+
+
+def test_a_font_drawn_differently_from_pillow_falls_back_to_pillow(tmp_path, monkeypatch):
+    """Fonts from a user's folder are checked on their first line: if the cached glyphs would
+    place ink where Pillow does not (simulated here by shifting every glyph a pixel), that font
+    is drawn by Pillow from then on, so the images stay Pillow's own."""
+    import shutil
+
+    from synth.assets import embedded_dir
+    from synth.ocr import generator as gen_module
+    from synth.ocr.generator import OcrGenerator
+    from synth.ocr.spec import build_spec
+    from synth.rng import sample_rng
+
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    shutil.copy(embedded_dir("fonts") / "DejaVuSans.ttf", fonts)
+    spec = build_spec("clean", {"fonts": {"dir": str(fonts), "styles": None}})
+    gen = OcrGenerator(spec.model_dump(mode="json"))
+    recipes = [gen.sample(i, sample_rng(5, i)) for i in range(12)]
+    real = glyphs.glyph
+
+    def shifted(font, ch):
+        g = real(font, ch)
+        return None if g is None else (g[0], g[1] + 1, g[2])
+
+    monkeypatch.setattr(glyphs, "glyph", shifted)
+    glyphs._TRUSTED.clear()
+    checked = [gen.render(r, f"s/{r['index']}").files for r in recipes]
+    assert glyphs._TRUSTED and not any(glyphs._TRUSTED.values())  # every font object refused
+    monkeypatch.setattr(gen_module, "_line_glyphs", lambda *a, **k: None)
+    assert checked == [gen.render(r, f"s/{r['index']}").files for r in recipes]
+    glyphs._TRUSTED.clear()
+
+
+def test_a_font_drawn_as_pillow_draws_it_is_trusted():
+    font = next(
+        f for f in load_font_pool(None, None).fonts if f.id == "LiberationSerif-Regular.ttf"
+    )
+    ft = ImageFont.truetype(font.path, 33, layout_engine=ImageFont.Layout.BASIC)
+    text = "Trusted, quickly (AVAWAY) 1234"
+    pens, infos, length = _pens(text, ft, font.kern_table)
+    assert glyphs.trusted(ft, text, pens, _line_bbox(pens, infos, length))

@@ -31,8 +31,7 @@ from synth.ocr.backgrounds import (
 )
 from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
 from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
-from synth.ocr.glyphs import line_mask
-from synth.ocr.glyphs import trusted as glyphs_trusted
+from synth.ocr.glyphs import checked_line_mask, line_mask
 from synth.ocr.layout import LineLayout, layout_line
 from synth.ocr.spec import OcrSpec
 from synth.ocr.text import TextSource
@@ -367,14 +366,14 @@ def _line_glyphs(
     """An unshaped line's coverage from cached glyph bitmaps and its offset from the anchor;
     None (drawn by Pillow) for a shaped line, one without ink, or, with ``check`` (fonts from
     a user's folder), a font whose first line did not come out as Pillow draws it."""
-    if lay.pens is None or lay.bbox is None:
+    if lay.pens is None:
         return None
-    left, top, right, bottom = lay.bbox
+    left, top, right, bottom = bbox = lay.bbox
     if right <= left or bottom <= top:
         return None
-    if check and not glyphs_trusted(font, text, lay.pens, lay.bbox):
+    ink = (checked_line_mask if check else line_mask)(font, text, lay.pens, bbox)
+    if ink is None:
         return None
-    ink = line_mask(font, text, lay.pens, lay.bbox)
     return Image.fromarray(ink, "L"), (left, top)
 
 

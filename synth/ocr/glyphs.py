@@ -9,7 +9,7 @@ clipped to the line's box as Pillow clips it. Unshaped (basic layout) lines only
 
 The result equals ``ImageDraw.text`` pixel for pixel for every embedded font (tested on
 thousands of random lines). A font from a user's folder is checked on its first line
-(``trusted``) and drawn by Pillow if that line differs.
+(``checked_line_mask``) and drawn by Pillow if that line differs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from synth.ocr.layout import pixel
+from synth.ocr.layout import char_box, pixel
 
 Glyph = tuple[np.ndarray, int, int] | None  # ink (rows, cols), offset from the pen on the baseline
 
@@ -46,7 +46,7 @@ def glyph(font: ImageFont.FreeTypeFont, ch: str) -> Glyph:
         _CACHES.clear()
         _held = 0
         cache = _CACHES[font] = {}
-    left, top, right, bottom = font.getbbox(ch, anchor="ls")
+    left, top, right, bottom = char_box(font, ch)
     size = (right - left + 2 * _PAD, bottom - top + 2 * _PAD)
     image = Image.new("L", size, 0)
     ImageDraw.Draw(image).text((_PAD - left, _PAD - top), ch, fill=255, font=font, anchor="ls")
@@ -66,19 +66,29 @@ _TRUSTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def trusted(
     font: ImageFont.FreeTypeFont, text: str, pens: Sequence[float], bbox: tuple[int, int, int, int]
 ) -> bool:
-    """Whether ``line_mask`` draws ``font`` as Pillow does, judged on the first line asked:
-    that line is drawn both ways and compared (about 0.2 ms once per font object). For fonts
-    from outside the embedded set, whose FreeType bitmaps were never compared here; a font
-    that differs is drawn by Pillow from then on."""
+    """Whether ``line_mask`` draws ``font`` as Pillow does (see ``checked_line_mask``)."""
+    return checked_line_mask(font, text, pens, bbox) is not None
+
+
+def checked_line_mask(
+    font: ImageFont.FreeTypeFont, text: str, pens: Sequence[float], bbox: tuple[int, int, int, int]
+) -> np.ndarray | None:
+    """``line_mask``, or None for a font that ``line_mask`` does not draw as Pillow does.
+
+    The verdict comes from the first line asked: it is drawn both ways and compared (about
+    0.2 ms once per font object). For fonts from outside the embedded set, whose FreeType
+    bitmaps were never compared here; a font that differs is drawn by Pillow from then on.
+    """
     verdict = _TRUSTED.get(font)
+    if verdict is False:
+        return None
+    mask = line_mask(font, text, pens, bbox)
     if verdict is None:
         left, top, right, bottom = bbox
         reference = Image.new("L", (right - left, bottom - top), 0)
         ImageDraw.Draw(reference).text((-left, -top), text, fill=255, font=font, anchor="ls")
-        verdict = _TRUSTED[font] = bool(
-            np.array_equal(np.asarray(reference), line_mask(font, text, pens, bbox))
-        )
-    return verdict
+        verdict = _TRUSTED[font] = bool(np.array_equal(np.asarray(reference), mask))
+    return mask if verdict else None
 
 
 def line_mask(

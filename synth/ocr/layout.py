@@ -28,10 +28,15 @@ class LineLayout:
     char_boxes: list[Box | None] | None  # one per character of the text; None for spaces
     word_boxes: list[Box] | None  # one per space-separated word
     boxes_note: str  # "chars+words", "words (shaped script)", "line only (mixed direction)"
-    # Unshaped lines: each character's pen position (px from the anchor) and the line's
-    # ``getbbox(anchor="ls")``, from which ``synth.ocr.glyphs`` draws it.
+    # Unshaped lines: each character's pen position (px from the anchor), from which
+    # ``synth.ocr.glyphs`` draws the line.
     pens: tuple[float, ...] | None = None
-    bbox: tuple[int, int, int, int] | None = None
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        """The line box relative to the anchor: the line's ``getbbox(anchor="ls")``."""
+        (ox, oy), (x0, y0, x1, y1) = self.origin, self.line_box
+        return int(x0 - ox), int(y0 - oy), int(x1 - ox), int(y1 - oy)
 
 
 def _words(text: str) -> list[tuple[int, int]]:
@@ -112,6 +117,13 @@ def _pens(
     return pens, infos, prefix
 
 
+def char_box(font: ImageFont.FreeTypeFont, ch: str) -> tuple[int, int, int, int]:
+    """``font.getbbox(ch, anchor="ls")``, from the layout cache when the font has laid it out."""
+    cached = _CACHES.get(font)
+    info = cached[0].get(ch) if cached is not None else None
+    return info[1] if info is not None else font.getbbox(ch, anchor="ls")
+
+
 def pixel(length_px: float) -> int:
     """FreeType's PIXEL(): a 26.6 length rounded to whole pixels, halves up."""
     return (round(length_px * 64) + 32) >> 6
@@ -148,6 +160,8 @@ def layout_line(
     """
     ascent, descent = font.getmetrics()
     bbox = None
+    pens: list[float] = []
+    infos: list = []
     if not shaped and text:
         pens, infos, length = _pens(text, font, kerning)
         bbox = _line_bbox(pens, infos, length)
@@ -161,8 +175,6 @@ def layout_line(
     word_boxes: list[Box] | None = None
     spans = _words(text)
     if not shaped:
-        if not text:
-            pens, infos = [], []
         char_boxes = []
         box = char_boxes.append
         for ch, pen, (_, (x0, t, x1, b)) in zip(text, pens, infos, strict=True):
@@ -196,5 +208,4 @@ def layout_line(
         word_boxes,
         note,
         tuple(pens) if not shaped else None,
-        (left, ink_top, right, ink_bottom),
     )

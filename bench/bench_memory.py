@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_scale import load_average, log, prefect_server
+from common import process_stats
 
 TARGET_RSS_MB = 500.0
 TARGET_LOOKUP_S = 1.0
@@ -59,15 +60,7 @@ def _status_kb(pid: int, field: str) -> int | None:
 
 
 def _group(pgid: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
+    return [pid for pid, f in process_stats() if int(f[2]) == pgid and f[0] != "Z"]
 
 
 def _role(pid: int, main: int) -> str:

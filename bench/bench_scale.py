@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common import filesystem_of, scratch_dir
+from common import filesystem_of, process_stats, scratch_dir
 
 TARGET_SCALING = 1.8
 TARGET_OVERHEAD = 0.10
@@ -127,15 +127,12 @@ def server_cpu_s() -> float:
     bench started (0.0 for a server of PREFECT_API_URL: it may not even run here)."""
     if _server_session is None:
         return 0.0
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == _server_session:  # field 6 of proc(5): the session id
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = sum(
+        int(fields[11]) + int(fields[12])  # utime, stime
+        for _pid, fields in process_stats()
+        if int(fields[3]) == _server_session
+    )
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- builds ---------------------------------------------------------------------------------------

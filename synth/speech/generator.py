@@ -176,7 +176,12 @@ class SpeechGenerator:
         if params.rate_hz != rate:
             raise ConfigError(f"sample_rate_hz={rate}: the recipe was drawn at {params.rate_hz} Hz")
         clean = self.pools.clean_audio(self.pools.clean_for(params.clean_id, params.clean_sha256))
-        result = render_mix(params, clean, [self.pools.noise_for(u) for u in params.noises])
+        result = render_mix(
+            params,
+            clean,
+            [self.pools.noise_for(u) for u in params.noises],
+            components=self.spec.with_targets,
+        )
         fmt = self.spec.format
         name = f"{stem}.{fmt}"
         files = {name: encode_pcm16(result.mix, rate, fmt)}

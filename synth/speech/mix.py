@@ -86,11 +86,12 @@ class MixPools:
 
 class MixResult(NamedTuple):
     """The rendered int16 signals (``mix == target + noise`` exactly) and measured values;
-    unpacks as ``mix, target, noise, measured``."""
+    unpacks as ``mix, target, noise, measured``. ``target`` and ``noise`` are None when the
+    caller did not ask for the components."""
 
     mix: np.ndarray
-    target: np.ndarray
-    noise: np.ndarray
+    target: np.ndarray | None
+    noise: np.ndarray | None
     measured: dict[str, Any]
 
 
@@ -366,12 +367,18 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray]) -> MixResult:
+def render_mix(
+    params: MixParams,
+    clean: np.ndarray,
+    noises: Sequence[np.ndarray],
+    components: bool = True,
+) -> MixResult:
     """Render ``params`` from the decoded clean clip and noise buffers (in ``params.noises`` order).
 
     Pure: the same params and inputs give the same int16 arrays. ``measured`` holds the achieved
     SNR (both references, on the 16-bit target and noise), the speech activity, the mix level and
-    peak in dBFS, and whether the peak protection scaled the mix down.
+    peak in dBFS, and whether the peak protection scaled the mix down. ``components=False``
+    leaves the 16-bit target and noise out of the result (they are measured all the same).
     """
     n, rate = params.num_samples, params.rate_hz
     if clean.size != n:
@@ -420,6 +427,8 @@ def render_mix(params: MixParams, clean: np.ndarray, noises: Sequence[np.ndarray
         "clipping_prevented": params.peak_scale < 1.0,
         "duration_s": n / rate,
     }
+    if not components:  # the 16-bit target and noise are only written with --with-targets
+        return MixResult(mix_f.astype(np.int16), None, None, measured)
     return MixResult(
         mix_f.astype(np.int16), target_f.astype(np.int16), noise_f.astype(np.int16), measured
     )

@@ -254,3 +254,14 @@ def test_noise_index_gives_the_energy_and_exact_peak_of_any_crop():
         exact = float(np.sum(crop.astype(np.float64) ** 2))
         assert index.energy(buffer, start, stop) == pytest.approx(exact, rel=1e-7, abs=1e-12)
         assert index.energy(buffer, start, stop) == pytest.approx(sum_squares(crop), rel=1e-6)
+
+
+def test_a_mix_without_components_is_the_same_mix_and_measurements():
+    spec = SpeechSpec(snr_db_range=(3.0, 12.0), noises_per_mix_range=(1, 2))
+    for seed in range(6):
+        params, full = _render(spec, seed)
+        noises = [NOISES[u.id] for u in params.noises]
+        bare = render_mix(params, CLEANS[params.clean_id], noises, components=False)
+        assert bare.target is None and bare.noise is None
+        np.testing.assert_array_equal(bare.mix, full.mix)
+        assert bare.measured == full.measured

@@ -8,6 +8,7 @@ Inside ``synth.speech`` every signal is a 1-D float32 array at the working rate 
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 from pathlib import Path
@@ -46,14 +47,65 @@ def _truncation(info: str) -> str | None:
     return None
 
 
+_PCM16_WAV_MAX_BYTES = 1 << 28
+_INV_PCM16 = np.float32(1.0 / PCM16_SCALE)
+
+
+def _plain_pcm16_wav(p: Path) -> tuple[np.ndarray, int] | None:
+    """Decode a plain 16-bit PCM WAV file (format tag 1, sizes that add up) with numpy, or
+    return None for anything else (extensible headers, other sample formats, streaming or
+    truncated lengths, empty data), which libsndfile then reads and judges.
+
+    The samples are ``int16 / 32768`` in float32, exactly what libsndfile returns for PCM_16
+    (tested); reading them this way costs a fifth of a libsndfile float read.
+    """
+    with open(p, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        if size > _PCM16_WAV_MAX_BYTES:
+            return None
+        data = head + f.read()
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = pos + 8
+        if chunk == b"fmt ":
+            if length < 16 or body + 16 > len(data):
+                return None
+            fmt = struct.unpack_from("<HHIIHH", data, body)
+        elif chunk == b"data":
+            if fmt is None:
+                return None
+            tag, channels, rate, _, align, bits = fmt
+            if tag != 1 or bits != 16 or channels < 1 or align != 2 * channels or rate < 1:
+                return None
+            if length == 0 or length % align or body + length > len(data):
+                return None  # empty, odd-sized, streaming (0xFFFFFFFF) or truncated
+            pcm = np.frombuffer(data, dtype="<i2", count=length // 2, offset=body)
+            x = pcm.astype(np.float32)
+            x *= _INV_PCM16
+            return x.reshape(-1, channels), int(rate)
+        pos = body + length + (length & 1)
+    return None
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode a whole file into float32 samples of shape (frames, channels) and its rate in Hz.
 
-    Raises ``AssetError`` naming the file when it is missing, unreadable, truncated or empty.
+    Plain 16-bit PCM WAV files are decoded with numpy, everything else by libsndfile. Raises
+    ``AssetError`` naming the file when it is missing, unreadable, truncated or empty.
     """
     p = Path(path)
     if not p.is_file():
         raise AssetError(p, "audio file not found")
+    try:
+        plain = _plain_pcm16_wav(p)
+    except OSError as err:
+        raise AssetError(p, f"cannot read the file ({_one_line(str(err))})") from None
+    if plain is not None:
+        return plain
     try:
         with sf.SoundFile(p) as f:
             declared = f.frames

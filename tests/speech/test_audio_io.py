@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from synth.errors import AssetError
 from synth.speech.audio_io import (
+    _plain_pcm16_wav,
     encode_flac16,
     encode_pcm16,
     encode_wav16,
@@ -141,6 +142,56 @@ def test_wav_with_unknown_streaming_length_is_not_truncated(tmp_path):
     path = tmp_path / "streamed.wav"
     path.write_bytes(streamed)
     assert load_audio(path).size == x.size
+
+
+def _libsndfile(path: Path) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    return data, rate
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+def test_plain_pcm16_wav_is_decoded_exactly_as_libsndfile(tmp_path, channels, rate):
+    rng = np.random.default_rng(channels * rate)
+    x = rng.uniform(-1.0, 1.0, (rate // 3, channels)).astype(np.float32)
+    x[:3] = [[-1.0] * channels, [32767 / 32768] * channels, [0.0] * channels]
+    path = write(tmp_path / "plain.wav", x, rate)
+    fast = _plain_pcm16_wav(path)
+    assert fast is not None
+    data, got_rate = fast
+    expected, expected_rate = _libsndfile(path)
+    assert got_rate == expected_rate == rate and data.dtype == np.float32
+    np.testing.assert_array_equal(data, expected)
+
+
+def test_plain_pcm16_wav_skips_other_chunks_with_their_pad_byte(tmp_path):
+    x = speechlike(0.25)
+    plain = write(tmp_path / "a.wav", x).read_bytes()
+    assert plain[36:40] == b"data"
+    odd = b"LIST" + (5).to_bytes(4, "little") + b"INFO!" + b"\0"  # 5 bytes, padded to 6
+    body = plain[12:36] + odd + plain[36:]
+    path = tmp_path / "list.wav"
+    path.write_bytes(b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body)
+    data, rate = _plain_pcm16_wav(path)
+    expected, _ = _libsndfile(path)
+    np.testing.assert_array_equal(data, expected)
+    assert rate == 16000 and data.shape == (x.size, 1)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_24", "FLOAT", "PCM_U8"])
+def test_other_wav_formats_are_left_to_libsndfile(tmp_path, subtype):
+    path = write(tmp_path / "other.wav", speechlike(0.25), subtype=subtype)
+    assert _plain_pcm16_wav(path) is None
+    assert load_audio(path).size == speechlike(0.25).size
+
+
+def test_streaming_and_truncated_pcm16_wav_are_left_to_libsndfile(tmp_path):
+    data = write(tmp_path / "s.wav", speechlike(0.5)).read_bytes()
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(data[:40] + (0xFFFFFFFF).to_bytes(4, "little") + data[44:])
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    assert _plain_pcm16_wav(streamed) is None and _plain_pcm16_wav(cut) is None
 
 
 def test_nan_samples_are_loaded_for_the_caller_to_reject(tmp_path):

@@ -19,7 +19,9 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     (wheel,) = out.glob("synth-*.whl")
@@ -36,13 +38,23 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_runs_outside_the_source_tree(unpacked_wheel, prefect_api, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(unpacked_wheel), "SYNTH_HOME": str(tmp_path / "h"),
-           "PREFECT_API_URL": prefect_api}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(unpacked_wheel),
+        "SYNTH_HOME": str(tmp_path / "h"),
+        "PREFECT_API_URL": prefect_api,
+    }
     probe = subprocess.run(
-        [sys.executable, "-c",
-         "import synth, flows, json; from synth.assets import asset_root, manifest;"
-         "print(json.dumps([synth.__file__, flows.__file__, str(asset_root()), len(manifest())]))"],
-        capture_output=True, text=True, cwd=tmp_path, env=env,
+        [
+            sys.executable,
+            "-c",
+            "import synth, flows, json; from synth.assets import asset_root, manifest;"
+            "print(json.dumps([synth.__file__, flows.__file__, str(asset_root()), len(manifest())]))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
     )
     assert probe.returncode == 0, probe.stderr
     synth_file, flows_file, root, n = json.loads(probe.stdout)
@@ -52,7 +64,11 @@ def test_wheel_runs_outside_the_source_tree(unpacked_wheel, prefect_api, tmp_pat
     assert n >= 60
     run = subprocess.run(
         [sys.executable, "-m", "flows.cli", "ocr", "--count", "12", "--json"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)

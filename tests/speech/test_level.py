@@ -106,6 +106,17 @@ def test_envelope_filter_matches_the_textbook_recursion(frames):
     np.testing.assert_allclose(_envelope_filter(_envelope_filter(x)), twice, rtol=1e-12, atol=1e-18)
 
 
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 7, 8, 11, 16, 17, 40])
+def test_sliding_max_equals_the_naive_window_maximum(width):
+    from synth.speech.level import _sliding_max
+
+    x = np.random.default_rng(width).standard_normal(60)
+    want = np.array([x[i : i + width].max() for i in range(x.size - width + 1)])
+    got = _sliding_max(x, width)
+    np.testing.assert_array_equal(got, want)
+    assert got is not x
+
+
 @pytest.mark.parametrize("n", [0, 5, 255, 256, 90_001])
 def test_sum_squares_is_close_to_the_exact_sum(n):
     from synth.speech.level import measure_speech, sum_squares

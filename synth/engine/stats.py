@@ -17,27 +17,39 @@ class Stats:
 
     def add(self, described: dict[str, Any], rejections: dict[str, int] | None = None) -> None:
         self.samples += 1
+        counts, numbers = self.counts, self.numbers
         for key, value in described.items():
-            if value is None:
-                continue
-            if isinstance(value, (bool, str)):
-                bucket = self.counts.setdefault(key, {})
-                bucket[str(value)] = bucket.get(str(value), 0) + 1
-            elif isinstance(value, int | float):
+            kind = type(value)
+            if kind is str or kind is bool:
+                text = value if kind is str else str(value)
+                bucket = counts.get(key)
+                if bucket is None:
+                    bucket = counts[key] = {}
+                bucket[text] = bucket.get(text, 0) + 1
+            elif kind is float or kind is int or isinstance(value, int | float):
                 v = float(value)
-                n = self.numbers.get(key)
+                n = numbers.get(key)
                 if n is None:
-                    self.numbers[key] = {"n": 1, "sum": v, "sumsq": v * v, "min": v, "max": v}
+                    numbers[key] = {"n": 1, "sum": v, "sumsq": v * v, "min": v, "max": v}
                 else:
                     n["n"] += 1
                     n["sum"] += v
                     n["sumsq"] += v * v
-                    n["min"] = min(n["min"], v)
-                    n["max"] = max(n["max"], v)
+                    if v < n["min"]:
+                        n["min"] = v
+                    if v > n["max"]:
+                        n["max"] = v
+            elif value is None:
+                continue
+            elif isinstance(value, str | bool):
+                text = str(value)
+                bucket = counts.setdefault(key, {})
+                bucket[text] = bucket.get(text, 0) + 1
             else:
                 raise TypeError(f"describe() value for '{key}' must be str, bool or number")
-        for reason, k in (rejections or {}).items():
-            self.rejections[reason] = self.rejections.get(reason, 0) + int(k)
+        if rejections:
+            for reason, k in rejections.items():
+                self.rejections[reason] = self.rejections.get(reason, 0) + int(k)
 
     def merge(self, other: dict[str, Any]) -> None:
         self.samples += other["samples"]

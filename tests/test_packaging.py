@@ -49,7 +49,8 @@ def test_wheel_runs_outside_the_source_tree(unpacked_wheel, prefect_api, tmp_pat
             sys.executable,
             "-c",
             "import synth, flows, json; from synth.assets import asset_root, manifest;"
-            "print(json.dumps([synth.__file__, flows.__file__, str(asset_root()), len(manifest())]))",
+            "print(json.dumps([synth.__file__, flows.__file__, str(asset_root()),"
+            " len(manifest())]))",
         ],
         capture_output=True,
         text=True,

@@ -80,7 +80,7 @@ def forget_generators() -> None:
     _GENERATORS.clear()
 
 
-def _write_file(path: Path, data: bytes) -> None:
+def _write_file(path: str | Path, data: bytes) -> None:
     """Create or truncate ``path`` and write ``data``: plain system calls, a third of the CPU
     time of ``open()``'s buffered file object for one write of a whole file."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
@@ -109,7 +109,9 @@ def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = Non
     out_dir = plan.out_dir
     manifest.parent.mkdir(parents=True, exist_ok=True)
     (out_dir / shard.name).mkdir(parents=True, exist_ok=True)
-    made_dirs: set[Path] = {out_dir / shard.name}
+    # Paths as strings in the loop: pathlib's joins cost ~10 us a file, more than the mkdir check.
+    root = os.fspath(out_dir)
+    made_dirs: set[str] = {os.path.join(root, shard.name)}
     stats = Stats()
     tmp = manifest.with_name(f".{manifest.name}.tmp-{os.getpid()}")
     pending = 0
@@ -120,10 +122,11 @@ def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = Non
             rendered = gen.render(recipe, stem)
             files = []
             for relpath, data in rendered.files.items():
-                path = out_dir / relpath
-                if path.parent not in made_dirs:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    made_dirs.add(path.parent)
+                path = os.path.join(root, relpath)
+                parent = os.path.dirname(path)
+                if parent not in made_dirs:
+                    os.makedirs(parent, exist_ok=True)
+                    made_dirs.add(parent)
                 _write_file(path, data)
                 files.append([relpath, sha256_bytes(data), len(data)])
             described = gen.describe(recipe, rendered.outputs)

@@ -167,13 +167,21 @@ def quantise_pcm16(x: np.ndarray, gain: float | np.float32 = 1.0) -> np.ndarray:
     return quantise_steps(x, gain).astype(np.int16)
 
 
-def quantise_steps(x: np.ndarray, gain: float | np.float32 = 1.0) -> np.ndarray:
+def quantise_steps(
+    x: np.ndarray, gain: float | np.float32 = 1.0, saturate: bool = True
+) -> np.ndarray:
     """``quantise_pcm16(x, gain)`` as float32 (whole numbers in [-32768, 32767], exact in
-    float32): for callers that measure or add the 16-bit signals before they are written."""
+    float32): for callers that measure or add the 16-bit signals before they are written.
+
+    ``saturate=False`` leaves out the clamp to the int16 range, for a caller that has scaled
+    ``x`` below full scale and checks the range itself (the mixer checks the mix's peak, which
+    it reads anyway).
+    """
     # x * (g * 2**15) rounds exactly as (x * g) * 2**15: scaling by a power of two is exact.
     q = np.multiply(x, np.float32(gain) * np.float32(PCM16_SCALE), dtype=np.float32)
     np.rint(q, out=q)
-    np.clip(q, -32768, 32767, out=q)
+    if saturate:
+        np.clip(q, -32768, 32767, out=q)
     return q
 
 

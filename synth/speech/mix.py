@@ -391,18 +391,23 @@ def render_mix(
     # Gains as float32 scalars: the arithmetic stays float32 whatever type the gains arrived as.
     # The 16-bit signals are kept as float32 whole numbers (exact) until they are written: the
     # mix is their exact sum, and every measurement reads them without a conversion.
-    target_f = quantise_steps(speech, np.float32(params.clean_gain * params.peak_scale))
+    # The gains keep speech, noise and mix below the peak limit (at most -0.01 dBFS, 37 steps
+    # below full scale), so no clamp is applied: the range is checked on the mix, whose peak is
+    # measured anyway, and on the components when they are returned.
+    target_f = quantise_steps(
+        speech, np.float32(params.clean_gain * params.peak_scale), saturate=False
+    )
     if len(noises) == 1:
         (use,), (buffer,) = params.noises, noises
         segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
-        noise_f = quantise_steps(segment, np.float32(use.gain * params.peak_scale))
+        noise_f = quantise_steps(segment, np.float32(use.gain * params.peak_scale), saturate=False)
     else:
         noise = np.zeros(n, dtype=np.float32)
         for use, buffer in zip(params.noises, noises, strict=True):
             segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
             noise += segment * np.float32(use.gain * params.peak_scale)
-        noise_f = quantise_steps(noise)
-    mix_f = target_f + noise_f  # |sum| < 2**16: exact in float32
+        noise_f = quantise_steps(noise, saturate=False)
+    mix_f = target_f + noise_f  # whole numbers below 2**24: exact in float32
     top, bottom = (int(mix_f.max()), int(mix_f.min())) if n else (0, 0)
     if top > 32767 or bottom < -32768:
         raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
@@ -429,6 +434,9 @@ def render_mix(
     }
     if not components:  # the 16-bit target and noise are only written with --with-targets
         return MixResult(mix_f.astype(np.int16), None, None, measured)
+    for part, name in ((target_f, "speech"), (noise_f, "noise")):
+        if n and (part.max() > 32767 or part.min() < -32768):
+            raise RuntimeError(f"internal error: the peak-protected {name} overflows 16 bits")
     return MixResult(
         mix_f.astype(np.int16), target_f.astype(np.int16), noise_f.astype(np.int16), measured
     )

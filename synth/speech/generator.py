@@ -10,7 +10,7 @@ name starts with ``__`` when it lists data files, so the extra files do not beco
 
 Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, and the
 Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set (see ``synth.speech.manifests``).
-Card pictures (``preview``): ``__synth__/preview.png`` (spectrograms of the first mixes) and
+Card pictures (``preview``): ``__synth__/preview.jpg`` (spectrograms of the first mixes) and
 ``__synth__/snr_histogram.png`` (achieved SNR of every mix).
 """
 
@@ -215,7 +215,7 @@ class SpeechGenerator:
 
         first = list(rows)  # the engine passes the first 64 rows
         folder = preview_dir(out_dir)
-        sheet = folder / "preview.png"
+        sheet = folder / "preview.jpg"
         sheet.write_bytes(contact_sheet(out_dir, first))
         counts = SnrCounts()
         metadata = Path(out_dir) / METADATA

@@ -355,8 +355,9 @@ def test_preview_pictures_for_the_card(tmp_path):
     made = SpeechGenerator({}).preview(tmp_path, iter(rows))
     (rel, caption), (hist_rel, hist_caption) = made
     assert caption == "spectrograms of the first mixes"
+    assert rel == "__synth__/preview.jpg"
     image = Image.open(tmp_path / rel)
-    assert image.size == (720, 3 * (128 + 16))
+    assert image.format == "JPEG" and image.size == (720, 3 * (128 + 16))
     pixels = np.asarray(image)
     assert pixels.min() < 64 and pixels.max() > 192  # loud and quiet regions are drawn
     assert hist_rel == "__synth__/snr_histogram.png"

@@ -263,13 +263,13 @@ def test_card_gets_spectrograms_and_the_histogram_of_every_row(built):
 
     made = dict((caption.split(" ")[0], rel) for rel, caption in _previews(built))
     assert made == {
-        "spectrograms": "__synth__/preview.png",
+        "spectrograms": "__synth__/preview.jpg",
         "achieved": "__synth__/snr_histogram.png",
     }
     hist = Image.open(built / made["achieved"])
     assert hist.size == HIST_SIZE
     card = (built / "README.md").read_text()
-    assert "](__synth__/preview.png)" in card and "](__synth__/snr_histogram.png)" in card
+    assert "](__synth__/preview.jpg)" in card and "](__synth__/snr_histogram.png)" in card
     assert f"achieved SNR of all {COUNT} mixes" in card
 
 
@@ -292,7 +292,7 @@ def test_histogram_streams_every_row_of_the_metadata(tmp_path):
     rows = [first | {"snr_db": float(i % 21)} for i in range(99)] + [first | {"snr_db": None}]
     (tmp_path / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     made = gen.preview(tmp_path, iter(rows[:64]))
-    assert [rel for rel, _ in made] == ["__synth__/preview.png", "__synth__/snr_histogram.png"]
+    assert [rel for rel, _ in made] == ["__synth__/preview.jpg", "__synth__/snr_histogram.png"]
     assert made[1][1].startswith("achieved SNR of all 100 mixes (active reference")
     from PIL import Image
 

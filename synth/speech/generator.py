@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote_from_bytes
 
 import numpy as np
 
@@ -74,8 +75,8 @@ def _file_input(
     record = assets.record(real)
     if record is not None:
         uri, licence, attribution = f"asset:{record.path}", record.licence, record.attribution
-    else:
-        uri, attribution = Path(real).as_uri(), ""
+    else:  # Path(real).as_uri() for an absolute path, without building a Path per clip
+        uri, attribution = "file://" + quote_from_bytes(os.fsencode(real)), ""
     return InputRef(
         role=role, name=name, uri=uri, sha256=sha256, licence=licence, attribution=attribution
     )

@@ -176,6 +176,7 @@ def test_user_corpus_and_noise_folder_at_other_rates(tmp_path):
     gen = SpeechGenerator(spec)
     files = {r.name: r for r in gen.inputs() if r.role == "noise" and r.uri.startswith("file://")}
     assert set(files) == {"stereo48k.wav", "short.ogg"} and files["short.ogg"].licence == "CC0-1.0"
+    assert files["short.ogg"].uri == (noises / "short.ogg").resolve().as_uri()
     assert {r.licence for r in gen.inputs() if r.role == "clean_speech"} == {"CC-BY-4.0"}
     policies = set()
     for index in range(12):

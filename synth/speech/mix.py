@@ -394,9 +394,11 @@ def render_mix(
     # The gains keep speech, noise and mix below the peak limit (at most -0.01 dBFS, 37 steps
     # below full scale), so no clamp is applied: the range is checked on the mix, whose peak is
     # measured anyway, and on the components when they are returned.
+    # Each signal is measured as soon as it is made, while it is still in the CPU's cache.
     target_f = quantise_steps(
         speech, np.float32(params.clean_gain * params.peak_scale), saturate=False
     )
+    speech_m = measure_speech(target_f, rate)
     if len(noises) == 1:
         (use,), (buffer,) = params.noises, noises
         segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
@@ -407,14 +409,20 @@ def render_mix(
             segment = noise_segment(buffer, use.offset, n, use.policy, use.crossfade)
             noise += segment * np.float32(use.gain * params.peak_scale)
         noise_f = quantise_steps(noise, saturate=False)
-    mix_f = target_f + noise_f  # whole numbers below 2**24: exact in float32
+    noise_level = rms(noise_f)
+    # Whole numbers below 2**24: the sum is exact in float32. Without the components, the mix
+    # takes the noise's place.
+    if components:
+        mix_f = target_f + noise_f
+    else:
+        mix_f = noise_f
+        mix_f += target_f
     top, bottom = (int(mix_f.max()), int(mix_f.min())) if n else (0, 0)
     if top > 32767 or bottom < -32768:
         raise RuntimeError("internal error: the peak-protected mix overflows 16 bits")
+    mix_level = rms(mix_f)
 
-    speech_m = measure_speech(target_f, rate)
     act = speech_m.active
-    noise_level = rms(noise_f)
     snr_active = (
         20.0 * math.log10(act.level / noise_level) if noise_level and act.level else math.nan
     )
@@ -427,7 +435,7 @@ def render_mix(
         "snr_active_db": _finite(snr_active),
         "snr_whole_db": _finite(snr_whole),
         "speech_activity": act.activity,
-        "level_dbfs": dbfs(rms(mix_f) / PCM16_SCALE),
+        "level_dbfs": dbfs(mix_level / PCM16_SCALE),
         "peak_dbfs": dbfs(max(top, -bottom) / PCM16_SCALE),
         "clipping_prevented": params.peak_scale < 1.0,
         "duration_s": n / rate,

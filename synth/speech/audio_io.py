@@ -63,10 +63,10 @@ def _plain_pcm16_wav(p: Path) -> tuple[np.ndarray, int] | None:
         head = f.read(12)
         if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return None
-        size = os.fstat(f.fileno()).st_size
-        if size > _PCM16_WAV_MAX_BYTES:
+        if os.fstat(f.fileno()).st_size > _PCM16_WAV_MAX_BYTES:
             return None
-        data = head + f.read()
+        f.seek(0)
+        data = f.read()
     pos, fmt = 12, None
     while pos + 8 <= len(data):
         chunk, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
@@ -84,8 +84,7 @@ def _plain_pcm16_wav(p: Path) -> tuple[np.ndarray, int] | None:
             if length == 0 or length % align or body + length > len(data):
                 return None  # empty, odd-sized, streaming (0xFFFFFFFF) or truncated
             pcm = np.frombuffer(data, dtype="<i2", count=length // 2, offset=body)
-            x = pcm.astype(np.float32)
-            x *= _INV_PCM16
+            x = np.multiply(pcm, _INV_PCM16, dtype=np.float32)  # int16 -> float32 is exact
             return x.reshape(-1, channels), int(rate)
         pos = body + length + (length & 1)
     return None

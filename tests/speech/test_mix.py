@@ -3,6 +3,7 @@ purity and JSON round trips, loop policy, and every rejection counted by reason.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from synth.errors import TooManyRejections
 from synth.speech.level import rms, snr_db
 from synth.speech.mix import loop_period, noise_segment, render_mix, sample_mix
-from synth.speech.params import MixParams
+from synth.speech.params import MixParams, NoiseUse
 from synth.speech.spec import SpeechSpec
 from tests.speech.helpers import memory_pools, noise, speechlike
 
@@ -265,3 +266,37 @@ def test_a_mix_without_components_is_the_same_mix_and_measurements():
         assert bare.target is None and bare.noise is None
         np.testing.assert_array_equal(bare.mix, full.mix)
         assert bare.measured == full.measured
+
+
+def test_a_recipe_whose_gains_pass_16_bits_is_refused_not_wrapped():
+    # The sampler never draws such gains; a hand-edited recipe can. int16 would wrap around
+    # (a loud click with a wrong label), so the render refuses instead.
+    params, _ = _render(SpeechSpec(noises_per_mix_range=(1, 1), reverb_prob=0.0), 5)
+    noises = [NOISES[u.id] for u in params.noises]
+    loud = dataclasses.replace(params, clean_gain=params.clean_gain * 1000.0)
+    for components in (True, False):
+        with pytest.raises(RuntimeError, match="mix overflows 16 bits"):
+            render_mix(loud, CLEANS[loud.clean_id], noises, components=components)
+
+
+def test_components_that_pass_16_bits_are_refused_even_when_the_mix_fits():
+    # Speech and noise in antiphase: each component is far past full scale, their sum is 0.
+    clean = np.full(1600, 0.5, dtype=np.float32)
+    use = NoiseUse("n", "memory:n", "0" * 64, "folder", 0, "crop", 0, 0.0, 2.0)
+    params = MixParams(
+        clean_id="c",
+        clean_sha256="0" * 64,
+        rate_hz=RATE,
+        num_samples=clean.size,
+        snr_db=0.0,
+        snr_reference="whole",
+        level_dbfs=0.0,
+        noises=(use,),
+        reverb=None,
+        clean_gain=2.0,
+        peak_scale=1.0,
+    )
+    bare = render_mix(params, clean, [-clean], components=False)
+    assert not bare.mix.any()
+    with pytest.raises(RuntimeError, match="speech overflows 16 bits"):
+        render_mix(params, clean, [-clean])

@@ -12,7 +12,10 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from synth.catalog.base import DatasetRecord
 
 EXIT_BAD_INPUT = 2
 EXIT_CHECK_FAILED = 1
@@ -320,7 +323,12 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.snr_reference:
         overrides["snr_reference"] = args.snr_reference
     if args.clean:
-        overrides["clean"] = _clean_source(args.clean, args.home)
+        path, record = _clean_source(args.clean, args.home)
+        overrides["clean"] = path
+        if record is not None:  # a catalog dataset: lineage points at it, its licences apply
+            overrides["clean_dataset_id"] = record.id
+            if "clean_licence" not in config:
+                overrides["clean_licence"] = " AND ".join(record.licences) or "unknown"
     if args.noise:
         overrides["noise_dir"] = str(Path(args.noise).resolve())
     if args.reverb_prob is not None:
@@ -336,20 +344,22 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
     return deep_merge(config, overrides)
 
 
-def _clean_source(value: str, home: str | None) -> str:
-    """A path to a corpus as it is; an existing path wins over a catalog id."""
+def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | None]:
+    """A corpus path as it is, or a catalog dataset's folder with its record; an existing path
+    wins over a catalog id."""
     path = Path(value)
     if path.exists():
-        return str(path.resolve())
+        return str(path.resolve()), None
     from synth.catalog import open_catalog
 
     catalog = open_catalog(home)
     try:
-        return str(Path(catalog.get(value).path))
+        record = catalog.get(value)
     except Exception:
         _fail(f"--clean: '{value}' is neither a file or folder nor a dataset id in the catalog")
     finally:
         catalog.close()
+    return str(Path(record.path)), record
 
 
 def cmd_speech(args: argparse.Namespace) -> int:

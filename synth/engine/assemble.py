@@ -59,12 +59,18 @@ def missing_shards(plan: BuildPlan) -> list[Shard]:
     return [s for s in all_shards(plan) if not shard_manifest_path(plan, s).exists()]
 
 
+COUNTED_AS = {"clean_transcript": "clean_speech"}
+"""Roles used exactly when an input of another role with the same name is (a clip's own
+transcript file and the clip)."""
+
+
 def used_inputs(inputs: list[dict[str, Any]], stats: Stats) -> list[dict[str, Any]]:
     """Inputs the samples actually drew on: a role that ``describe`` counts keeps only the names
     that occur; roles it does not count (a text corpus, a parent) are kept whole."""
     out = []
     for item in inputs:
-        counted = stats.counts.get(item["role"])
+        role = item["role"]
+        counted = stats.counts.get(COUNTED_AS.get(role, role))
         if counted is None or item["name"] in counted:
             out.append(item)
     return out

@@ -19,7 +19,7 @@ import csv
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,13 +40,19 @@ _EXPECTED = (
 
 @dataclass(frozen=True)
 class CleanItem:
-    """One clean utterance: a stable id (relative path without extension) and its transcript."""
+    """One clean utterance: a stable id (relative path without extension) and its transcript.
+
+    ``transcript`` is the clip's own ``.txt`` file in the ``text_pairs`` layout (None when a
+    manifest lists the texts), with its ``transcript_sha256``: a label is an input like the audio.
+    """
 
     id: str
     path: Path
     text: str
     sha256: str
     speaker: str = ""
+    transcript: Path | None = None
+    transcript_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,7 +234,8 @@ def _read_text_pairs(root: Path) -> list[CleanItem]:
         txt = path.with_suffix(".txt")
         if not txt.is_file():
             raise AssetError(path, f"no transcript: expected {txt.name} beside it")
-        items.append(_item(root, path, _read_text(txt), "", str(txt)))
+        item = _item(root, path, _read_text(txt), "", str(txt))
+        items.append(replace(item, transcript=txt, transcript_sha256=file_sha256(txt)))
     return items
 
 

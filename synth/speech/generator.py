@@ -95,12 +95,23 @@ class SpeechGenerator:
         self._mix_pools = self.pools.mix_pools()
 
     def inputs(self) -> list[InputRef]:
-        """The transcript manifest, every clean clip, each procedural kind, babble's talkers and
-        each noise file. Names are the ids recipes use (clean id, ``procedural:<kind>``, noise
-        file path relative to ``noise_dir``)."""
+        """The corpus dataset (``--clean ID``), the transcript manifest (or each clip's
+        ``.txt``), every clean clip, each procedural kind, babble's talkers and each noise file.
+        Names are the ids recipes use (clean id, ``procedural:<kind>``, noise file path relative
+        to ``noise_dir``)."""
         spec, corpus = self.spec, self.pools.corpus
         assets = _AssetLookup()
         refs = []
+        if spec.clean_dataset_id:  # the engine fills in the dataset's licences
+            refs.append(
+                InputRef(
+                    role="clean_corpus",
+                    name=spec.clean_dataset_id[:12],
+                    uri=f"dataset:{spec.clean_dataset_id}",
+                    sha256=spec.clean_dataset_id,
+                    licence=spec.clean_licence,
+                )
+            )
         if corpus.manifest is not None:
             sha = file_sha256(corpus.manifest)
             refs.append(
@@ -116,6 +127,18 @@ class SpeechGenerator:
         refs += [
             _file_input("clean_speech", it.id, it.path, it.sha256, spec.clean_licence, assets)
             for it in corpus.items
+        ]
+        refs += [  # text_pairs: each clip's .txt (kept for exactly the clips drawn)
+            _file_input(
+                "clean_transcript",
+                it.id,
+                it.transcript,
+                it.transcript_sha256,
+                spec.clean_licence,
+                assets,
+            )
+            for it in corpus.items
+            if it.transcript is not None
         ]
         talkers = sorted({i for ref in self.pools.noises.get("babble", []) for i in ref.excludes})
         for i in talkers:

@@ -24,6 +24,8 @@ class SpeechSpec(StrictModel):
     """What to draw for each mix. Every ``*_range`` is a ``[low, high]`` pair, drawn uniformly.
 
     - ``clean``: a corpus folder or manifest (see ``synth.speech.corpus``); None = embedded clips.
+    - ``clean_dataset_id``: the catalog dataset whose folder ``clean`` is (``--clean ID``): it is
+      recorded as an input, so the new dataset's lineage points at it and carries its licences.
     - ``noise_dir``: a folder of noise clips (kind ``folder``); None = procedural noise only.
     - ``noise_weights``: relative draw weights per kind; None = ``DEFAULT_NOISE_WEIGHTS``, where
       ``folder`` only counts when ``noise_dir`` is set. A kind with weight 0 is never drawn.
@@ -38,6 +40,7 @@ class SpeechSpec(StrictModel):
 
     sample_rate_hz: int = Field(16000, ge=8000, le=48000)
     clean: str | None = None
+    clean_dataset_id: str | None = None
     clean_licence: str = "unknown"
     noise_dir: str | None = None
     noise_licence: str = "unknown"

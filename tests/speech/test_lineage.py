@@ -1,0 +1,59 @@
+"""Lineage of speech datasets: transcripts, corpus datasets and their licences."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from synth.catalog import open_catalog
+from synth.engine.build import build, prepare
+from synth.engine.verify import verify_dataset
+from synth.speech.spec import build_spec as build_speech_spec
+
+
+def test_a_text_pairs_corpus_records_each_transcript_and_verify_sees_it_change(
+    tmp_path, pairs_corpus
+):
+    spec = build_speech_spec({"clean": str(pairs_corpus)}).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=1, count=4, name="pairs", home=tmp_path / "home")
+    rec = build(plan, gen, catalog, workers=1).record
+    catalog.close()
+    used = {json.loads(line)["clean_id"] for line in (Path(rec.path) / "metadata.jsonl").open()}
+    texts = {i["name"]: i for i in rec.inputs if i["role"] == "clean_transcript"}
+    assert set(texts) == used and used  # the .txt of exactly the clips drawn
+    for name, item in texts.items():
+        txt = pairs_corpus / f"{name}.txt"
+        assert item["uri"] == txt.resolve().as_uri()
+        assert item["sha256"] == hashlib.sha256(txt.read_bytes()).hexdigest()
+    assert verify_dataset(rec.path, rec.id, samples=0).ok
+
+    edited = sorted(used)[0]
+    (pairs_corpus / f"{edited}.txt").write_text("totally different words\n", encoding="utf-8")
+    report = verify_dataset(rec.path, rec.id, samples=0)
+    assert not report.ok
+    assert report.problems == [
+        f"input {(pairs_corpus / f'{edited}.txt').resolve().as_uri()}: content changed since "
+        "the build"
+    ]
+    again, _ = prepare("speech", spec, seed=1, count=4, name="pairs", home=tmp_path / "home")
+    assert again.fingerprint != plan.fingerprint  # a new label set is a new build
+
+
+def test_clean_from_a_catalog_dataset_records_it_and_carries_its_licences(run_synth):
+    first = json.loads(run_synth("speech", "--count", "6", "--json", check=True).stdout)
+    source = json.loads((Path(first["path"]) / "dataset.json").read_text(encoding="utf-8"))
+    proc = run_synth("speech", "--count", "4", "--clean", first["id"][:12], "--json", check=True)
+    made = json.loads(proc.stdout)
+    info = json.loads((Path(made["path"]) / "dataset.json").read_text(encoding="utf-8"))
+    licence = " AND ".join(source["licences"])
+    assert info["spec"]["clean_dataset_id"] == first["id"]
+    assert info["spec"]["clean"] == first["path"]
+    (corpus,) = [i for i in info["inputs"] if i["role"] == "clean_corpus"]
+    assert corpus["uri"] == f"dataset:{first['id']}" and corpus["licence"] == licence
+    clips = [i for i in info["inputs"] if i["role"] == "clean_speech"]
+    assert clips and {i["licence"] for i in clips} == {licence}
+    assert "unknown" not in info["licences"]
+    lineage = json.loads(run_synth("datasets", "lineage", made["id"], "--json", check=True).stdout)
+    assert [(a["id"], a["relation"]) for a in lineage["ancestors"]] == [(first["id"], "input")]

@@ -169,7 +169,7 @@ def _label_and_recipe(rec: dict[str, Any]) -> tuple[str, str]:
     return label, canonical_json(recipe)
 
 
-def _split_record(line: str) -> tuple[dict[str, Any], str, str]:
+def split_record(line: str) -> tuple[dict[str, Any], str, str]:
     """A shard-manifest line's ``files``, ``index``, ``outputs`` and ``row`` (the recipe is not
     decoded when it can be spliced), with its labels line (``canonical_json([row, outputs])``)
     and its ``recipes.jsonl`` line.
@@ -229,9 +229,9 @@ def assemble(
     ``run`` holds facts about the run that made it (Prefect flow-run id, worker count); they go
     into ``dataset.json`` but not into the content id; so do ``extra`` entries (skipped inputs).
     Also writes the file index (``__synth__/files.tsv``: the sorted manifest the content id is
-    computed over) and ``__synth__/index.json`` (labels and metadata hashes, and the byte offset
-    of each shard's first record in ``recipes.jsonl``), which quick checks read instead of every
-    shard manifest. Every step streams: memory does not grow with the dataset.
+    computed over) and ``__synth__/index.json`` (labels, metadata and recipes hashes, the byte
+    offset of each shard's first record in ``recipes.jsonl``), which quick checks read instead of
+    every shard manifest. Every step streams: memory does not grow with the dataset.
     """
     missing = missing_shards(plan)
     if missing:
@@ -244,6 +244,7 @@ def assemble(
     internal = plan.internal_dir
     labels = hashlib.sha256()
     metadata_hash = hashlib.sha256()
+    recipes_hash = hashlib.sha256()
     stats = Stats()
     count = 0
     offsets: list[int] = []
@@ -259,12 +260,14 @@ def assemble(
                 shard_files: list[tuple[str, str, int]] = []
                 with open(shard_manifest_path(plan, shard), encoding="utf-8") as f:
                     for line in f:
-                        rec, label_line, recipe_line = _split_record(line)
+                        rec, label_line, recipe_line = split_record(line)
                         shard_files.extend((p, h, n) for p, h, n in rec["files"])
                         labels.update(label_line.encode())
                         labels.update(b"\n")
                         count += 1
-                        recipes.write((recipe_line + "\n").encode())
+                        recipe_bytes = (recipe_line + "\n").encode()
+                        recipes_hash.update(recipe_bytes)
+                        recipes.write(recipe_bytes)
                         row = (json.dumps(rec["row"], ensure_ascii=False) + "\n").encode()
                         metadata_hash.update(row)
                         meta.write(row)
@@ -285,6 +288,7 @@ def assemble(
         "id": dataset_id,
         "labels_sha256": labels.hexdigest(),
         "metadata_sha256": metadata_hash.hexdigest(),
+        "recipes_sha256": recipes_hash.hexdigest(),
         "files": file_count,
         "shards": [
             {"number": s.number, "start": s.start, "stop": s.stop, "recipes_offset": o}

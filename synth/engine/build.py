@@ -15,7 +15,7 @@ from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
 from synth.catalog.base import data_home
-from synth.engine.assemble import METADATA, assemble
+from synth.engine.assemble import INDEX_JSON, METADATA, assemble
 from synth.engine.card import write_card
 from synth.engine.expand import link_parent
 from synth.engine.generator import Generator, make_generator
@@ -23,6 +23,7 @@ from synth.engine.plan import BuildPlan
 from synth.engine.pool import ShardPool
 from synth.engine.shard import adopt_generator
 from synth.errors import SynthError
+from synth.hashing import sha256_file
 from synth.lineage.openlineage import LineageEmitter
 
 
@@ -107,6 +108,19 @@ def ensure_writable(plan: BuildPlan) -> None:
     (plan.internal_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2))
 
 
+def record_derived(plan: BuildPlan, paths: list[Path]) -> None:
+    """Add the hashes of files derived from the labels (``write_extras``) to the folder's index,
+    so ``verify`` names an edited or deleted one."""
+    index_path = plan.internal_dir / INDEX_JSON
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    index["derived"] = {
+        Path(p).relative_to(plan.out_dir).as_posix(): sha256_file(p) for p in sorted(paths)
+    }
+    tmp = index_path.with_name(f".{INDEX_JSON}.tmp")
+    tmp.write_text(json.dumps(index) + "\n", encoding="utf-8")
+    tmp.replace(index_path)
+
+
 def finish(
     plan: BuildPlan,
     gen: Generator,
@@ -130,7 +144,8 @@ def finish(
     extras = getattr(gen, "write_extras", None)
     if extras is not None:  # derived views of the labels, e.g. a NeMo manifest or Kaldi files
         with open(plan.out_dir / METADATA, encoding="utf-8") as f:
-            extras(plan.out_dir, (json.loads(line) for line in f))
+            written = extras(plan.out_dir, (json.loads(line) for line in f))
+        record_derived(plan, written or [])
     write_card(plan.out_dir, assembled.info, previews)
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)

@@ -26,6 +26,7 @@ from synth.engine.assemble import (
     RECIPES,
     SortedFiles,
     content_id_sorted,
+    split_record,
 )
 from synth.engine.plan import INTERNAL_DIR
 from synth.errors import SynthError
@@ -91,6 +92,7 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
         return report
     labels = hashlib.sha256()
     metadata = hashlib.sha256()
+    recipes = hashlib.sha256()
     with tempfile.TemporaryDirectory(prefix="synth-verify-") as scratch:
         runs = SortedFiles(Path(scratch))
         for shard in info["shards"]:
@@ -101,10 +103,11 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
             shard_files: list[tuple[str, str, int]] = []
             with open(manifest, encoding="utf-8") as f:
                 for line in f:
-                    rec = json.loads(line)
-                    labels.update(canonical_json([rec["row"], rec["outputs"]]).encode())
+                    rec, label_line, recipe_line = split_record(line)
+                    labels.update(label_line.encode())
                     labels.update(b"\n")
                     metadata.update((json.dumps(rec["row"], ensure_ascii=False) + "\n").encode())
+                    recipes.update((recipe_line + "\n").encode())
                     for rel, digest, size in rec["files"]:
                         shard_files.append((rel, digest, size))
                         report.checked_files += 1
@@ -118,17 +121,49 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
         if report.problems:
             return report
         report.actual_id = content_id_sorted(runs.merged(), labels.hexdigest())
-    meta_path = root / METADATA
-    if not meta_path.is_file():
-        report.missing.append(METADATA)
-    elif sha256_file(meta_path) != metadata.hexdigest():
-        report.changed.append(f"{METADATA} (labels differ from the shard manifests)")
+    _check_label_files(root, metadata.hexdigest(), recipes.hexdigest(), report)
+    _check_derived(root, report)
     if report.actual_id != expected_id and not (report.missing or report.changed):
         report.problems.append(
             f"content id {report.actual_id[:12]} differs from the catalog's {expected_id[:12]} "
             "(labels or manifests were edited)"
         )
     return report
+
+
+def _check_label_files(
+    root: Path, metadata_sha256: str, recipes_sha256: str | None, report: VerifyReport
+) -> None:
+    """``metadata.jsonl`` and ``recipes.jsonl`` must hash as the shard manifests give them (a
+    folder assembled before recipes were hashed has no ``recipes_sha256``)."""
+    for name, digest, what in (
+        (METADATA, metadata_sha256, "labels"),
+        (RECIPES, recipes_sha256, "recipes"),
+    ):
+        if digest is None:
+            continue
+        p = root / name
+        if not p.is_file():
+            report.missing.append(name)
+        elif sha256_file(p) != digest:
+            report.changed.append(f"{name} ({what} differ from the shard manifests)")
+
+
+def _check_derived(root: Path, report: VerifyReport) -> None:
+    """Files derived from the labels after assembly (a NeMo manifest, a Kaldi folder) must hash
+    as they did when written; their hashes are in the folder's index."""
+    try:
+        index = json.loads((root / INTERNAL_DIR / INDEX_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    for rel, digest in (index.get("derived") or {}).items():
+        p = root / rel
+        report.checked_files += 1
+        report.hashed_files += 1
+        if not p.is_file():
+            report.missing.append(rel)
+        elif sha256_file(p) != digest:
+            report.changed.append(f"{rel} (derived from {METADATA}: edited since the build)")
 
 
 def _read_index(root: Path) -> dict[str, Any] | None:
@@ -242,11 +277,8 @@ def verify_quick(
             f"content id {report.actual_id[:12]} of the file index differs from the catalog's "
             f"{expected_id[:12]} (files or labels were edited; run verify without --quick)"
         )
-    meta_path = root / METADATA
-    if not meta_path.is_file():
-        report.missing.append(METADATA)
-    elif sha256_file(meta_path) != index["metadata_sha256"]:
-        report.changed.append(f"{METADATA} (labels differ from the shard manifests)")
+    _check_label_files(root, index["metadata_sha256"], index.get("recipes_sha256"), report)
+    _check_derived(root, report)
     report.checked_inputs = verify_inputs(path, report)
     report.changed.extend(rerendered.changed)
     report.problems.extend(rerendered.problems)

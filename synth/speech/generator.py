@@ -262,10 +262,11 @@ class SpeechGenerator:
             ),
         ]
 
-    def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> None:
+    def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[Path]:
         """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory (see
-        ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once."""
-        write_nemo_and_kaldi(Path(out_dir), rows, kaldi=self.spec.kaldi)
+        ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once; returns
+        the paths written."""
+        return write_nemo_and_kaldi(Path(out_dir), rows, kaldi=self.spec.kaldi)
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         """Per-sample statistics: kinds and flags as strings (counted), levels as numbers."""

@@ -36,9 +36,10 @@ def test_a_sample_whose_recipe_no_longer_renders_the_same_is_named(tmp_path):
     recipes.write_text("\n".join(lines) + "\n")
     report = verify_dataset(rec.path, rec.id, samples=25, seed=0)
     assert not report.ok
-    assert report.changed[0] == "shard-00000/000000003.jpg (re-rendered from its recipe: differs)"
-    assert report.changed[1].startswith("shard-00000/000000005.jpg (its recipe does not render:")
-    assert len(report.changed) == 2
+    assert report.changed[0] == "recipes.jsonl (recipes differ from the shard manifests)"
+    assert report.changed[1] == "shard-00000/000000003.jpg (re-rendered from its recipe: differs)"
+    assert report.changed[2].startswith("shard-00000/000000005.jpg (its recipe does not render:")
+    assert len(report.changed) == 3
 
 
 def test_an_input_that_changed_since_the_build_is_named(tmp_path):

@@ -1,10 +1,13 @@
-"""Lineage of speech datasets: transcripts, corpus datasets and their licences."""
+"""Lineage and verification of speech datasets: transcripts, corpus datasets and their
+licences, recipes and the derived NeMo and Kaldi files."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
+
+import pytest
 
 from synth.catalog import open_catalog
 from synth.engine.build import build, prepare
@@ -57,3 +60,31 @@ def test_clean_from_a_catalog_dataset_records_it_and_carries_its_licences(run_sy
     assert "unknown" not in info["licences"]
     lineage = json.loads(run_synth("datasets", "lineage", made["id"], "--json", check=True).stdout)
     assert [(a["id"], a["relation"]) for a in lineage["ancestors"]] == [(first["id"], "input")]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_verify_names_an_edited_recipe_and_edited_or_deleted_derived_files(tmp_path, quick):
+    spec = build_speech_spec({"kaldi": True}).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=2, count=5, name="v", home=tmp_path / "home")
+    rec = build(plan, gen, catalog, workers=1).record
+    catalog.close()
+    root = Path(rec.path)
+    assert verify_dataset(root, rec.id, samples=5, quick=quick).ok
+
+    recipes = (root / "recipes.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    line = json.loads(recipes[3])
+    line["recipe"]["snr_db"] += 1.0  # the requested SNR on record, no audio touched
+    recipes[3] = json.dumps(line) + "\n"
+    (root / "recipes.jsonl").write_text("".join(recipes), encoding="utf-8")
+    with open(root / "manifest.nemo.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"audio_filepath": "junk.wav", "duration": 1.0, "text": "junk"}\n')
+    (root / "kaldi" / "utt2spk").unlink()
+
+    report = verify_dataset(root, rec.id, samples=0, quick=quick)
+    assert not report.ok
+    assert sorted(report.changed) == [
+        "manifest.nemo.jsonl (derived from metadata.jsonl: edited since the build)",
+        "recipes.jsonl (recipes differ from the shard manifests)",
+    ]
+    assert report.missing == ["kaldi/utt2spk"]

@@ -146,7 +146,7 @@ def test_assembled_lines_spliced_from_manifests_equal_the_encoded_ones(tmp_path)
     """Assembly splices the labels and recipe lines out of each manifest line's text; they must
     be the very strings that parsing and encoding again give, for real records and for a line
     of another shape (which takes the encoding path)."""
-    from synth.engine.assemble import _label_and_recipe, _split_record
+    from synth.engine.assemble import _label_and_recipe, split_record
 
     _, plan = _build(tmp_path, count=30)
     lines = []
@@ -165,7 +165,7 @@ def test_assembled_lines_spliced_from_manifests_equal_the_encoded_ones(tmp_path)
     tricky["row"]["row"] = 5
     lines.append(canonical_json(tricky))
     for line in lines:
-        rec, label, recipe = _split_record(line)
+        rec, label, recipe = split_record(line)
         full = json.loads(line)
         assert (rec["files"], rec["row"]) == (full["files"], full["row"])
         assert (label, recipe) == _label_and_recipe(full)

@@ -46,6 +46,9 @@ def test_cli_degenerate_snr_is_met_on_the_written_files(run_synth, reference):
         assert abs(measured - 10.0) <= 0.1, (row["file_name"], measured)
         assert abs(row["snr_db"] - measured) <= 0.01
         assert row["text"]
+        peak_limit = 10 ** (-0.1 / 20) * 32768  # the default peak_limit_dbfs
+        for part in (mix, target, noise):
+            assert np.max(np.abs(part.astype(np.int32))) <= peak_limit + 1
 
 
 def test_same_id_for_one_and_two_workers(tmp_path):
@@ -68,9 +71,47 @@ def test_speech_flow_records_inputs_and_trigger(prefect_api, home):
     result = speech_dataset(count=10, seed=1, home=str(home), config={"snr_db_range": [5, 15]})
     rec = result["record"]
     assert rec["kind"] == "speech" and rec["count"] == 10 and rec["flow_run_id"]
+    assert rec["trigger"] == {"type": "manual"}
     roles = {i["role"] for i in rec["inputs"]}
     assert {"clean_speech", "noise"} <= roles, roles
     for item in rec["inputs"]:
         assert item["licence"] and item["sha256"]
+    # Every noise source a mix drew is an input, and every clean clip drawn.
+    drawn_kinds = set(rec["statistics"]["counts"]["noise_kind"])
+    noise_uris = {i["uri"] for i in rec["inputs"] if i["role"] == "noise"}
+    assert {f"procedural:{k}" for k in drawn_kinds} <= noise_uris, (drawn_kinds, noise_uris)
+    clips = {i["name"] for i in rec["inputs"] if i["role"] == "clean_speech"}
+    assert set(rec["statistics"]["counts"]["clean_speech"]) == clips
     snr = rec["statistics"]["numbers"]["snr_db"]
     assert 5 <= snr["min"] <= snr["max"] <= 15
+
+
+def test_a_built_folder_loads_as_an_audiofolder_as_it_is(tmp_path):
+    """The whole folder of a real build (recipes, dataset.json, NeMo and Kaldi files, card,
+    ``__synth__``) loads with ``load_dataset("audiofolder")``: only the mixes become rows."""
+    datasets = pytest.importorskip("datasets")
+    if int(datasets.__version__.split(".")[0]) >= 4:  # 4+ decodes audio through torchcodec
+        pytest.importorskip("torchcodec", reason="datasets 4+ needs torchcodec to decode audio")
+    spec = build_speech_spec(
+        {"with_targets": True, "kaldi": True, "format": "flac", "shard_size": 4}
+    ).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=4, count=6, name="hf", home=tmp_path / "home")
+    rec = build(plan, gen, catalog, workers=1).record
+    catalog.close()
+    root = Path(rec.path)
+    rows = [json.loads(line) for line in (root / "metadata.jsonl").open(encoding="utf-8")]
+    ds = datasets.load_dataset(
+        "audiofolder", data_dir=str(root), split="train", cache_dir=str(tmp_path / ".cache")
+    )
+    assert ds.num_rows == 6
+    assert {"audio", "target", "noise", "text", "snr_db", "snr_reference"} <= set(ds.column_names)
+    assert ds["text"] == [r["text"] for r in rows]
+    assert ds["snr_db"] == [r["snr_db"] for r in rows]
+    assert set(ds["snr_reference"]) == {"active"}
+    for i, row in enumerate(rows):
+        item = ds[i]
+        assert Path(item["audio"]["path"]).name == Path(row["file_name"]).name
+        mix, parts = item["audio"]["array"], item["target"]["array"] + item["noise"]["array"]
+        assert item["audio"]["sampling_rate"] == 16000
+        assert np.max(np.abs(mix - parts)) <= 1.5 / 32768  # mix = target + noise, to 16-bit

@@ -67,6 +67,14 @@ def test_8k_is_upsampled_to_the_target_rate(tmp_path):
     path = write(tmp_path / "n8k.wav", speechlike(1.25, 8000), 8000)
     y = load_audio(path, 16000)
     assert y.shape == (2 * sf.info(path).frames,)
+    # The content too: a 440 Hz tone written at 8 kHz reads back as the same tone at 16 kHz.
+    t8, t16 = np.arange(8000) / 8000, np.arange(16000) / 16000
+    tone = write(tmp_path / "tone8k.wav", (0.5 * np.sin(2 * np.pi * 440 * t8)).astype("f4"), 8000)
+    y = load_audio(tone, 16000)
+    expected = 0.5 * np.sin(2 * np.pi * 440 * t16)
+    middle = slice(800, -800)  # away from the resampler's edges
+    assert np.max(np.abs(y[middle] - expected[middle])) < 2e-3  # 16-bit file: ~1.5e-5 steps
+    assert np.argmax(np.abs(np.fft.rfft(y))) == 440  # 1 s at 16 kHz: bin k is k Hz
 
 
 def test_resampling_matches_librosa_soxr_hq():

@@ -104,14 +104,18 @@ def test_same_recipe_same_bytes(fmt):
 @pytest.mark.parametrize("reference", ["active", "whole"])
 @pytest.mark.parametrize("kind", ["white", "pink", "brown", "hum", "babble"])
 def test_degenerate_snr_is_exact_in_the_written_files(reference, kind):
+    # Loud mixes (-3..0 dBFS RMS): the peak limit scales most of them, and the SNR must hold.
     gen = SpeechGenerator(
         {
             "snr_db_range": [10, 10],
             "snr_reference": reference,
             "noise_weights": {kind: 1},
+            "level_dbfs_range": [-3, 0],
             "with_targets": True,
         }
     )
+    limit = 10 ** (gen.spec.peak_limit_dbfs / 20) * 32768
+    scales = []
     for index in range(3):
         recipe = gen.sample(index, sample_rng(11, index))
         out = gen.render(recipe, f"s/{index}")
@@ -127,7 +131,10 @@ def test_degenerate_snr_is_exact_in_the_written_files(reference, kind):
         assert measured == pytest.approx(10.0, abs=0.1)
         assert out.row["snr_db"] == pytest.approx(measured, abs=1e-3)
         assert out.outputs["snr_db"] == pytest.approx(measured, abs=1e-6)
-        assert np.max(np.abs(_read(out.files[f"s/{index}.wav"]))) <= 1.0
+        for part in (mix, target, noise_part):  # nothing clipped: every peak within the limit
+            assert np.max(np.abs(part.astype(np.int32))) <= limit + 1
+        scales.append(recipe["peak_scale"])
+    assert min(scales) < 1.0  # the limiter did act
 
 
 def test_rows_outputs_and_describe():

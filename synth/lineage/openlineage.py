@@ -1,6 +1,7 @@
 """OpenLineage run events for every build: START, then COMPLETE or FAIL.
 
-Inputs carry their content hash as the dataset version; the output carries the content id, a
+Inputs carry their content hash as the dataset version and their role, licence and personal-data
+mark as tags (each input once, however many roles it has); the output carries the content id, a
 schema facet (the ``metadata.jsonl`` columns), output statistics and a ``synth`` facet with the
 spec, seed, fingerprint and code version. Events go to ``<data root>/lineage/openlineage.jsonl``
 and, when ``SYNTH_OPENLINEAGE_URL`` is set, are POSTed there as well (``.../api/v1/lineage``).
@@ -41,6 +42,7 @@ _SCHEMA = {
     "errorMessage": f"{_FACETS}/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
     "jobType": f"{_FACETS}/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet",
     "parent": f"{_FACETS}/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet",
+    "tags": f"{_FACETS}/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet",
     "synth": "https://pypi.org/project/synth/#SynthBuildRunFacet",
 }
 
@@ -51,6 +53,17 @@ def _facet(kind: str, **fields: Any) -> dict[str, Any]:
 
 def events_path(home: str | Path) -> Path:
     return Path(home) / "lineage" / "openlineage.jsonl"
+
+
+def _tags(item: dict[str, Any]) -> list[dict[str, str]]:
+    """What the catalog knows of an input beyond its hash: role, licence, personal data."""
+    tags = [
+        {"key": "role", "value": item["role"], "source": "synth"},
+        {"key": "licence", "value": item.get("licence") or "unknown", "source": "synth"},
+    ]
+    if item.get("personal_data"):
+        tags.append({"key": "personal_data", "value": "true", "source": "synth"})
+    return tags
 
 
 def _dataset_of_input(item: dict[str, Any]) -> dict[str, Any]:
@@ -67,11 +80,24 @@ def _dataset_of_input(item: dict[str, Any]) -> dict[str, Any]:
     facets: dict[str, Any] = {}
     if item.get("sha256"):
         facets["version"] = _facet("version", datasetVersion=item["sha256"])
+    facets["tags"] = _facet("tags", tags=_tags(item))
     return {"namespace": namespace, "name": name, "facets": facets}
 
 
 def _inputs(plan: BuildPlan) -> list[dict[str, Any]]:
-    out = [_dataset_of_input(i) for i in plan.inputs]
+    """One OpenLineage dataset per input (namespace, name): a file that serves in two roles (a
+    clean clip that also makes babble) is listed once, tagged with both roles."""
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in plan.inputs:
+        ds = _dataset_of_input(item)
+        key = (ds["namespace"], ds["name"])
+        if key not in seen:
+            seen[key] = ds
+            out.append(ds)
+            continue
+        tags = seen[key]["facets"]["tags"]["tags"]
+        tags.extend(t for t in ds["facets"]["tags"]["tags"] if t not in tags)
     if plan.parent:
         out.append(
             {

@@ -151,3 +151,33 @@ def test_events_are_posted_to_an_http_endpoint_when_configured(tmp_path, monkeyp
         server.shutdown()
     assert [r["path"] for r in received] == ["/api/v1/lineage"] * 2
     assert [r["event"] for r in received] == _events(tmp_path)
+
+
+def test_inputs_are_listed_once_with_their_roles_and_licences(tmp_path, validate):
+    from synth.speech.spec import build_spec as build_speech_spec
+
+    spec = build_speech_spec({"noise_weights": {"babble": 1, "pink": 1}}).model_dump(mode="json")
+    catalog = open_catalog(tmp_path)
+    plan, gen = prepare("speech", spec, seed=1, count=4, name="ol", home=tmp_path)
+    build(plan, gen, catalog)
+    catalog.close()
+    start, complete = _events(tmp_path)
+    validate(start)
+    validate(complete)
+    keys = [(i["namespace"], i["name"]) for i in complete["inputs"]]
+    assert len(keys) == len(set(keys))  # a clip that is also a babble talker is listed once
+    tags = {
+        (i["namespace"], i["name"]): {(t["key"], t["value"]) for t in i["facets"]["tags"]["tags"]}
+        for i in complete["inputs"]
+    }
+    babble = [i for i in plan.inputs if i["role"] == "babble_speech"]
+    assert babble
+    for item in plan.inputs:
+        if not item["uri"].startswith("asset:"):
+            continue
+        key = ("synth-assets", item["uri"].removeprefix("asset:"))
+        assert ("licence", item["licence"]) in tags[key] and item["licence"] != "unknown"
+        assert ("role", item["role"]) in tags[key]
+    both = tags[("synth-assets", babble[0]["uri"].removeprefix("asset:"))]
+    assert {("role", "clean_speech"), ("role", "babble_speech")} <= both
+    assert tags[("procedural", "pink")] >= {("role", "noise"), ("licence", "CC0-1.0")}

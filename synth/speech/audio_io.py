@@ -27,6 +27,7 @@ PCM16_SCALE = 32768.0
 quantising with the same factor makes write -> read -> quantise an exact round trip."""
 
 _WAV_DATA_LENGTH = re.compile(r"data : (\d+) \(should be (\d+)\)")
+_RIFF64_LENGTH = re.compile(r"(?i)riff(?: size)? : (\d+) \(should be (\d+)\)")
 # Streaming writers leave the data size at 0 or 0xFFFFFFFF: an unknown length, not a truncation.
 _UNKNOWN_LENGTHS = (0, 0xFFFFFFFF)
 
@@ -42,7 +43,35 @@ def _truncation(info: str) -> str | None:
         declared, present = int(m.group(1)), int(m.group(2))
         if declared not in _UNKNOWN_LENGTHS and present < declared:
             return f"the header declares {declared} data bytes, the file holds {present}"
-    if "ended unexpectedly" in info:
+    else:  # RF64 and Wave64 state their sizes in 64 bits: only the container size is checked
+        m = _RIFF64_LENGTH.search(info)
+        if m:
+            declared, present = int(m.group(1)), int(m.group(2))
+            if declared not in _UNKNOWN_LENGTHS and present < declared:
+                return f"the header declares {declared} bytes, the file holds {present}"
+    if "ended unexpectedly" in info or "lacks an end-of-stream" in info:
+        return "the stream ends without its end-of-stream marker"
+    return None
+
+
+_OGG_TAIL_BYTES = 1 << 16  # an Ogg page is at most 65,307 bytes
+
+
+def _ogg_truncation(p: Path) -> str | None:
+    """An Ogg stream (Vorbis, Opus, FLAC in Ogg) whose last page lacks the end-of-stream flag
+    was cut short; libsndfile decodes what is there without a word for Opus."""
+    with open(p, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        f.seek(max(0, size - _OGG_TAIL_BYTES))
+        tail = f.read()
+    at = tail.rfind(b"OggS\x00")
+    if at < 0 or at + 27 > len(tail):
+        return "no complete Ogg page at the end of the file"
+    segments = tail[at + 26]
+    body = sum(tail[at + 27 : at + 27 + segments])
+    if at + 27 + segments + body > len(tail):
+        return "its last Ogg page is cut short"
+    if not tail[at + 5] & 0x04:
         return "the stream ends without its end-of-stream marker"
     return None
 
@@ -104,12 +133,14 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     except OSError as err:
         raise AssetError(p, f"cannot read the file ({_one_line(str(err))})") from None
     if plain is not None:
-        return plain
+        return plain[0], _checked_rate(p, plain[1])
     try:
         with sf.SoundFile(p) as f:
             declared = f.frames
             rate = int(f.samplerate)
             truncated = _truncation(f.extra_info)
+            if not truncated and f.format == "OGG":
+                truncated = _ogg_truncation(p)
             data = f.read(dtype="float32", always_2d=True)
     except sf.LibsndfileError as err:
         problem = _one_line(err.error_string or str(err))
@@ -124,7 +155,21 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         )
     if len(data) == 0:
         raise AssetError(p, "audio file has no samples (zero length)")
-    return data, rate
+    return data, _checked_rate(p, rate)
+
+
+RATE_LIMITS_HZ = (4000, 384000)
+"""Sample rates a file may declare: outside them the header is wrong (a 1 Hz header would turn
+300 samples into a 300 s "utterance"), or the file is not audio we can use."""
+
+
+def _checked_rate(p: Path, rate: int) -> int:
+    low, high = RATE_LIMITS_HZ
+    if not low <= rate <= high:
+        raise AssetError(
+            p, f"sample rate {rate} Hz in the header is outside {low}-{high} Hz (a broken header?)"
+        )
+    return rate
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ path's text, so symlinks inside the folder are allowed). Errors name the file an
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -135,23 +136,35 @@ def _check_unique(items: list[CleanItem], source: Path) -> tuple[CleanItem, ...]
 
 
 def _read_text(path: Path) -> str:
+    """A UTF-8 text file, without the byte-order mark some editors (Excel's "CSV UTF-8",
+    Notepad) put first."""
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise AssetError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
+def _table(path: Path, **dialect: Any) -> Iterator[tuple[int, list[str]]]:
+    """The records of a CSV/TSV file with the line each ends on; quoted fields may hold line
+    breaks (the csv module's own line handling, not ``str.splitlines``), and bad quoting is an
+    error naming the line."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), strict=True, **dialect)
+    try:
+        for values in reader:
+            yield reader.line_num, values
+    except csv.Error as err:
+        raise AssetError(f"{path}:{reader.line_num}", f"not valid CSV/TSV ({err})") from None
+
+
 def _read_tsv(manifest: Path) -> list[CleanItem]:
     root = manifest.parent
-    table = list(
-        csv.reader(_read_text(manifest).splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
-    )
-    header = table[0] if table else []
+    table = list(_table(manifest, delimiter="\t", quoting=csv.QUOTE_NONE))
+    header = table[0][1] if table else []
     for col in ("file", "text"):
         if col not in header:
             raise AssetError(manifest, f"missing column '{col}' (expected file, text[, speaker])")
     items = []
-    for i, values in enumerate(table[1:], start=2):
+    for i, values in table[1:]:
         if not any(v.strip() for v in values):
             continue
         where = f"{manifest}:{i}"
@@ -167,7 +180,9 @@ def _read_tsv(manifest: Path) -> list[CleanItem]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for i, line in enumerate(_read_text(path).splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028 and other separators
+    # that JSON allows unescaped inside a string.
+    for i, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -182,7 +197,18 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _read_audiofolder(manifest: Path) -> list[CleanItem]:
     root = manifest.parent
     if manifest.suffix == ".csv":
-        rows = list(enumerate(csv.DictReader(_read_text(manifest).splitlines()), start=2))
+        table = list(_table(manifest))
+        header = table[0][1] if table else []
+        rows = []
+        for i, values in table[1:]:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                raise AssetError(
+                    f"{manifest}:{i}",
+                    f"expected {len(header)} comma-separated fields, got {len(values)}",
+                )
+            rows.append((i, dict(zip(header, values, strict=True))))
     else:
         rows = list(_jsonl_rows(manifest))
     items = []
@@ -228,9 +254,7 @@ def _read_nemo(manifest: Path) -> list[CleanItem]:
 
 def _read_text_pairs(root: Path) -> list[CleanItem]:
     items = []
-    for path in sorted(
-        p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-    ):
+    for path in sorted(p for p in _visible_files(root) if p.suffix.lower() in AUDIO_SUFFIXES):
         txt = path.with_suffix(".txt")
         if not txt.is_file():
             raise AssetError(path, f"no transcript: expected {txt.name} beside it")
@@ -276,9 +300,26 @@ def detect_layout(path: str | Path) -> tuple[str, Path]:
         raise AssetError(p, f"several NeMo manifests ({names}); pass the one to use")
     if nemo:
         return "nemo", nemo[0]
-    if any(q.suffix.lower() in AUDIO_SUFFIXES for q in p.rglob("*")):
+    splits = sorted(
+        {m.parent.name for m in [*p.glob("*/metadata.jsonl"), *p.glob("*/metadata.csv")]}
+    )
+    if splits:
+        raise AssetError(
+            p,
+            f"an audiofolder with splits ({', '.join(splits)}) and no metadata file of its own; "
+            f"pass one split folder, e.g. {p / splits[0]}",
+        )
+    if any(q.suffix.lower() in AUDIO_SUFFIXES for q in _visible_files(p)):
         return "text_pairs", p
     raise AssetError(p, f"no clean speech corpus found: {_EXPECTED}")
+
+
+def _visible_files(root: Path) -> Iterator[Path]:
+    """Files below ``root``, leaving out hidden ones and hidden folders (macOS ``._*`` resource
+    forks, ``.git``, editor backups), as the noise folder does."""
+    for q in root.rglob("*"):
+        if not any(part.startswith(".") for part in q.relative_to(root).parts) and q.is_file():
+            yield q
 
 
 _READERS = {

@@ -142,6 +142,28 @@ def test_truncated_ogg(tmp_path):
     assert "truncated" in msg
 
 
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "suffix", "expected"),
+    [
+        ("RF64", "PCM_16", "wav", "truncated audio file (the header declares "),
+        ("W64", "PCM_24", "w64", "truncated audio file (the header declares "),
+        ("OGG", "OPUS", "opus", "truncated"),
+        ("OGG", "VORBIS", "ogg", "truncated"),
+    ],
+)
+@pytest.mark.parametrize("keep", [0.6, 0.95])
+def test_truncated_64bit_wav_and_ogg_streams(tmp_path, fmt, subtype, suffix, expected, keep):
+    # libsndfile decodes what is left of these without an error: a full transcript would be
+    # paired with cut audio. Every complete file still reads.
+    x = speechlike(1.0)
+    full = write(tmp_path / f"full.{suffix}", x, subtype=subtype, fmt=fmt)
+    assert load_audio(full).size == x.size
+    path = tmp_path / f"cut.{suffix}"
+    data = full.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    assert expected in _one_line_error(path)
+
+
 def test_wav_with_unknown_streaming_length_is_not_truncated(tmp_path):
     x = speechlike(0.5)
     data = write(tmp_path / "s.wav", x).read_bytes()
@@ -280,3 +302,11 @@ def test_quantise_stays_in_range_and_within_half_a_step(values):
     err = np.abs(q.astype(np.float64) - x.astype(np.float64) * 32768)
     inside = np.abs(x) < 32767 / 32768
     assert np.all(err[inside] <= 0.5)
+
+
+@pytest.mark.parametrize(("rate", "subtype"), [(1, "PCM_16"), (2000, "PCM_24"), (500000, "FLOAT")])
+def test_an_implausible_sample_rate_in_the_header_is_named(tmp_path, rate, subtype):
+    path = write(tmp_path / "odd.wav", np.full(300, 0.1, np.float32), rate, subtype=subtype)
+    assert _one_line_error(path).endswith(
+        f"sample rate {rate} Hz in the header is outside 4000-384000 Hz (a broken header?)"
+    )

@@ -191,3 +191,63 @@ def test_clean_stats_flag_non_finite_clips_and_measure_the_rest(tmp_path):
         bad[777] = value
         path = write(tmp_path / f"{name}.wav", bad, subtype="FLOAT")
         assert clean_stats(str(path), name, 16000).finite is False, name
+
+
+def test_audiofolder_csv_as_written_by_the_csv_module_and_by_excel(tmp_path):
+    """Quoted fields may hold commas, quotes and line breaks; Excel's "CSV UTF-8" starts with a
+    byte-order mark. Every transcript comes out exactly, paired with its own file."""
+    import csv
+
+    _clips(tmp_path, ["a.wav", "b.wav", "c.wav"])
+    texts = {"a.wav": "first line\nsecond line", "b.wav": 'say "hi", then go', "c.wav": "plain"}
+    with open(tmp_path / "metadata.csv", "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file_name", "transcription"])
+        writer.writerows(texts.items())
+    items = {it.path.name: it.text for it in read_corpus(tmp_path).items}
+    assert items == {
+        "a.wav": "first line second line",
+        "b.wav": 'say "hi", then go',
+        "c.wav": "plain",
+    }
+
+
+def test_audiofolder_csv_with_bad_quoting_or_extra_fields_is_named(tmp_path):
+    _clips(tmp_path, ["a.wav", "b.wav", "c.wav"])
+    meta = tmp_path / "metadata.csv"
+    meta.write_text('file_name,text\na.wav,hello\nb.wav,"open quote\nc.wav,hello\n')
+    assert _error(tmp_path) == f"{meta}:4: not valid CSV/TSV (unexpected end of data)"
+    meta.write_text("file_name,text\na.wav,hello\nb.wav,hello,extra\n")
+    assert _error(tmp_path) == f"{meta}:3: expected 2 comma-separated fields, got 3"
+
+
+def test_jsonl_text_may_hold_unicode_line_separators_and_transcripts_lose_a_bom(tmp_path):
+    _clips(tmp_path / "nemo", ["a.wav"])
+    line = {"audio_filepath": "a.wav", "text": "one\u2028two\u2029three"}
+    (tmp_path / "nemo" / "manifest.jsonl").write_text(
+        json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (item,) = read_corpus(tmp_path / "nemo" / "manifest.jsonl").items
+    assert item.text == "one two three"
+    _clips(tmp_path / "pairs", ["b.wav"])
+    (tmp_path / "pairs" / "b.txt").write_text("hello bom\n", encoding="utf-8-sig")
+    (item,) = read_corpus(tmp_path / "pairs").items
+    assert item.text == "hello bom"
+
+
+def test_hidden_files_are_not_clips_and_split_audiofolders_are_named(tmp_path):
+    _clips(tmp_path / "pairs", ["a.wav"])
+    (tmp_path / "pairs" / "a.txt").write_text("hello", encoding="utf-8")
+    (tmp_path / "pairs" / "._a.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    _clips(tmp_path / "pairs" / ".trash", ["old.wav"])
+    assert [it.id for it in read_corpus(tmp_path / "pairs").items] == ["a"]
+    for split in ("train", "test"):
+        _clips(tmp_path / "hf" / split, ["x.wav"])
+        (tmp_path / "hf" / split / "metadata.jsonl").write_text(
+            json.dumps({"file_name": "x.wav", "text": split}) + "\n"
+        )
+    assert _error(tmp_path / "hf") == (
+        f"{tmp_path / 'hf'}: an audiofolder with splits (test, train) and no metadata file of "
+        f"its own; pass one split folder, e.g. {tmp_path / 'hf' / 'test'}"
+    )
+    assert [it.text for it in read_corpus(tmp_path / "hf" / "train").items] == ["train"]

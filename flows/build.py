@@ -162,7 +162,8 @@ def register_dataset(
         record, created = finish(plan, gen, catalog, run, emitter)
     finally:
         catalog.close()
-    return {"record": record.to_json(), "created": created}
+    built = {"path": str(plan.out_dir), "fingerprint": plan.fingerprint}
+    return {"record": record.to_json(), "created": created, "built": built}
 
 
 _KEY_FORBIDDEN = re.compile(r"[\s#?&%\"'<>\[\]{}|\\^`]")

@@ -277,36 +277,50 @@ def _check_home(home: str | None) -> None:
         ) from None
 
 
-def _skipped_inputs(path: str) -> list[dict[str, str]]:
-    """The input files a build left out (unreadable fonts, images...), from its dataset.json."""
+def _dataset_json(path: str) -> dict[str, Any]:
     try:
-        info = json.loads((Path(path) / "dataset.json").read_text(encoding="utf-8"))
+        return json.loads((Path(path) / "dataset.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return list(info.get("skipped_inputs") or [])
+        return {}
 
 
 def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """Report the build that ran: its folder, fingerprint, rejections and skipped inputs (its
+    own ``dataset.json``), under the catalog id of its content."""
     rec = result["record"]
-    skipped = _skipped_inputs(rec["path"])
+    built = result.get("built") or {"path": rec["path"], "fingerprint": rec["fingerprint"]}
+    info = _dataset_json(built["path"])
+    skipped = list(info.get("skipped_inputs") or [])
     for item in skipped:
         print(f"synth: warning: skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    statistics = info.get("statistics") or rec["statistics"]
     obj = {
         "id": rec["id"],
-        "path": rec["path"],
+        "path": built["path"],
         "count": rec["count"],
-        "name": rec["name"],
+        "name": info.get("name", rec["name"]),
         "kind": rec["kind"],
-        "fingerprint": rec["fingerprint"],
+        "fingerprint": built["fingerprint"],
         "new": result["created"],
         "rendered_shards": result["rendered_shards"],
         "skipped_shards": result["skipped_shards"],
-        "rejections": rec["statistics"].get("rejections", {}),
+        "rejections": statistics.get("rejections", {}),
         "skipped_inputs": skipped,
     }
     state = "registered" if result["created"] else "already registered"
+    if built["fingerprint"] != rec["fingerprint"]:
+        # Another spec (other inputs, licences or name) gave the same files and labels: the
+        # catalog holds one record per content id, the earlier build's, with its lineage.
+        obj["registered_path"] = rec["path"]
+        obj["registered_fingerprint"] = rec["fingerprint"]
+        print(
+            f"synth: warning: this build made the same files and labels as {rec['id'][:12]}, "
+            f"registered earlier from another spec (name '{rec['name']}', {rec['path']}); "
+            "the catalog keeps that record and its lineage",
+            file=sys.stderr,
+        )
     human = (
-        f"{rec['kind']} dataset {rec['id'][:12]} ({rec['count']} samples) {state}\n{rec['path']}"
+        f"{rec['kind']} dataset {rec['id'][:12]} ({rec['count']} samples) {state}\n{built['path']}"
     )
     _emit(args, obj, human)
     return 0

@@ -13,7 +13,7 @@ import heapq
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,12 +222,15 @@ def split_record(line: str) -> tuple[dict[str, Any], str, str]:
 
 
 def assemble(
-    plan: BuildPlan, run: dict[str, Any] | None = None, extra: dict[str, Any] | None = None
+    plan: BuildPlan,
+    run: dict[str, Any] | None = None,
+    extra: dict[str, Any] | Callable[[Stats], dict[str, Any]] | None = None,
 ) -> Assembled:
     """Write ``metadata.jsonl``, ``recipes.jsonl`` and ``dataset.json`` from the shard manifests.
 
     ``run`` holds facts about the run that made it (Prefect flow-run id, worker count); they go
-    into ``dataset.json`` but not into the content id; so do ``extra`` entries (skipped inputs).
+    into ``dataset.json`` but not into the content id; so do ``extra`` entries (skipped inputs),
+    given as a dict or made from the merged statistics by a callable.
     Also writes the file index (``__synth__/files.tsv``: the sorted manifest the content id is
     computed over) and ``__synth__/index.json`` (labels, metadata and recipes hashes, the byte
     offset of each shard's first record in ``recipes.jsonl``), which quick checks read instead of
@@ -324,7 +327,7 @@ def assemble(
         },
         "shards": [{"number": s.number, "start": s.start, "stop": s.stop} for s in shards],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        **(extra or {}),
+        **((extra(stats) if callable(extra) else extra) or {}),
     }
     tmp = out / f".{DATASET_JSON}.tmp"
     tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -6,8 +6,10 @@ call ``build`` directly, without Prefect.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +17,15 @@ from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
 from synth.catalog.base import data_home
-from synth.engine.assemble import INDEX_JSON, METADATA, assemble
+from synth.engine.assemble import DATASET_JSON, INDEX_JSON, METADATA, assemble
 from synth.engine.card import write_card
 from synth.engine.expand import link_parent
 from synth.engine.generator import Generator, make_generator
 from synth.engine.plan import BuildPlan
 from synth.engine.pool import ShardPool
 from synth.engine.shard import adopt_generator
-from synth.errors import SynthError
+from synth.engine.stats import Stats
+from synth.errors import AssetError, SynthError, TooManyRejections
 from synth.hashing import sha256_file
 from synth.lineage.openlineage import LineageEmitter
 
@@ -89,9 +92,12 @@ def inherit_from_datasets(plan: BuildPlan, catalog: Catalog) -> None:
 
 
 def fail(plan: BuildPlan, catalog: Catalog, emitter: LineageEmitter, err: BaseException) -> None:
-    """Record a failed or interrupted build: catalog build status and an OpenLineage FAIL."""
+    """Record a failed or interrupted build: catalog build status and an OpenLineage FAIL; an
+    unusable input also discards the unfinished folder (see ``discard_unfinished``)."""
     catalog.end_build(plan.fingerprint, "failed", error=str(err)[:500] or type(err).__name__)
     emitter.fail(err)
+    if isinstance(err, AssetError | TooManyRejections):
+        discard_unfinished(plan)
 
 
 def ensure_writable(plan: BuildPlan) -> None:
@@ -130,11 +136,21 @@ def finish(
 ) -> tuple[DatasetRecord, bool]:
     """Assemble the folder, write the card, register the version (idempotently) and send the
     OpenLineage COMPLETE."""
-    skipped = getattr(gen, "skipped_inputs", lambda: [])()
+    skipped_inputs = getattr(gen, "skipped_inputs", None)
     run = dict(run or {})
     if emitter is not None:
         run["openlineage_run_id"] = emitter.run_id
-    assembled = assemble(plan, run, extra={"skipped_inputs": skipped})
+
+    def extra(stats: Stats) -> dict[str, Any]:
+        # The optional hook takes the build's rejection counts (files found unusable only
+        # while rendering are listed from them); a hook without parameters is called bare.
+        if skipped_inputs is None:
+            return {"skipped_inputs": []}
+        if inspect.signature(skipped_inputs).parameters:
+            return {"skipped_inputs": skipped_inputs(dict(stats.rejections))}
+        return {"skipped_inputs": skipped_inputs()}
+
+    assembled = assemble(plan, run, extra=extra)
     previews: list[tuple[str, str]] = []
     preview = getattr(gen, "preview", None)
     if preview is not None:
@@ -183,3 +199,14 @@ def build(
         fail(plan, catalog, emitter, err)
         raise
     return BuildResult(record, created, rendered, skipped)
+
+
+def discard_unfinished(plan: BuildPlan) -> None:
+    """Remove the folder of a build that an unusable input stopped half-way (no clean clip
+    left to draw, a text no font draws with redraws off, an input file gone). Resuming cannot
+    help, since the same spec meets the same input, and fixing the input changes the fingerprint
+    and so the folder; an interrupted or crashed build keeps its folder to resume. A folder
+    already assembled (``dataset.json`` written) is never touched."""
+    if (plan.out_dir / DATASET_JSON).exists():
+        return
+    shutil.rmtree(plan.out_dir, ignore_errors=True)

@@ -106,7 +106,7 @@ class OcrGenerator:
                 )
         return refs
 
-    def skipped_inputs(self) -> list[dict[str, str]]:
+    def skipped_inputs(self, rejections: dict[str, int] | None = None) -> list[dict[str, str]]:
         return self.fonts.skipped + self.backgrounds.skipped
 
     # -- sampling ------------------------------------------------------------------------------

@@ -177,17 +177,26 @@ class SpeechGenerator:
             ]
         return refs
 
-    def skipped_inputs(self) -> list[dict[str, str]]:
-        """Noise-folder files left out, each ``{"file": path, "reason": text}``."""
+    def skipped_inputs(self, rejections: dict[str, int] | None = None) -> list[dict[str, str]]:
+        """Input files left out, each ``{"file": path, "reason": text}``: noise-folder clips, and
+        when the build's ``rejections`` count ``clean_unreadable``, the clean clips that cannot
+        be decoded (found wherever the shards ran, so listed here by decoding the corpus)."""
         folder = self.pools.noise_folder
-        return list(folder.skipped) if folder is not None else []
+        skipped = list(folder.skipped) if folder is not None else []
+        if rejections and rejections.get("clean_unreadable"):
+            skipped += self.pools.unreadable_clean()
+        return skipped
 
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
         """Draw the recipe of sample ``index``: clean clip, noises, SNR, level, gains, reverb."""
         try:
             params = sample_mix(self.spec, rng, self._mix_pools)
         except TooManyRejections as err:
-            raise TooManyRejections(f"sample {index}: {err}") from None
+            message = f"sample {index}: {err}"
+            if "clean_unreadable" in message:
+                (first,) = self.pools.unreadable_clean(limit=1)
+                message += f"; first unreadable clip: {first['file']}: {first['reason']}"
+            raise TooManyRejections(message) from None
         item = self.pools.clean_for(params.clean_id, params.clean_sha256)
         recipe = params.to_json()
         recipe["clean"] |= {"text": item.text, "speaker": item.speaker}

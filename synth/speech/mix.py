@@ -35,6 +35,9 @@ from synth.speech.params import LoopPolicy, MixParams, NoiseUse
 from synth.speech.reverb import RirParams, apply_rir, synthetic_rir
 from synth.speech.spec import SpeechSpec
 
+MIN_SPEECH_LSB = 4.0
+"""Speech below 4 LSB RMS (-78 dBFS) in the written target is rejected: at such a level the
+16-bit target is mostly zeros, a label without audible speech."""
 MIN_NOISE_LSB = 4.0
 """A noise component below 4 LSB RMS (-78 dBFS) is rejected: 16-bit rounding would shift its
 level, and so the SNR, by more than 0.02 dB (and below ~0.3 LSB it vanishes altogether)."""
@@ -254,9 +257,10 @@ def _draw_noise(pools: MixPools, rng: np.random.Generator) -> NoiseRef:
 def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> MixParams:
     """Draw one mix from ``pools`` with ``rng``; every attempt that fails is counted by reason.
 
-    Reasons: clean_silent, clean_not_finite, clean_too_short (from ``clean_problem``),
-    babble_contains_clean, noise_segment_silent, noise_below_16bit. After ``spec.max_attempts``
-    failed attempts, ``TooManyRejections`` lists the counts.
+    Reasons: clean_unreadable, clean_silent, clean_not_finite, clean_too_short (from
+    ``clean_problem``),
+    babble_contains_clean, noise_segment_silent, speech_below_16bit, noise_below_16bit. After
+    ``spec.max_attempts`` failed attempts, ``TooManyRejections`` lists the counts.
     """
     rate = spec.sample_rate_hz
     peak_limit = 10.0 ** (spec.peak_limit_dbfs / 20.0)
@@ -322,7 +326,11 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             level_dbfs,
             peak_limit,
         )
-        noise_rms = clean_gain * scale * level / 10.0 ** (snr_db / 20.0)
+        target_level = clean_gain * scale * level
+        if target_level * PCM16_SCALE < MIN_SPEECH_LSB:
+            rejections["speech_below_16bit"] += 1
+            continue
+        noise_rms = target_level / 10.0 ** (snr_db / 20.0)
         if noise_rms * PCM16_SCALE < MIN_NOISE_LSB:
             rejections["noise_below_16bit"] += 1
             continue

@@ -132,14 +132,20 @@ def mains_hum(n: int, rate_hz: int, rng: np.random.Generator) -> np.ndarray:
     ).sum(axis=0)
 
 
+_MIN_TALKER_RMS = 1e-5  # -100 dBFS
+
+
 def babble(
     n: int, rate_hz: int, talkers: Sequence[np.ndarray], rng: np.random.Generator
 ) -> np.ndarray:
-    """Sum of talkers: each clip repeated with 0.1-0.6 s gaps from a random start, gain -6..0 dB."""
+    """Sum of talkers: each clip repeated with 0.1-0.6 s gaps from a random start, gain -6..0 dB.
+
+    A talker that is silent (RMS below -100 dBFS) or holds a NaN or an infinity is left out: it
+    is rejected as clean speech too, and scaling it would amplify nothing or spread the NaN."""
     out = np.zeros(n, dtype=np.float64)
     for clip in talkers:
         level = rms(clip)
-        if level == 0.0:
+        if not (math.isfinite(level) and level >= _MIN_TALKER_RMS):
             continue
         gain = 10.0 ** (rng.uniform(*_BABBLE_GAIN_DB) / 20.0) / level
         pos = -int(rng.integers(0, clip.size))
@@ -168,6 +174,8 @@ def render_procedural(noise: ProceduralNoise, talkers: Sequence[np.ndarray] = ()
             )
         x = babble(n, noise.rate_hz, talkers, rng)
     level = rms(x)
+    if level == 0.0:  # babble whose talkers are all unusable: silent, rejected by the sampler
+        return np.zeros(n, dtype=np.float32)
     return (x * (NORMALISED_RMS / level)).astype(np.float32)
 
 

@@ -47,18 +47,23 @@ def decoded_clean(path: str, sha256: str, rate_hz: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CleanStats:
-    """Per-clip facts the sampler checks on every draw (cached)."""
+    """Per-clip facts the sampler checks on every draw (cached); ``unreadable`` is why the file
+    could not be decoded (empty, truncated, corrupt), "" when it was."""
 
     num_samples: int
     finite: bool
     active_level: float
     rms: float
     peak: float
+    unreadable: str = ""
 
 
 @lru_cache(maxsize=8 * CLEAN_CACHE_SIZE)
 def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
-    x = decoded_clean(path, sha256, rate_hz)
+    try:
+        x = decoded_clean(path, sha256, rate_hz)
+    except AssetError as err:  # counted as clean_unreadable, and named in skipped_inputs
+        return CleanStats(0, True, 0.0, 0.0, 0.0, unreadable=err.problem)
     if x.size == 0:
         return CleanStats(0, True, 0.0, 0.0, 0.0)
     top, bottom = float(x.max()), float(x.min())  # a NaN or an infinity shows in these
@@ -69,11 +74,18 @@ def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
     return CleanStats(x.size, True, m.active.level, whole, max(top, -bottom))
 
 
+def _talker(path: str, sha256: str, rate_hz: int) -> np.ndarray:
+    """A babble talker's audio; an unreadable clip talks no more than a silent one."""
+    if clean_stats(path, sha256, rate_hz).unreadable:
+        return np.zeros(0, dtype=np.float32)
+    return decoded_clean(path, sha256, rate_hz)
+
+
 @lru_cache(maxsize=256)
 def procedural_buffer(noise: ProceduralNoise, talker_paths: tuple[str, ...]) -> np.ndarray:
     """A procedural noise buffer generated once per process (read-only float32)."""
     talkers = [
-        decoded_clean(p, sha, noise.rate_hz)
+        _talker(p, sha, noise.rate_hz)
         for p, (_, sha) in zip(talker_paths, noise.sources, strict=True)
     ]
     x = render_procedural(noise, talkers)
@@ -139,6 +151,8 @@ class SpeechPools:
 
     def clean_problem(self, item: CleanItem) -> str | None:
         st = clean_stats(str(item.path), item.sha256, self.rate)
+        if st.unreadable:
+            return "clean_unreadable"
         if not st.finite:
             return "clean_not_finite"
         if st.num_samples < self.spec.min_duration_s * self.rate:
@@ -146,6 +160,18 @@ class SpeechPools:
         if st.active_level <= 10.0 ** (SILENT_SPEECH_DBFS / 20.0):
             return "clean_silent"
         return None
+
+    def unreadable_clean(self, limit: int | None = None) -> list[dict[str, str]]:
+        """Corpus files that cannot be decoded, each ``{"file": path, "reason": text}``, in
+        corpus order (decodes every clip not decoded yet: called when some were met)."""
+        out = []
+        for it in self.corpus.items:
+            st = clean_stats(str(it.path), it.sha256, self.rate)
+            if st.unreadable:
+                out.append({"file": str(it.path), "reason": st.unreadable})
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
 
     def clean_level(self, item: CleanItem, reference: str) -> float:
         st = clean_stats(str(item.path), item.sha256, self.rate)

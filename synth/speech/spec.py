@@ -20,6 +20,10 @@ DEFAULT_NOISE_WEIGHTS: dict[str, float] = {
 }
 
 
+SNR_DB_LIMITS = (-50.0, 100.0)
+"""The SNRs a spec may ask for (dB)."""
+
+
 class SpeechSpec(StrictModel):
     """What to draw for each mix. Every ``*_range`` is a ``[low, high]`` pair, drawn uniformly.
 
@@ -90,6 +94,16 @@ class SpeechSpec(StrictModel):
             raise ValueError(f"expected counts >= 1, got [{v[0]}, {v[1]}]")
         return v
 
+    @field_validator("snr_db_range")
+    @classmethod
+    def _plausible_snr(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if v[0] < SNR_DB_LIMITS[0] or v[1] > SNR_DB_LIMITS[1]:
+            raise ValueError(
+                f"expected SNRs from {SNR_DB_LIMITS[0]:g} to {SNR_DB_LIMITS[1]:g} dB, got "
+                f"[{v[0]:g}, {v[1]:g}] (beyond them one of speech and noise is below 16 bits)"
+            )
+        return v
+
     @field_validator("level_dbfs_range")
     @classmethod
     def _below_full_scale(cls, v: tuple[float, float]) -> tuple[float, float]:
@@ -116,6 +130,11 @@ class SpeechSpec(StrictModel):
             raise ValueError("expected at least one weight > 0")
         if v.get("folder", 0.0) > 0.0 and info.data.get("noise_dir") is None:
             raise ValueError("folder > 0 needs noise_dir (a folder of noise clips)")
+        if v.get("folder", 0.0) <= 0.0 and info.data.get("noise_dir") is not None:
+            raise ValueError(
+                "noise_dir is set but folder has no weight, so its clips would never be drawn; "
+                "add folder = 1 (or leave noise_dir out)"
+            )
         return v
 
     def weights(self) -> dict[str, float]:

@@ -115,3 +115,53 @@ def test_a_built_folder_loads_as_an_audiofolder_as_it_is(tmp_path):
         mix, parts = item["audio"]["array"], item["target"]["array"] + item["noise"]["array"]
         assert item["audio"]["sampling_rate"] == 16000
         assert np.max(np.abs(mix - parts)) <= 1.5 / 32768  # mix = target + noise, to 16-bit
+
+
+def test_cli_an_empty_clean_clip_is_skipped_and_named(run_synth, home, tmp_path):
+    from tests.speech.helpers import speechlike, write
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write(clean / "empty.wav", np.zeros(0, np.float32))
+    (clean / "empty.txt").write_text("nothing here", encoding="utf-8")
+    write(clean / "good.wav", speechlike(1.2, seed=3))
+    (clean / "good.txt").write_text("good", encoding="utf-8")
+    proc = run_synth("speech", "--count", "8", "--clean", str(clean), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    reason = "audio file has no samples (zero length)"
+    assert out["skipped_inputs"] == [{"file": str(clean / "empty.wav"), "reason": reason}]
+    assert out["rejections"]["clean_unreadable"] > 0
+    assert f"synth: warning: skipped {clean / 'empty.wav'}: {reason}" in proc.stderr
+    rows = [json.loads(line) for line in (Path(out["path"]) / "metadata.jsonl").open()]
+    assert {r["clean_id"] for r in rows} == {"good"} and len(rows) == 8
+
+    write(clean / "good.wav", np.zeros(0, np.float32))  # no readable clip left
+    proc = run_synth("speech", "--count", "8", "--clean", str(clean), "--json")
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("synth: error: sample 0: no usable mix after 20 attempts")
+    assert proc.stderr.endswith(f"first unreadable clip: {clean / 'empty.wav'}: {reason}\n")
+    assert len(list((home / "datasets").glob("speech-*"))) == 1  # the first build's only
+
+
+def test_cli_reports_its_own_build_when_another_spec_made_the_same_content(run_synth, tmp_path):
+    """A licence changes the spec, not one byte of the output: the content id is the one
+    registered earlier. The report names this build's folder, fingerprint and rejections, the
+    registered record's folder, and warns that the catalog keeps the earlier lineage."""
+    first = json.loads(run_synth("speech", "--count", "4", "--json", check=True).stdout)
+    config = tmp_path / "licence.toml"
+    config.write_text('clean_licence = "CC-BY-4.0"\n', encoding="utf-8")
+    proc = run_synth("speech", "--count", "4", "--config", str(config), "--json", check=True)
+    second = json.loads(proc.stdout)
+    assert second["id"] == first["id"] and second["new"] is False
+    assert second["fingerprint"] != first["fingerprint"] and second["path"] != first["path"]
+    assert (second["registered_path"], second["registered_fingerprint"]) == (
+        first["path"],
+        first["fingerprint"],
+    )
+    info = json.loads((Path(second["path"]) / "dataset.json").read_text(encoding="utf-8"))
+    assert info["fingerprint"] == second["fingerprint"] and info["spec"]["clean_licence"] == (
+        "CC-BY-4.0"
+    )
+    assert second["rejections"] == info["statistics"]["rejections"]
+    assert f"the same files and labels as {first['id'][:12]}" in proc.stderr

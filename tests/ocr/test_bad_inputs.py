@@ -311,6 +311,6 @@ def test_a_build_that_fails_half_way_registers_nothing(tmp_path):
         assert record["error"] == message[:500]
     finally:
         catalog.close()
-    done = sorted(p.name for p in (plan.internal_dir / "shards").glob("*.jsonl"))
-    assert done[:2] == ["00000.jsonl", "00001.jsonl"]  # work was done, yet nothing registered
-    assert not (plan.out_dir / "dataset.json").exists()
+    # Two shards were done, yet nothing is registered, and the folder is removed: the same
+    # spec would fail at the same sample again, so there is nothing to resume.
+    assert not plan.out_dir.exists()

@@ -232,18 +232,41 @@ def test_unusable_clean_clips_are_counted(tmp_path):
     )
 
 
-def test_truncated_clean_clip_is_a_one_line_error(tmp_path):
+def test_an_unreadable_clean_clip_is_a_counted_skip_named_in_skipped_inputs(tmp_path):
+    """A truncated or empty clip is met when a mix first draws it: it is rejected and counted
+    like a silent one (so whether a build succeeds does not depend on the seed), named in the
+    skipped inputs, and a corpus with no readable clip is a one-line error naming the first."""
     clean = tmp_path / "clean"
     full = write(tmp_path / "full.wav", speechlike(1.0)).read_bytes()
     clean.mkdir()
     (clean / "cut.wav").write_bytes(full[: len(full) // 2])
     (clean / "cut.txt").write_text("cut")
-    gen = SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
-    with pytest.raises(AssetError) as info:
-        gen.sample(0, sample_rng(0, 0))
-    assert str(info.value).startswith(
-        f"{clean / 'cut.wav'}: truncated audio file (the header declares"
+    write(clean / "empty.wav", np.zeros(0, np.float32))
+    (clean / "empty.txt").write_text("empty")
+    only_bad = SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
+    with pytest.raises(TooManyRejections) as info:
+        only_bad.sample(0, sample_rng(0, 0))
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith("sample 0: no usable mix after 20 attempts (rejections: ")
+    assert f"; first unreadable clip: {clean / 'cut.wav'}: truncated audio file (" in str(
+        info.value
     )
+
+    write(clean / "good.wav", speechlike(1.2, seed=4))
+    (clean / "good.txt").write_text("good")
+    gen = SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
+    rejections: dict[str, int] = {}
+    for index in range(8):
+        recipe = gen.sample(index, sample_rng(0, index))
+        assert recipe["clean"]["id"] == "good"
+        for reason, n in recipe["rejections"].items():
+            rejections[reason] = rejections.get(reason, 0) + n
+    assert set(rejections) == {"clean_unreadable"} and rejections["clean_unreadable"] > 0
+    assert gen.skipped_inputs() == []  # nothing was counted: nothing to look for
+    skipped = gen.skipped_inputs(rejections)
+    assert [item["file"] for item in skipped] == [str(clean / "cut.wav"), str(clean / "empty.wav")]
+    assert skipped[0]["reason"].startswith("truncated audio file (the header declares")
+    assert skipped[1]["reason"] == "audio file has no samples (zero length)"
 
 
 def test_noise_folder_without_usable_clip_fails_at_construction(tmp_path):
@@ -371,3 +394,46 @@ def test_preview_pictures_for_the_card(tmp_path):
     assert hist_rel == "__synth__/snr_histogram.png"
     assert hist_caption.startswith("achieved SNR of all 3 mixes (active reference")
     assert Image.open(tmp_path / hist_rel).size == HIST_SIZE
+
+
+def test_babble_leaves_out_nan_and_silent_talkers(tmp_path):
+    """Unusable clips are rejected as clean speech and must not poison babble either: a NaN
+    talker would spread NaN through every mix, an all-silent babble would divide by zero."""
+    clean = tmp_path / "clean"
+    for i in range(3):
+        write(clean / f"good{i}.wav", speechlike(1.5, seed=i))
+        (clean / f"good{i}.txt").write_text(f"good {i}", encoding="utf-8")
+    nan = speechlike(1.5, seed=9)
+    nan[100] = np.nan
+    write(clean / "nan.wav", nan, subtype="FLOAT")
+    (clean / "nan.txt").write_text("nan", encoding="utf-8")
+    for i in range(12):
+        write(clean / f"silent{i}.wav", np.zeros(24000, np.float32))
+        (clean / f"silent{i}.txt").write_text("silent", encoding="utf-8")
+    gen = SpeechGenerator(
+        {
+            "clean": str(clean),
+            "noise_weights": {"babble": 1},
+            "procedural_variants": 8,
+            "babble_talkers_range": [1, 3],
+            "snr_db_range": [5, 5],
+            "max_attempts": 200,
+        }
+    )
+    rejections: dict[str, int] = {}
+    for index in range(20):
+        recipe = gen.sample(index, sample_rng(3, index))
+        for reason, n in recipe["rejections"].items():
+            rejections[reason] = rejections.get(reason, 0) + n
+        out = gen.render(recipe, f"s/{index}")
+        assert out.outputs["snr_db"] == pytest.approx(5.0, abs=0.1)
+        assert recipe["clean"]["id"].startswith("good")
+    assert rejections.get("clean_silent", 0) > 0
+    # every babble variant: silent talkers and the NaN one add nothing; an all-unusable one is
+    # silent and its segments are rejected (counted), never mixed
+    variants = gen.pools.noises["babble"]
+    usable = {"good0", "good1", "good2"}
+    silent_variants = [v for v in variants if not (set(v.excludes) & usable)]
+    for v in silent_variants:
+        assert not gen.pools.noise_audio(v).any()
+    assert all(np.isfinite(gen.pools.noise_audio(v)).all() for v in variants)

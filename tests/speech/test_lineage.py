@@ -88,3 +88,57 @@ def test_verify_names_an_edited_recipe_and_edited_or_deleted_derived_files(tmp_p
         "recipes.jsonl (recipes differ from the shard manifests)",
     ]
     assert report.missing == ["kaldi/utt2spk"]
+
+
+def test_unreadable_clips_give_the_same_dataset_whatever_the_workers(tmp_path):
+    """A truncated clean clip is skipped and counted wherever the shards run; the skipped
+    inputs are the same with 1 and 2 workers, and so is the dataset id."""
+    from tests.speech.helpers import speechlike, write
+
+    clean = tmp_path / "clean"
+    full = write(tmp_path / "full.wav", speechlike(1.0)).read_bytes()
+    clean.mkdir()
+    (clean / "cut.wav").write_bytes(full[: len(full) // 2])
+    (clean / "cut.txt").write_text("cut", encoding="utf-8")
+    for i in range(2):
+        write(clean / f"good{i}.wav", speechlike(1.2, seed=3 + i))
+        (clean / f"good{i}.txt").write_text(f"good {i}", encoding="utf-8")
+    spec = build_speech_spec({"clean": str(clean), "shard_size": 3}).model_dump(mode="json")
+    seen = []
+    for workers in (1, 2):
+        home = tmp_path / f"home{workers}"
+        catalog = open_catalog(home)
+        plan, gen = prepare("speech", spec, seed=0, count=12, name="bad", home=home)
+        rec = build(plan, gen, catalog, workers=workers).record
+        catalog.close()
+        info = json.loads((Path(rec.path) / "dataset.json").read_text(encoding="utf-8"))
+        assert info["statistics"]["rejections"]["clean_unreadable"] > 0
+        assert [s["file"] for s in info["skipped_inputs"]] == [str(clean / "cut.wav")]
+        seen.append((rec.id, info["skipped_inputs"], info["statistics"]["rejections"]))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_corpus_without_a_readable_clip_fails_and_leaves_no_folder(tmp_path, workers):
+    """Sampling gives up (a one-line error naming the first unreadable clip), and the
+    half-rendered folder is removed: resuming could not help, since the same spec meets the
+    same clips, and fixed clips make a new fingerprint."""
+    from synth.errors import TooManyRejections
+    from tests.speech.helpers import speechlike, write
+
+    clean = tmp_path / "clean"
+    full = write(tmp_path / "full.wav", speechlike(1.0)).read_bytes()
+    clean.mkdir()
+    (clean / "cut.wav").write_bytes(full[: len(full) // 2])
+    (clean / "cut.txt").write_text("cut", encoding="utf-8")
+    (clean / "empty.wav").write_bytes(b"")
+    (clean / "empty.txt").write_text("empty", encoding="utf-8")
+    spec = build_speech_spec({"clean": str(clean), "shard_size": 3}).model_dump(mode="json")
+    home = tmp_path / "home"
+    catalog = open_catalog(home)
+    plan, gen = prepare("speech", spec, seed=0, count=12, name="bad", home=home)
+    with pytest.raises(TooManyRejections, match=r"first unreadable clip: .*cut\.wav: truncated"):
+        build(plan, gen, catalog, workers=workers)
+    assert not plan.out_dir.exists()
+    assert catalog.list() == []
+    catalog.close()

@@ -207,6 +207,14 @@ def test_noise_below_16bit_is_rejected():
         sample_mix(spec, np.random.default_rng(0), memory_pools(CLEANS, NOISES))
 
 
+def test_speech_below_16bit_is_rejected():
+    # -50 dB SNR in a -35 dBFS mix leaves the speech at -85 dBFS, under 4 LSB: the written
+    # target would be mostly zeros under a full transcript.
+    spec = SpeechSpec(snr_db_range=(-50.0, -50.0), level_dbfs_range=(-35.0, -35.0), max_attempts=3)
+    with pytest.raises(TooManyRejections, match=r"speech_below_16bit=3"):
+        sample_mix(spec, np.random.default_rng(0), memory_pools(CLEANS, NOISES))
+
+
 def test_babble_made_from_the_clean_clip_is_not_mixed_with_it():
     pools = memory_pools(CLEANS, {"long": NOISES["long"]}, excludes={"long": {"a"}})
     params = [sample_mix(SpeechSpec(), np.random.default_rng(s), pools) for s in range(12)]

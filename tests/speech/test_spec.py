@@ -63,6 +63,20 @@ def test_ranges_come_from_json_lists_and_stay_frozen():
             "noise_weights={...}: Value error, folder > 0 needs noise_dir",
         ),
         (
+            {"noise_dir": "noise/", "noise_weights": {"white": 1}},
+            "noise_weights={...}: Value error, noise_dir is set but folder has no weight, so its "
+            "clips would never be drawn; add folder = 1 (or leave noise_dir out)",
+        ),
+        (
+            {"snr_db_range": [1e300, 1e300]},
+            "snr_db_range=[1e+300, 1e+300]: Value error, expected SNRs from -50 to 100 dB, got "
+            "[1e+300, 1e+300] (beyond them one of speech and noise is below 16 bits)",
+        ),
+        (
+            {"snr_db_range": [-200, -150]},
+            "snr_db_range=[-200, -150]: Value error, expected SNRs from -50 to 100 dB",
+        ),
+        (
             {"noises_per_mix_range": [0, 2]},
             "noises_per_mix_range=[0, 2]: Value error, expected counts >= 1",
         ),

@@ -142,3 +142,18 @@ def test_a_corpus_without_a_readable_clip_fails_and_leaves_no_folder(tmp_path, w
     assert not plan.out_dir.exists()
     assert catalog.list() == []
     catalog.close()
+
+
+def test_a_folder_assembled_before_recipes_and_derived_files_were_hashed_still_verifies(tmp_path):
+    spec = build_speech_spec({}).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=2, count=3, name="old", home=tmp_path / "home")
+    rec = build(plan, gen, catalog, workers=1).record
+    catalog.close()
+    index_path = Path(rec.path) / "__synth__" / "index.json"
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    assert set(index["derived"]) == {"manifest.nemo.jsonl"} and index["recipes_sha256"]
+    del index["derived"], index["recipes_sha256"]  # as an older synth wrote it
+    index_path.write_text(json.dumps(index) + "\n", encoding="utf-8")
+    for quick in (False, True):
+        assert verify_dataset(rec.path, rec.id, samples=3, quick=quick).ok

@@ -57,10 +57,17 @@ def format_validation_error(
     return f"{source}: " + "; ".join(parts)
 
 
-def validate(model: type[M], data: dict[str, Any], source: str = "config") -> M:
-    """Validate ``data`` as ``model``, raising a one-line ConfigError that names each bad field."""
+def validate(
+    model: type[M],
+    data: dict[str, Any],
+    source: str = "config",
+    context: dict[str, Any] | None = None,
+) -> M:
+    """Validate ``data`` as ``model``, raising a one-line ConfigError that names each bad field.
+    ``context`` reaches the model's validators (``{"new_build": True}``: rules for new builds
+    only, which a stored spec being re-read need not meet)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source, model)) from None
 

@@ -28,6 +28,7 @@ quantising with the same factor makes write -> read -> quantise an exact round t
 
 _WAV_DATA_LENGTH = re.compile(r"data : (\d+) \(should be (\d+)\)")
 _RIFF64_LENGTH = re.compile(r"(?i)riff(?: size)? : (\d+) \(should be (\d+)\)")
+_SIZE64_CONTAINERS = ("RF64", "W64")
 # Streaming writers leave the data size at 0 or 0xFFFFFFFF: an unknown length, not a truncation.
 _UNKNOWN_LENGTHS = (0, 0xFFFFFFFF)
 
@@ -36,20 +37,23 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _truncation(info: str) -> str | None:
+def _truncation(info: str, container: str) -> str | None:
     """A truncation that libsndfile noticed while parsing the header, if any."""
     m = _WAV_DATA_LENGTH.search(info)
     if m:
         declared, present = int(m.group(1)), int(m.group(2))
         if declared not in _UNKNOWN_LENGTHS and present < declared:
             return f"the header declares {declared} data bytes, the file holds {present}"
-    else:  # RF64 and Wave64 state their sizes in 64 bits: only the container size is checked
+    elif container in _SIZE64_CONTAINERS:
+        # RF64 and Wave64 state their sizes in 64 bits and libsndfile reports no data line for
+        # them: the container size is checked instead. (Not for plain WAV, whose RIFF size is
+        # often a few bytes off in files that hold every frame.)
         m = _RIFF64_LENGTH.search(info)
         if m:
             declared, present = int(m.group(1)), int(m.group(2))
             if declared not in _UNKNOWN_LENGTHS and present < declared:
                 return f"the header declares {declared} bytes, the file holds {present}"
-    if "ended unexpectedly" in info or "lacks an end-of-stream" in info:
+    if "ended unexpectedly" in info:
         return "the stream ends without its end-of-stream marker"
     return None
 
@@ -119,11 +123,17 @@ def _plain_pcm16_wav(p: Path) -> tuple[np.ndarray, int] | None:
     return None
 
 
+class UndecodableAudio(AssetError):
+    """The file is there and readable, but its content is not usable audio (corrupt, truncated,
+    empty, an implausible header): a clip to skip, where a missing or unreadable file is not."""
+
+
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Decode a whole file into float32 samples of shape (frames, channels) and its rate in Hz.
 
     Plain 16-bit PCM WAV files are decoded with numpy, everything else by libsndfile. Raises
-    ``AssetError`` naming the file when it is missing, unreadable, truncated or empty.
+    ``AssetError`` naming the file when it is missing or cannot be read, and its subclass
+    ``UndecodableAudio`` when its content is corrupt, truncated, empty or implausible.
     """
     p = Path(path)
     if not p.is_file():
@@ -138,23 +148,25 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         with sf.SoundFile(p) as f:
             declared = f.frames
             rate = int(f.samplerate)
-            truncated = _truncation(f.extra_info)
-            if not truncated and f.format == "OGG":
+            truncated = _truncation(f.extra_info, f.format)
+            if not truncated and f.format == "OGG":  # judged from the pages themselves
                 truncated = _ogg_truncation(p)
             data = f.read(dtype="float32", always_2d=True)
     except sf.LibsndfileError as err:
         problem = _one_line(err.error_string or str(err))
-        raise AssetError(p, f"not a readable audio file or truncated/corrupt ({problem})") from None
+        raise UndecodableAudio(
+            p, f"not a readable audio file or truncated/corrupt ({problem})"
+        ) from None
     except (RuntimeError, ValueError) as err:  # soundfile raises these for some broken headers
-        raise AssetError(p, f"not a readable audio file ({_one_line(str(err))})") from None
+        raise UndecodableAudio(p, f"not a readable audio file ({_one_line(str(err))})") from None
     if truncated:
-        raise AssetError(p, f"truncated audio file ({truncated})")
+        raise UndecodableAudio(p, f"truncated audio file ({truncated})")
     if len(data) < declared:
-        raise AssetError(
+        raise UndecodableAudio(
             p, f"truncated audio file (the header declares {declared} frames, {len(data)} decoded)"
         )
     if len(data) == 0:
-        raise AssetError(p, "audio file has no samples (zero length)")
+        raise UndecodableAudio(p, "audio file has no samples (zero length)")
     return data, _checked_rate(p, rate)
 
 
@@ -166,7 +178,7 @@ RATE_LIMITS_HZ = (4000, 384000)
 def _checked_rate(p: Path, rate: int) -> int:
     low, high = RATE_LIMITS_HZ
     if not low <= rate <= high:
-        raise AssetError(
+        raise UndecodableAudio(
             p, f"sample rate {rate} Hz in the header is outside {low}-{high} Hz (a broken header?)"
         )
     return rate

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import AssetError, ConfigError
-from synth.speech.audio_io import load_audio
+from synth.speech.audio_io import UndecodableAudio, load_audio
 from synth.speech.corpus import CleanItem, Corpus, read_corpus
 from synth.speech.level import measure_speech
 from synth.speech.mix import MixPools, NoiseIndex, NoiseRef
@@ -62,7 +62,8 @@ class CleanStats:
 def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
     try:
         x = decoded_clean(path, sha256, rate_hz)
-    except AssetError as err:  # counted as clean_unreadable, and named in skipped_inputs
+    except UndecodableAudio as err:  # counted as clean_unreadable, named in skipped_inputs
+        # (a missing or unreadable file stays an error: the corpus changed since it was hashed)
         return CleanStats(0, True, 0.0, 0.0, 0.0, unreadable=err.problem)
     if x.size == 0:
         return CleanStats(0, True, 0.0, 0.0, 0.0)

@@ -21,7 +21,11 @@ DEFAULT_NOISE_WEIGHTS: dict[str, float] = {
 
 
 SNR_DB_LIMITS = (-50.0, 100.0)
-"""The SNRs a spec may ask for (dB)."""
+"""The SNRs a new build may ask for (dB)."""
+
+
+def _new_build(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("new_build"))
 
 
 class SpeechSpec(StrictModel):
@@ -96,7 +100,10 @@ class SpeechSpec(StrictModel):
 
     @field_validator("snr_db_range")
     @classmethod
-    def _plausible_snr(cls, v: tuple[float, float]) -> tuple[float, float]:
+    def _plausible_snr(cls, v: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        # New builds only: a dataset built before the limit must still verify and expand.
+        if not _new_build(info):
+            return v
         if v[0] < SNR_DB_LIMITS[0] or v[1] > SNR_DB_LIMITS[1]:
             raise ValueError(
                 f"expected SNRs from {SNR_DB_LIMITS[0]:g} to {SNR_DB_LIMITS[1]:g} dB, got "
@@ -130,7 +137,11 @@ class SpeechSpec(StrictModel):
             raise ValueError("expected at least one weight > 0")
         if v.get("folder", 0.0) > 0.0 and info.data.get("noise_dir") is None:
             raise ValueError("folder > 0 needs noise_dir (a folder of noise clips)")
-        if v.get("folder", 0.0) <= 0.0 and info.data.get("noise_dir") is not None:
+        if (
+            _new_build(info)  # a stored spec from before this rule must still re-render
+            and v.get("folder", 0.0) <= 0.0
+            and info.data.get("noise_dir") is not None
+        ):
             raise ValueError(
                 "noise_dir is set but folder has no weight, so its clips would never be drawn; "
                 "add folder = 1 (or leave noise_dir out)"
@@ -148,7 +159,8 @@ class SpeechSpec(StrictModel):
 
 
 def build_spec(config: dict | None = None, source: str = "config") -> SpeechSpec:
-    """Validate speech spec values (a config file's, with overrides merged in) strictly."""
+    """Validate the speech spec of a new build (a config file's values, with overrides merged
+    in) strictly, with the rules for new builds (see ``_new_build``)."""
     from synth.config import validate
 
-    return validate(SpeechSpec, config or {}, source)
+    return validate(SpeechSpec, config or {}, source, context={"new_build": True})

@@ -310,3 +310,20 @@ def test_an_implausible_sample_rate_in_the_header_is_named(tmp_path, rate, subty
     assert _one_line_error(path).endswith(
         f"sample rate {rate} Hz in the header is outside 4000-384000 Hz (a broken header?)"
     )
+
+
+def test_complete_files_with_slightly_off_sizes_or_trailing_bytes_read_whole(tmp_path):
+    """No false truncation: a WAV whose RIFF size is a few bytes off, one without the pad byte
+    of an odd data chunk, and an Ogg stream with junk (an ID3v1 tag) after its last page."""
+    x = speechlike(1.0)
+    riff = write(tmp_path / "riff.wav", x, subtype="PCM_24")
+    data = bytearray(riff.read_bytes())
+    data[4:8] = len(data).to_bytes(4, "little")  # the RIFF size counts its own 8-byte header
+    riff.write_bytes(bytes(data))
+    assert load_audio(riff).size == x.size
+    odd = write(tmp_path / "odd.wav", speechlike(1.0)[:16001], subtype="PCM_24")
+    odd.write_bytes(odd.read_bytes()[:-1])  # 48,003 data bytes, the pad byte left out
+    assert load_audio(odd).size == 16001
+    ogg = write(tmp_path / "tagged.ogg", x, subtype="VORBIS", fmt="OGG")
+    ogg.write_bytes(ogg.read_bytes() + b"TAG" + b"\0" * 125)
+    assert load_audio(ogg).size == x.size

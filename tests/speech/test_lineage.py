@@ -157,3 +157,23 @@ def test_a_folder_assembled_before_recipes_and_derived_files_were_hashed_still_v
     index_path.write_text(json.dumps(index) + "\n", encoding="utf-8")
     for quick in (False, True):
         assert verify_dataset(rec.path, rec.id, samples=3, quick=quick).ok
+
+
+def test_a_clean_clip_gone_after_hashing_fails_the_build_and_is_not_skipped(tmp_path):
+    """A clip missing when decoded is not a bad clip to skip: the corpus changed under the
+    fingerprint, so the build stops naming the file instead of making other bytes."""
+    from synth.errors import AssetError
+    from tests.speech.helpers import speechlike, write
+
+    clean = tmp_path / "clean"
+    for i in range(3):
+        write(clean / f"c{i}.wav", speechlike(1.2, seed=i))
+        (clean / f"c{i}.txt").write_text(f"clip {i}", encoding="utf-8")
+    spec = build_speech_spec({"clean": str(clean)}).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=0, count=12, name="gone", home=tmp_path / "home")
+    (clean / "c1.wav").rename(tmp_path / "elsewhere.wav")
+    with pytest.raises(AssetError, match=r"c1\.wav: audio file not found"):
+        build(plan, gen, catalog, workers=1)
+    assert catalog.list() == []
+    catalog.close()

@@ -264,7 +264,7 @@ def _read_text_pairs(root: Path) -> list[CleanItem]:
 
 
 def _first_row(path: Path) -> dict[str, Any] | None:
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line in f:
             if line.strip():
                 try:

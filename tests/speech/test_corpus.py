@@ -251,3 +251,11 @@ def test_hidden_files_are_not_clips_and_split_audiofolders_are_named(tmp_path):
         f"its own; pass one split folder, e.g. {tmp_path / 'hf' / 'test'}"
     )
     assert [it.text for it in read_corpus(tmp_path / "hf" / "train").items] == ["train"]
+
+
+def test_a_nemo_manifest_with_a_bom_is_found_in_its_folder(tmp_path):
+    _clips(tmp_path, ["a.wav"])
+    line = json.dumps({"audio_filepath": "a.wav", "text": "hello"})
+    (tmp_path / "train.jsonl").write_text(line + "\n", encoding="utf-8-sig")
+    corpus = read_corpus(tmp_path)
+    assert corpus.layout == "nemo" and [it.text for it in corpus.items] == ["hello"]

@@ -381,9 +381,16 @@ def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
         with runner_cm as (submit, progress, limit):
             progress.add_done(sum(len(s) for s in shards) - sum(len(s) for s in todo))
 
+            shard_of: dict[PrefectFuture, int] = {}
+            failures: list[tuple[int, SynthError]] = []
+
             def collect(fut: PrefectFuture) -> None:
                 nonlocal rendered
-                result = fut.result()
+                try:
+                    result = fut.result()
+                except SynthError as err:  # a bad input: the lowest failing shard is reported
+                    failures.append((shard_of[fut], err))
+                    return
                 if isinstance(progress, ShardProgress):
                     progress.finished(result["shard"], result["samples"])
                 if result["rendered"]:
@@ -398,9 +405,14 @@ def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
                     first = next(as_completed(inflight))
                     inflight.remove(first)
                     collect(first)
-                inflight.append(submit(shard))
+                if failures:  # no new shards; the ones in flight finish, so that the error
+                    break  # reported is the first in sample order, whichever ended first
+                inflight.append(fut := submit(shard))
+                shard_of[fut] = shard.number
             for fut in as_completed(inflight):
                 collect(fut)
+            if failures:
+                raise min(failures, key=lambda f: f[0])[1]
         registered = register_dataset(plan, gen, run, emitter)
     except BaseException as err:
         fail(plan, catalog, emitter, err)

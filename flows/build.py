@@ -16,12 +16,14 @@ Either way the bytes, and so the content id, are the same: they depend on the pl
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
 import signal
 import socket
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -298,6 +300,56 @@ def _sigint_ignored_by_children() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A function for a child process to call before it starts: a SIGTERM when this process
+    dies (Linux's PR_SET_PDEATHSIG), so the child never outlives it; None elsewhere. The C
+    function is looked up here, so that the child, between fork and exec, only calls it."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    term = int(signal.SIGTERM)
+    return lambda: prctl(1, term)  # 1 = PR_SET_PDEATHSIG
+
+
+def start_temporary_server() -> None:
+    """Without ``PREFECT_API_URL``, start Prefect's temporary server now, in a session of its
+    own (call from the main thread).
+
+    Ctrl-C in a terminal reaches the whole process group. Prefect starts its temporary server
+    in ours, so the Ctrl-C killed it too, and this process then spent over a minute retrying to
+    report the interrupted run before it failed with a connection traceback instead of saying
+    it was interrupted. Started here, the server outlives the Ctrl-C and is stopped on exit as
+    usual (Prefect's ``atexit`` hook), or when this process dies.
+    """
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        return
+    import prefect.server.api.server as server_module
+
+    server = server_module.SubprocessASGIServer()  # the instance Prefect's client uses
+    real = getattr(server_module, "subprocess", None)
+    if server.running or real is None or os.name != "posix":
+        server.start()
+        return
+    # Prefect has no option for this: its module-level ``subprocess`` is swapped, for this
+    # one call, for a copy whose ``Popen`` starts the server in its own session.
+    own = types.ModuleType("subprocess")
+    own.__dict__.update(vars(real))
+    own.Popen = functools.partial(  # type: ignore[attr-defined]
+        real.Popen, start_new_session=True, preexec_fn=_die_with_parent()
+    )
+    server_module.subprocess = own
+    try:
+        server.start()
+    finally:
+        server_module.subprocess = real
 
 
 @contextlib.contextmanager

@@ -249,9 +249,10 @@ def _run_build(
 ) -> int:
     """Run a dataset flow (``params`` plus the workers and home of ``args``) on the chosen
     runner with a progress bar labelled ``label``, then report the registered dataset."""
-    from flows.build import with_runner
+    from flows.build import start_temporary_server, with_runner
 
     _quiet_prefect(args.verbose)
+    start_temporary_server()
     with _Progress(args.count, label, _progress_enabled(args)):
         result = with_runner(flow, workers=args.workers, **run)(
             **params, workers=args.workers, home=args.home

@@ -4,11 +4,13 @@ bar's rate and time left; the config's [run] table."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,107 @@ def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
     reference = build(plan, gen, catalog, workers=2)
     catalog.close()
     assert result["id"] == reference.record.id
+
+
+def _servers_of(prefect_home: Path) -> list[int]:
+    """Live processes whose environment sets PREFECT_HOME to ``prefect_home``: once the synth
+    process and its workers are gone, the temporary Prefect server it started, if it lives."""
+    needle = b"\0PREFECT_HOME=" + str(prefect_home).encode() + b"\0"
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            data = b"\0" + environ.read_bytes() + b"\0"
+            state = (environ.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in data and state != "Z":
+            found.append(int(environ.parent.name))
+    return found
+
+
+def _gone_within(seconds: float, alive: Callable[[], list[int]]) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := alive()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_without_a_server_ctrl_c_stops_at_once_and_the_temporary_server_goes_too(
+    prefect_env, home, tmp_path
+):
+    """No PREFECT_API_URL (the README's commands): Prefect's temporary server is started in a
+    session of its own, so a Ctrl-C to the terminal's process group stops the build at once
+    with the one-line message (it used to kill the server too, and the command then spent a
+    minute retrying before it failed with a connection traceback). The server stops when the
+    command exits, and when the command is killed outright."""
+    prefect_home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env |= {
+        **prefect_env,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home}/prefect.db",
+    }
+    config = tmp_path / "shards.toml"
+    config.write_text("shard_size = 40\n")
+    args = [*synth_cmd(), "ocr", "--count", str(COUNT), "--seed", "12", "--preset", "clean"]
+    args += ["--workers", "2", "--config", str(config), "--json", "--home", str(home)]
+
+    def start() -> subprocess.Popen:
+        procs.append(
+            proc := subprocess.Popen(
+                args,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_sigint_default,
+            )
+        )
+        return proc
+
+    def wait_for_shards(proc: subprocess.Popen, more_than: int) -> None:
+        deadline = time.monotonic() + 180  # the temporary server makes its database first
+        while len(_manifests(home)) <= more_than:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no shard finished in 180 s"
+            time.sleep(0.02)
+
+    def server_of(proc: subprocess.Popen) -> list[int]:
+        return [p for p in _servers_of(prefect_home) if p not in _group_alive(proc.pid)]
+
+    procs: list[subprocess.Popen] = []
+    try:
+        proc = start()
+        wait_for_shards(proc, 0)
+        assert len(server_of(proc)) == 1  # the server, outside the command's process group
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - sent
+        assert proc.returncode == 130, err.decode()
+        assert err.decode().endswith("synth: interrupted; run the same command again to resume\n")
+        assert "Traceback" not in err.decode()
+        assert out == b""
+        assert stopped_after < 15, f"took {stopped_after:.1f} s to stop"
+        assert _gone_within(10, lambda: _group_alive(proc.pid)) == []
+        assert _gone_within(10, lambda: _servers_of(prefect_home)) == []  # stopped on exit
+
+        done = len(_manifests(home))
+        proc = start()  # resumes; then killed outright, the server is stopped all the same
+        wait_for_shards(proc, done)
+        assert len(server_of(proc)) == 1
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)  # not communicate(): the orphaned workers hold the pipes open
+        assert _gone_within(10, lambda: server_of(proc)) == []  # it went with the command
+    finally:  # whatever failed: no process of this test outlives it
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.stdout.close()
+            p.stderr.close()
+        for pid in _servers_of(prefect_home):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_the_rate_is_samples_per_second_over_recent_time_and_gives_the_time_left():

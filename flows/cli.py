@@ -371,7 +371,7 @@ def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | No
     try:
         record = catalog.get(value)
     except Exception:
-        _fail(f"--clean: '{value}' is neither a file or folder nor a dataset id in the catalog")
+        _fail(f"--clean: '{value}' is not a file, a folder or a dataset id in the catalog")
     finally:
         catalog.close()
     return str(Path(record.path)), record
@@ -448,7 +448,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps({"datasets": rows}, ensure_ascii=False))
         return 0
     if not rows:
-        print("no datasets yet: make one with `synth ocr --count 100`")
+        filters = [
+            f"--{flag} {value}"
+            for flag, value in (("kind", args.kind), ("name", args.name), ("licence", args.licence))
+            if value
+        ]
+        if filters:
+            print(f"no dataset matches {' '.join(filters)}")
+        else:
+            print("no datasets yet: make one with `synth ocr --count 100`")
         return 0
     print(f"{'id':12}  {'kind':6}  {'count':>7}  {'trigger':9}  {'created':25}  name")
     for r in rows:

@@ -38,7 +38,7 @@ from synth.speech.manifests import write_nemo_and_kaldi
 from synth.speech.mix import render_mix, sample_mix
 from synth.speech.noise import NOISE_VERSION, PROCEDURAL_KINDS
 from synth.speech.params import MixParams
-from synth.speech.pools import SpeechPools
+from synth.speech.pools import CLEAN_PROBLEMS, SpeechPools
 from synth.speech.spec import SpeechSpec
 
 TARGET_DIR = "__target__"
@@ -179,12 +179,13 @@ class SpeechGenerator:
 
     def skipped_inputs(self, rejections: dict[str, int] | None = None) -> list[dict[str, str]]:
         """Input files left out, each ``{"file": path, "reason": text}``: noise-folder clips, and
-        when the build's ``rejections`` count ``clean_unreadable``, the clean clips that cannot
-        be decoded (found wherever the shards ran, so listed here by decoding the corpus)."""
+        when the build's ``rejections`` count a clean clip's problem, the clean clips that are
+        unreadable, not finite, too short or silent (found wherever the shards ran, so listed
+        here by decoding the corpus)."""
         folder = self.pools.noise_folder
         skipped = list(folder.skipped) if folder is not None else []
-        if rejections and rejections.get("clean_unreadable"):
-            skipped += self.pools.unreadable_clean()
+        if rejections and any(rejections.get(r) for r in CLEAN_PROBLEMS):
+            skipped += self.pools.unusable_clean()
         return skipped
 
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:

@@ -259,18 +259,29 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
 
     Reasons: clean_unreadable, clean_silent, clean_not_finite, clean_too_short (from
     ``clean_problem``),
-    babble_contains_clean, noise_segment_silent, speech_below_16bit, noise_below_16bit. After
-    ``spec.max_attempts`` failed attempts, ``TooManyRejections`` lists the counts.
+    babble_contains_clean, noise_segment_silent, speech_below_16bit, noise_below_16bit. A clean
+    clip's problem is the clip's, not the draw's: another clip is drawn and the attempt is not
+    counted, so a corpus with any usable clip never fails on an unlucky seed. After
+    ``spec.max_attempts`` failed attempts, or when every clean clip is unusable,
+    ``TooManyRejections`` lists the counts (and, for the most frequent reason, what to change).
     """
     rate = spec.sample_rate_hz
     peak_limit = 10.0 ** (spec.peak_limit_dbfs / 20.0)
     rejections: Counter[str] = Counter()
-    for _ in range(spec.max_attempts):
+    unusable: set[str] = set()
+    attempts = 0
+    while attempts < spec.max_attempts:
         item = pools.clean[int(rng.integers(len(pools.clean)))]
         problem = pools.clean_problem(item)
         if problem:
+            # A property of the clip, not of this draw: counted, drawn again, and not an
+            # attempt, so a corpus with some usable clips never fails on an unlucky seed.
             rejections[problem] += 1
+            unusable.add(item.id)
+            if len(unusable) == len(pools.clean):
+                break
             continue
+        attempts += 1
         clean = pools.clean_audio(item)
         n = clean.size
         count = int(rng.integers(spec.noises_per_mix_range[0], spec.noises_per_mix_range[1] + 1))
@@ -366,9 +377,35 @@ def sample_mix(spec: SpeechSpec, rng: np.random.Generator, pools: MixPools) -> M
             rejections=dict(sorted(rejections.items())),
         )
     counts = ", ".join(f"{k}={v}" for k, v in sorted(rejections.items()))
+    if len(unusable) == len(pools.clean):
+        raise TooManyRejections(
+            f"no usable clean clip: all {len(pools.clean)} are unreadable, silent, not finite "
+            f"or shorter than min_duration_s (rejections: {counts})"
+        )
+    reason = max(sorted(rejections), key=lambda r: rejections[r])
+    hint = _REJECTION_HINTS.get(reason, "")
     raise TooManyRejections(
         f"no usable mix after {spec.max_attempts} attempts (rejections: {counts})"
+        + (f"; {hint}" if hint else "")
     )
+
+
+_REJECTION_HINTS = {
+    "noise_below_16bit": (
+        "the noise would be quieter than 16-bit audio holds: lower snr_db_range (--snr-db) "
+        "or raise level_dbfs_range"
+    ),
+    "speech_below_16bit": (
+        "the speech would be quieter than 16-bit audio holds: raise snr_db_range (--snr-db) "
+        "or level_dbfs_range"
+    ),
+    "noise_segment_silent": "the noise clips are silent where they were cut: check the noise",
+    "babble_contains_clean": (
+        "babble needs talkers other than the clip it is mixed with: add clean clips or lower "
+        "noise_weights.babble"
+    ),
+}
+"""What to change, for the most frequent reason a mix could not be made."""
 
 
 def _finite(value: float) -> float | None:

@@ -35,6 +35,8 @@ from synth.speech.spec import SpeechSpec
 CLEAN_CACHE_SIZE = 1024
 SILENT_SPEECH_DBFS = -70.0
 """A clean clip whose active level is below this holds no usable speech."""
+CLEAN_PROBLEMS = ("clean_unreadable", "clean_not_finite", "clean_too_short", "clean_silent")
+"""The rejection reasons that are a clean clip's own (``SpeechPools.clean_problem``)."""
 
 
 @lru_cache(maxsize=CLEAN_CACHE_SIZE)
@@ -165,13 +167,32 @@ class SpeechPools:
     def unreadable_clean(self, limit: int | None = None) -> list[dict[str, str]]:
         """Corpus files that cannot be decoded, each ``{"file": path, "reason": text}``, in
         corpus order (decodes every clip not decoded yet: called when some were met)."""
+        return self.unusable_clean(limit, only_unreadable=True)
+
+    def unusable_clean(
+        self, limit: int | None = None, only_unreadable: bool = False
+    ) -> list[dict[str, str]]:
+        """Corpus clips the sampler rejects (unreadable, not finite, too short, silent), each
+        ``{"file": path, "reason": text}``, in corpus order (decodes every clip not decoded
+        yet: called when some were met)."""
         out = []
         for it in self.corpus.items:
+            problem = self.clean_problem(it)
+            if problem is None or (only_unreadable and problem != "clean_unreadable"):
+                continue
             st = clean_stats(str(it.path), it.sha256, self.rate)
-            if st.unreadable:
-                out.append({"file": str(it.path), "reason": st.unreadable})
-                if limit is not None and len(out) >= limit:
-                    break
+            reason = {
+                "clean_unreadable": st.unreadable,
+                "clean_not_finite": "NaN or infinite samples",
+                "clean_too_short": (
+                    f"{st.num_samples / self.rate:.3f} s long, shorter than "
+                    f"min_duration_s={self.spec.min_duration_s:g}"
+                ),
+                "clean_silent": f"silent (active speech level below {SILENT_SPEECH_DBFS:g} dBFS)",
+            }[problem]
+            out.append({"file": str(it.path), "reason": reason})
+            if limit is not None and len(out) >= limit:
+                break
         return out
 
     def clean_level(self, item: CleanItem, reference: str) -> float:

@@ -266,6 +266,8 @@ def test_look_ups_on_an_empty_data_root_create_nothing(tmp_path):
     assert (listed.returncode, json.loads(listed.stdout)) == (0, {"datasets": []})
     table = run("datasets", "list")
     assert table.returncode == 0 and table.stdout.startswith("no datasets yet")
+    table = run("datasets", "list", "--name", "nope", "--kind", "speech")
+    assert (table.returncode, table.stdout) == (0, "no dataset matches --kind speech --name nope\n")
     for command in (("datasets", "show", "abcd"), ("datasets", "verify", "abcd")):
         proc = run(*command)
         _no_traceback(proc)

@@ -221,15 +221,26 @@ def test_unusable_clean_clips_are_counted(tmp_path):
         for reason, k in recipe["rejections"].items():
             counts[reason] = counts.get(reason, 0) + k
     assert set(counts) == {"clean_not_finite", "clean_silent", "clean_too_short"}
+    # Named in the dataset's skipped inputs, each with its reason, in corpus order.
+    assert gen.skipped_inputs(counts) == [
+        {"file": str(clean / "nan.wav"), "reason": "NaN or infinite samples"},
+        {
+            "file": str(clean / "short.wav"),
+            "reason": "0.050 s long, shorter than min_duration_s=0.5",
+        },
+        {
+            "file": str(clean / "silent.wav"),
+            "reason": "silent (active speech level below -70 dBFS)",
+        },
+    ]
+    assert gen.skipped_inputs({"noise_segment_silent": 3}) == []  # no clean problem counted
 
     (clean / "good.wav").unlink()
     (clean / "good.txt").unlink()
     gen = SpeechGenerator({"clean": str(clean), "noise_weights": {"pink": 1}, "max_attempts": 6})
     with pytest.raises(TooManyRejections) as info:
         gen.sample(4, sample_rng(0, 4))
-    assert str(info.value).startswith(
-        "sample 4: no usable mix after 6 attempts (rejections: clean_"
-    )
+    assert str(info.value).startswith("sample 4: no usable clean clip: all 3 are unreadable, ")
 
 
 def test_an_unreadable_clean_clip_is_a_counted_skip_named_in_skipped_inputs(tmp_path):
@@ -247,7 +258,7 @@ def test_an_unreadable_clean_clip_is_a_counted_skip_named_in_skipped_inputs(tmp_
     with pytest.raises(TooManyRejections) as info:
         only_bad.sample(0, sample_rng(0, 0))
     assert "\n" not in str(info.value)
-    assert str(info.value).startswith("sample 0: no usable mix after 20 attempts (rejections: ")
+    assert str(info.value).startswith("sample 0: no usable clean clip: all 2 are unreadable, ")
     assert f"; first unreadable clip: {clean / 'cut.wav'}: truncated audio file (" in str(
         info.value
     )

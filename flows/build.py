@@ -25,6 +25,7 @@ import socket
 import threading
 import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from prefect import Flow, get_run_logger, task
@@ -316,9 +317,11 @@ def _die_with_parent() -> Callable[[], None] | None:
     return lambda: prctl(1, term)  # 1 = PR_SET_PDEATHSIG
 
 
-def start_temporary_server() -> None:
+def start_temporary_server(quiet: bool = True) -> None:
     """Without ``PREFECT_API_URL``, start Prefect's temporary server now, in a session of its
-    own (call from the main thread).
+    own (call from the main thread); with ``quiet``, its output goes to
+    ``$PREFECT_HOME/temporary-server.log`` instead of this terminal (under load its services
+    log retried database writes as errors with tracebacks, which are not the build's).
 
     Ctrl-C in a terminal reaches the whole process group. Prefect starts its temporary server
     in ours, so the Ctrl-C killed it too, and this process then spent over a minute retrying to
@@ -340,16 +343,21 @@ def start_temporary_server() -> None:
         return
     # Prefect has no option for this: its module-level ``subprocess`` is swapped, for this
     # one call, for a copy whose ``Popen`` starts the server in its own session.
-    own = types.ModuleType("subprocess")
-    own.__dict__.update(vars(real))
-    own.Popen = functools.partial(  # type: ignore[attr-defined]
-        real.Popen, start_new_session=True, preexec_fn=_die_with_parent()
-    )
-    server_module.subprocess = own
-    try:
-        server.start()
-    finally:
-        server_module.subprocess = real
+    options: dict[str, Any] = {"start_new_session": True, "preexec_fn": _die_with_parent()}
+    with contextlib.ExitStack() as stack:
+        if quiet:
+            home = Path(settings.home).expanduser()
+            home.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(open(home / "temporary-server.log", "ab"))
+            options |= {"stdout": log, "stderr": real.STDOUT}
+        own = types.ModuleType("subprocess")
+        own.__dict__.update(vars(real))
+        own.Popen = functools.partial(real.Popen, **options)  # type: ignore[attr-defined]
+        server_module.subprocess = own
+        try:
+            server.start()
+        finally:
+            server_module.subprocess = real
 
 
 @contextlib.contextmanager

@@ -149,6 +149,8 @@ def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides.setdefault("text", {}).update(
             {"source": "file", "path": str(Path(args.texts).resolve())}
         )
+    if args.texts and args.texts_from:
+        _fail("--texts and --texts-from both name the texts: give one")
     if args.texts_from:
         from synth.engine.importer import labels_file
 
@@ -252,7 +254,7 @@ def _run_build(
     from flows.build import start_temporary_server, with_runner
 
     _quiet_prefect(args.verbose)
-    start_temporary_server()
+    start_temporary_server(quiet=not args.verbose)
     with _Progress(args.count, label, _progress_enabled(args)):
         result = with_runner(flow, workers=args.workers, **run)(
             **params, workers=args.workers, home=args.home

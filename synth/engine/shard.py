@@ -113,6 +113,9 @@ def build_shard(plan: BuildPlan, shard: Shard, progress: ProgressFn | None = Non
     root = os.fspath(out_dir)
     made_dirs: set[str] = {os.path.join(root, shard.name)}
     stats = Stats()
+    # Temporary files of an earlier attempt at this shard (a process killed mid-shard) go.
+    for stale in manifest.parent.glob(f".{shard.number:05d}.*.tmp-*"):
+        stale.unlink(missing_ok=True)
     tmp = manifest.with_name(f".{manifest.name}.tmp-{os.getpid()}")
     pending = 0
     with open(tmp, "w", encoding="utf-8") as out:

@@ -452,6 +452,10 @@ def _rerender(
     except (SynthError, ValueError) as err:  # a bad spec, or a kind this install lacks
         report.problems.append(f"cannot re-render: {err}")
         return []
+    if not (root / RECIPES).is_file():  # named once, whichever check met it first
+        if RECIPES not in report.missing:
+            report.missing.append(RECIPES)
+        return []
     for _position, line in _recipes_at(root, chosen, index):
         rec = json.loads(line)
         stem = rec["file_name"].rsplit(".", 1)[0]

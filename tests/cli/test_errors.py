@@ -118,6 +118,10 @@ OCR_CASES = {
             "line has 4-40 characters"
         ),
     ),
+    "texts-and-texts-from": (
+        lambda b: _ocr(b, "--texts", str(b / "cyrillic.txt"), "--texts-from", "abcd"),
+        lambda b: "synth: error: --texts and --texts-from both name the texts: give one",
+    ),
     "missing-texts-file": (
         lambda b: _ocr(b, "--texts", str(b / "nope.txt")),
         lambda b: f"synth: error: {b / 'nope.txt'}: text file not found",

@@ -86,6 +86,8 @@ def test_a_worker_killed_mid_shard_costs_only_that_shard(tmp_path):
     assert job.result.rendered_shards == 4
     assert job.pool.done_samples == 600  # the lost samples were taken back, not counted twice
     assert not _alive(pid)
+    # The killed worker's half-written shard manifest went when the shard was rendered again.
+    assert list(job.plan.out_dir.glob("__synth__/shards/.*.tmp-*")) == []
 
     plan, gen = _plan(tmp_path / "ref")
     catalog = open_catalog(tmp_path / "ref")

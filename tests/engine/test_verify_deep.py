@@ -42,6 +42,16 @@ def test_a_sample_whose_recipe_no_longer_renders_the_same_is_named(tmp_path):
     assert len(report.changed) == 3
 
 
+def test_a_deleted_recipes_file_is_named_missing_once_not_a_crash(tmp_path):
+    rec = _build(tmp_path, {})
+    (tmp_path / rec.path / "recipes.jsonl").unlink()
+    for quick in (False, True):
+        report = verify_dataset(rec.path, rec.id, samples=5, seed=0, quick=quick)
+        assert not report.ok
+        assert report.missing == ["recipes.jsonl"], quick
+        assert report.rerendered == []
+
+
 def test_an_input_that_changed_since_the_build_is_named(tmp_path):
     fonts = tmp_path / "fonts"
     fonts.mkdir()

@@ -18,7 +18,8 @@ from synth.engine.assemble import DATASET_JSON
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan
 from synth.engine.shard import manifest_in, stats_in
-from synth.errors import SynthError
+from synth.errors import AssetError, SynthError
+from synth.hashing import sha256_file
 
 
 def parent_ref(record: DatasetRecord) -> dict[str, Any]:
@@ -57,9 +58,23 @@ def _link(src: Path, dst: Path) -> None:
         os.replace(tmp, dst)
 
 
+def _check_parent_file(path: Path, digest: str, size: int, parent_id: str) -> None:
+    """A parent's sample file must still be the one its manifest names: an expansion that
+    linked a changed file would register the recorded hash over other bytes."""
+    fix = f"run `synth datasets verify {parent_id[:12]}`"
+    if not path.is_file():
+        raise AssetError(path, f"missing from the parent dataset {parent_id[:12]}; {fix}")
+    if path.stat().st_size != size or sha256_file(path) != digest:
+        raise AssetError(
+            path, f"changed since the parent dataset {parent_id[:12]} was built; {fix}"
+        )
+
+
 def link_parent(plan: BuildPlan) -> int:
-    """Link every file and shard manifest of the parent into the new folder; returns the number
-    of sample files linked. Idempotent (a resumed expansion links only what is missing)."""
+    """Link every file and shard manifest of the parent into the new folder, each sample file
+    checked against the sha256 and size its manifest records (a changed or missing one stops
+    the expansion, naming it); returns the number of sample files linked. Idempotent (a
+    resumed expansion links and checks only what is missing)."""
     if not plan.parent:
         return 0
     src_root = Path(plan.parent["path"])
@@ -69,8 +84,10 @@ def link_parent(plan: BuildPlan) -> int:
         manifest = manifest_in(src_root, s["number"])
         with open(manifest, encoding="utf-8") as f:
             for line in f:
-                for rel, _digest, _size in json.loads(line)["files"]:
-                    _link(src_root / rel, plan.out_dir / rel)
+                for rel, digest, size in json.loads(line)["files"]:
+                    if not (plan.out_dir / rel).exists():  # linked (and checked) before
+                        _check_parent_file(src_root / rel, digest, size, plan.parent["id"])
+                        _link(src_root / rel, plan.out_dir / rel)
                     linked += 1
         _link(stats_in(src_root, s["number"]), stats_in(plan.out_dir, s["number"]))
         _link(manifest, manifest_in(plan.out_dir, s["number"]))

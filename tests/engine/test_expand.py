@@ -94,3 +94,32 @@ def test_expanding_a_dataset_whose_folder_is_gone_names_the_folder(parent, tmp_p
     os.rename(rec.path, rec.path + ".moved")
     with pytest.raises(SynthError, match="parent dataset's folder is missing"):
         prepare_expansion(rec, 5, home=tmp_path)
+
+
+def test_expanding_a_parent_whose_file_changed_or_went_names_it_and_registers_nothing(
+    parent, tmp_path
+):
+    """A linked parent file is checked against the sha256 its manifest records: a flipped byte
+    (same size) or a deleted file stops the expansion, naming the file, instead of registering
+    the recorded hash over other bytes."""
+    catalog, rec = parent
+    name = _rows(rec.path)[10]["file_name"]
+    target = os.path.join(rec.path, name)
+    data = bytearray(open(target, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    with open(target, "wb") as f:
+        f.write(data)
+    plan, gen = prepare_expansion(rec, 5, home=tmp_path)
+    with pytest.raises(SynthError) as info:
+        build(plan, gen, catalog)
+    assert str(info.value) == (
+        f"{target}: changed since the parent dataset {rec.id[:12]} was built; "
+        f"run `synth datasets verify {rec.id[:12]}`"
+    )
+    assert [r.id for r in catalog.list()] == [rec.id]  # nothing new registered
+
+    os.remove(target)
+    plan, gen = prepare_expansion(rec, 5, home=tmp_path)
+    with pytest.raises(SynthError, match=f"{target}: missing from the parent dataset"):
+        build(plan, gen, catalog)
+    assert [r.id for r in catalog.list()] == [rec.id]

@@ -138,6 +138,8 @@ def _progress_enabled(args: argparse.Namespace) -> bool:
 def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
     from synth.config import deep_merge, read_config_file
 
+    if args.texts and args.texts_from:
+        _fail("--texts and --texts-from both name the texts: give one")
     config = read_config_file(args.config) if args.config else {}
     overrides: dict[str, Any] = {}
     if args.fonts:
@@ -149,8 +151,6 @@ def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides.setdefault("text", {}).update(
             {"source": "file", "path": str(Path(args.texts).resolve())}
         )
-    if args.texts and args.texts_from:
-        _fail("--texts and --texts-from both name the texts: give one")
     if args.texts_from:
         from synth.engine.importer import labels_file
 

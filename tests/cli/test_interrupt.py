@@ -49,31 +49,20 @@ def _sigint_default() -> None:
 COUNT = 8000  # clean images, 200 shards: a few seconds of rendering, long enough to interrupt
 
 
-@pytest.mark.parametrize("workers", [2, 1])
-def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
-    prefect_api, home, tmp_path, workers
-):
+def _ocr_args(home: Path, tmp_path: Path, workers: int) -> list[str]:
+    """A clean-preset OCR build of COUNT images in shards of 40, long enough to interrupt."""
     config = tmp_path / "shards.toml"
     config.write_text("shard_size = 40\n")
-    args = [
+    return [
         *synth_cmd(),
-        "ocr",
-        "--count",
-        str(COUNT),
-        "--seed",
-        "12",
-        "--preset",
-        "clean",
-        "--workers",
-        str(workers),
-        "--config",
-        str(config),
-        "--json",
-        "--home",
-        str(home),
+        *("ocr", "--count", str(COUNT), "--seed", "12", "--preset", "clean"),
+        *("--workers", str(workers), "--config", str(config), "--json", "--home", str(home)),
     ]
-    env = {**os.environ, "PREFECT_API_URL": prefect_api}
-    proc = subprocess.Popen(
+
+
+def _start_in_terminal(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """The command as typed in a terminal: a process group of its own, SIGINT at its default."""
+    return subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -81,11 +70,27 @@ def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
         start_new_session=True,
         preexec_fn=_sigint_default,
     )
-    deadline = time.monotonic() + 120
-    while not _manifests(home):
+
+
+def _wait_for_shards(
+    proc: subprocess.Popen, home: Path, more_than: int = 0, timeout: float = 120
+) -> None:
+    """Until more than ``more_than`` shard manifests exist (the build is under way)."""
+    deadline = time.monotonic() + timeout
+    while len(_manifests(home)) <= more_than:
         assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "no shard finished in 120 s"
+        assert time.monotonic() < deadline, f"no shard finished in {timeout:g} s"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("workers", [2, 1])
+def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
+    prefect_api, home, tmp_path, workers
+):
+    args = _ocr_args(home, tmp_path, workers)
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    proc = _start_in_terminal(args, env)
+    _wait_for_shards(proc, home, timeout=120)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
     sent = time.monotonic()
     out, err = proc.communicate(timeout=60)
@@ -155,30 +160,11 @@ def test_without_a_server_ctrl_c_stops_at_once_and_the_temporary_server_goes_too
         "PREFECT_HOME": str(prefect_home),
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home}/prefect.db",
     }
-    config = tmp_path / "shards.toml"
-    config.write_text("shard_size = 40\n")
-    args = [*synth_cmd(), "ocr", "--count", str(COUNT), "--seed", "12", "--preset", "clean"]
-    args += ["--workers", "2", "--config", str(config), "--json", "--home", str(home)]
+    args = _ocr_args(home, tmp_path, workers=2)
 
     def start() -> subprocess.Popen:
-        procs.append(
-            proc := subprocess.Popen(
-                args,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_sigint_default,
-            )
-        )
+        procs.append(proc := _start_in_terminal(args, env))
         return proc
-
-    def wait_for_shards(proc: subprocess.Popen, more_than: int) -> None:
-        deadline = time.monotonic() + 180  # the temporary server makes its database first
-        while len(_manifests(home)) <= more_than:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no shard finished in 180 s"
-            time.sleep(0.02)
 
     def server_of(proc: subprocess.Popen) -> list[int]:
         return [p for p in _servers_of(prefect_home) if p not in _group_alive(proc.pid)]
@@ -186,7 +172,7 @@ def test_without_a_server_ctrl_c_stops_at_once_and_the_temporary_server_goes_too
     procs: list[subprocess.Popen] = []
     try:
         proc = start()
-        wait_for_shards(proc, 0)
+        _wait_for_shards(proc, home, timeout=180)  # the server makes its database first
         assert len(server_of(proc)) == 1  # the server, outside the command's process group
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal
         sent = time.monotonic()
@@ -202,7 +188,7 @@ def test_without_a_server_ctrl_c_stops_at_once_and_the_temporary_server_goes_too
 
         done = len(_manifests(home))
         proc = start()  # resumes; then killed outright, the server is stopped all the same
-        wait_for_shards(proc, done)
+        _wait_for_shards(proc, home, more_than=done, timeout=180)
         assert len(server_of(proc)) == 1
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)  # not communicate(): the orphaned workers hold the pipes open

@@ -28,9 +28,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class _Failed(Exception):
+    """A command's one-line error and exit code, reported by ``main``."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    raise _Failed(message, code)
+
+
+def _report_error(args: argparse.Namespace, message: str, code: int) -> int:
+    """The error on stderr, one line; with ``--json`` also as ``{"error", "exit_code"}`` on
+    stdout, so a script that reads stdout as JSON gets an object in every case."""
+    message = message.replace("\n", " ")
     print(f"synth: error: {message}", file=sys.stderr)
-    raise SystemExit(code)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False), flush=True)
+    return code
 
 
 def _emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:
@@ -855,12 +872,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SynthError as err:
-        _fail(str(err).replace("\n", " "))
+        return _report_error(args, str(err), EXIT_BAD_INPUT)
+    except _Failed as err:
+        return _report_error(args, str(err), err.code)
     except BrokenPipeError:  # stdout closed early (e.g. piped into head): nothing to report
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": "interrupted", "exit_code": 130}), flush=True)
         return 130
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -57,6 +57,12 @@ def format_validation_error(
     return f"{source}: " + "; ".join(parts)
 
 
+def _as_json_value(value: Any) -> Any:
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"a {type(value).__name__} value ({value!r}) is not a config value")
+
+
 def validate(
     model: type[M],
     data: dict[str, Any],
@@ -65,9 +71,19 @@ def validate(
 ) -> M:
     """Validate ``data`` as ``model``, raising a one-line ConfigError that names each bad field.
     ``context`` reaches the model's validators (``{"new_build": True}``: rules for new builds
-    only, which a stored spec being re-read need not meet)."""
+    only, which a stored spec being re-read need not meet).
+
+    Validation is strict, on the data's JSON form: a number field takes a number (an integer
+    one an integer: ``true``, ``"3"`` and ``5.5`` are errors, not 1, 3 and 5), a flag takes
+    ``true``/``false`` (not ``"yes"`` or 1), a text field takes text; lists stand for tuples and
+    text for paths and choices, as in any JSON, TOML or YAML file.
+    """
     try:
-        return model.model_validate(data, context=context)
+        text = json.dumps(data, default=_as_json_value, allow_nan=True)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{source}: {err}") from None
+    try:
+        return model.model_validate_json(text, strict=True, context=context)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source, model)) from None
 

@@ -130,10 +130,45 @@ def test_every_bad_field_is_named_with_its_value_in_one_line():
 def test_a_value_of_the_wrong_type_is_named():
     with pytest.raises(ConfigError) as err:
         build_spec("default", {"effects": {"blur_prob": "often"}}, source="c.json")
-    assert _message(err) == (
-        'c.json: effects.blur_prob="often": Input should be a valid number, unable to parse '
-        "string as a number"
+    assert _message(err) == 'c.json: effects.blur_prob="often": Input should be a valid number'
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        # what a lax parser would have turned into 1, 3.0, True and 5 without a word
+        ({"shard_size": True}, "shard_size=true: Input should be a valid integer"),
+        ({"color": {"min_contrast_ratio": "3"}}, 'color.min_contrast_ratio="3": Input should'),
+        ({"geometry": {"rotation_deg_range": [True, 2]}}, "rotation_deg_range.0=true: Input"),
+        ({"shard_size": 5.0}, "shard_size=5.0: Input should be a valid integer"),
+    ],
+)
+def test_values_are_not_coerced_to_the_field_type(config, named):
+    with pytest.raises(ConfigError) as err:
+        build_spec("default", config, source="c.yaml")
+    assert named in _message(err)
+
+
+def test_a_yaml_yes_is_no_number_and_text_is_no_flag(tmp_path):
+    from synth.speech.spec import build_spec as speech_spec
+
+    path = tmp_path / "s.yaml"
+    path.write_text("snr_db_range: [yes, 20]\nwith_targets: 'yes'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        speech_spec(read_config_file(path), source=str(path))
+    message = _message(err)
+    assert "snr_db_range.0=true: Input should be a valid number" in message
+    assert 'with_targets="yes": Input should be a valid boolean' in message
+
+
+def test_strict_values_of_the_right_type_pass_as_before():
+    # integers where numbers go, lists where ranges go, text where paths and choices go
+    spec = build_spec(
+        "default",
+        {"geometry": {"rotation_deg_range": [-2, 2]}, "color": {"min_contrast_ratio": 4}},
     )
+    assert spec.geometry.rotation_deg_range == (-2.0, 2.0)
+    assert spec.color.min_contrast_ratio == 4.0
 
 
 def test_an_unknown_preset_lists_the_known_ones():

@@ -198,8 +198,10 @@ def test_a_bad_input_in_a_real_process_is_one_line_without_traceback(tmp_path):
         ),
     ]:
         proc = run(*args)
-        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.returncode == 2
         assert proc.stderr == expected + "\n"
+        message = expected.removeprefix("synth: error: ")
+        assert json.loads(proc.stdout) == {"error": message, "exit_code": 2}
     assert not (tmp_path / "unused").exists()
 
 

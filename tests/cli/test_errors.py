@@ -269,14 +269,37 @@ def test_unknown_ambiguous_and_short_ids_are_named(cli, catalog_home, command):
     assert (unknown.code, unknown.out) == (2, "")
     assert unknown.err == f"synth: error: dataset id 'ffff': no such dataset in {db}\n"
     ambiguous = cli("datasets", command, "12AB", "--json", *home)
-    assert (ambiguous.code, ambiguous.out) == (2, "")
-    assert ambiguous.err == (
-        f"synth: error: dataset id '12ab' is ambiguous: it matches {hex_id('12ab1')[:12]}, "
-        f"{hex_id('12ab2')[:12]}\n"
+    message = (
+        f"dataset id '12ab' is ambiguous: it matches {hex_id('12ab1')[:12]}, {hex_id('12ab2')[:12]}"
     )
+    assert ambiguous.code == 2
+    assert ambiguous.err == f"synth: error: {message}\n"
+    # with --json, stdout holds one object in every case: here the error
+    assert json.loads(ambiguous.out) == {"error": message, "exit_code": 2}
     short = cli("datasets", command, "12a", *home)
     assert (short.code, short.out) == (2, "")
     assert short.err == "synth: error: dataset id '12a': give at least 4 characters of the id\n"
+
+
+def test_a_command_line_mistake_with_json_is_a_json_error_too(cli, catalog_home, tmp_path):
+    # _fail() from inside a command (not a SynthError), and a config error, both as JSON
+    texts = tmp_path / "t.txt"
+    texts.write_text("a\n", encoding="utf-8")
+    both = cli("ocr", "--count", "1", "--texts", str(texts), "--texts-from", "9f00", "--json")
+    assert both.code == 2
+    assert json.loads(both.out) == {
+        "error": "--texts and --texts-from both name the texts: give one",
+        "exit_code": 2,
+    }
+    config = tmp_path / "c.yaml"
+    config.write_text("shard_size: true\n", encoding="utf-8")
+    bad = cli("speech", "--count", "1", "--config", str(config), "--json", "--home", str(tmp_path))
+    assert bad.code == 2
+    assert json.loads(bad.out) == {
+        "error": f"{config}: shard_size=true: Input should be a valid integer",
+        "exit_code": 2,
+    }
+    assert bad.err == f"synth: error: {config}: shard_size=true: Input should be a valid integer\n"
 
 
 def test_show_accepts_a_unique_prefix(cli, catalog_home):
@@ -328,10 +351,10 @@ def test_a_corrupt_catalog_is_named(cli, tmp_path):
     home.mkdir()
     (home / "catalog.db").write_bytes(b"\x00garbage" * 512)
     result = cli("datasets", "list", "--json", "--home", str(home))
-    assert (result.code, result.out) == (2, "")
-    assert result.err == (
-        f"synth: error: {home / 'catalog.db'}: cannot open the catalog (file is not a database)\n"
-    )
+    message = f"{home / 'catalog.db'}: cannot open the catalog (file is not a database)"
+    assert result.code == 2
+    assert result.err == f"synth: error: {message}\n"
+    assert json.loads(result.out) == {"error": message, "exit_code": 2}
 
 
 def test_an_unknown_command_is_one_line(cli):

@@ -97,7 +97,7 @@ def test_ctrl_c_stops_the_build_at_once_and_the_same_command_resumes_it(
     stopped_after = time.monotonic() - sent
     assert proc.returncode == 130, err.decode()
     assert err.decode() == "synth: interrupted; run the same command again to resume\n"
-    assert out == b""
+    assert json.loads(out) == {"error": "interrupted", "exit_code": 130}  # --json
     assert stopped_after < 15, f"took {stopped_after:.1f} s to stop"
     time.sleep(0.5)
     assert _group_alive(proc.pid) == []  # the workers are gone too
@@ -181,7 +181,7 @@ def test_without_a_server_ctrl_c_stops_at_once_and_the_temporary_server_goes_too
         assert proc.returncode == 130, err.decode()
         assert err.decode().endswith("synth: interrupted; run the same command again to resume\n")
         assert "Traceback" not in err.decode()
-        assert out == b""
+        assert json.loads(out) == {"error": "interrupted", "exit_code": 130}  # --json
         assert stopped_after < 15, f"took {stopped_after:.1f} s to stop"
         assert _gone_within(10, lambda: _group_alive(proc.pid)) == []
         assert _gone_within(10, lambda: _servers_of(prefect_home)) == []  # stopped on exit

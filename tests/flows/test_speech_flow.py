@@ -138,7 +138,8 @@ def test_cli_an_empty_clean_clip_is_skipped_and_named(run_synth, home, tmp_path)
 
     write(clean / "good.wav", np.zeros(0, np.float32))  # no readable clip left
     proc = run_synth("speech", "--count", "8", "--clean", str(clean), "--json")
-    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert json.loads(proc.stdout) == {"error": proc.stderr[14:-1], "exit_code": 2}
     assert proc.stderr.startswith("synth: error: sample 0: no usable clean clip: all 2 are ")
     assert proc.stderr.endswith(f"first unreadable clip: {clean / 'empty.wav'}: {reason}\n")
     assert len(list((home / "datasets").glob("speech-*"))) == 1  # the first build's only

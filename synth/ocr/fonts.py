@@ -73,6 +73,7 @@ class Font:
     attribution: str
     cmap: frozenset[int]
     kern_table: bool = True  # has a TrueType 'kern' table (the only kerning of basic layout)
+    small_caps_lowercase: bool = False  # draws lower-case letters as small capitals
     _drawable: dict[str, bool] = field(default_factory=dict, repr=False)
     _notdef: bytes | None = field(default=None, repr=False)
     _known_good: set[str] = field(default_factory=set, repr=False)
@@ -96,11 +97,15 @@ class Font:
         return mask.getbbox(), bytes(mask)
 
     def can_draw_char(self, ch: str) -> bool:
-        """In the cmap, and (for a visible character) drawn with ink that is not .notdef."""
+        """In the cmap, and (for a visible character) drawn with ink that is not .notdef; a
+        lower-case letter not by a font that draws it as a small capital (the image would show
+        a capital under a lower-case label)."""
         known = self._drawable.get(ch)
         if known is not None:
             return known
         ok = ord(ch) in self.cmap
+        if ok and self.small_caps_lowercase and ch.islower():
+            ok = False
         if ok and not ch.isspace() and unicodedata.category(ch)[0] != "Z":
             if self._notdef is None:
                 self._notdef = self._mask_bytes(_NOTDEF_PROBE)[1]
@@ -139,13 +144,17 @@ class FontPool:
         return [f for f in self.fonts if f.can_draw_chars(chars)]
 
 
-def _embedded_styles() -> dict[str, str]:
+def _embedded_styles() -> dict[str, dict[str, str]]:
+    """``styles.tsv`` by file name: ``style``, ``scripts`` and ``lowercase`` (``letters``, or
+    ``small-caps`` for a font that draws lower-case letters as small capitals)."""
     path = embedded_dir("fonts") / "styles.tsv"
     with open(path, encoding="utf-8", newline="") as f:
-        return {r["file"]: r["style"] for r in csv.DictReader(f, delimiter="\t")}
+        return {r["file"]: r for r in csv.DictReader(f, delimiter="\t")}
 
 
-def load_font(path: Path, style: str, licence: str, attribution: str) -> Font:
+def load_font(
+    path: Path, style: str, licence: str, attribution: str, small_caps_lowercase: bool = False
+) -> Font:
     """Open one font file; an unreadable or non-font file raises AssetError naming it."""
     try:
         ImageFont.truetype(str(path), _CHECK_SIZE_PX)
@@ -166,6 +175,7 @@ def load_font(path: Path, style: str, licence: str, attribution: str) -> Font:
         attribution=attribution,
         cmap=frozenset(cmap),
         kern_table=kern_table,
+        small_caps_lowercase=small_caps_lowercase,
     )
 
 
@@ -193,14 +203,16 @@ def load_font_pool(font_dir: str | None, styles: tuple[str, ...] | None) -> Font
             if path.suffix.lower() not in {".tsv", ".txt", ".md"} or not embedded:
                 skipped.append({"file": str(path), "reason": "not a font file (by extension)"})
             continue
-        style = style_of.get(path.name, "unknown")
+        tags = style_of.get(path.name, {})
+        style = tags.get("style", "unknown")
         if embedded and styles is not None and style not in styles:
             continue
         record = embedded_record(path)
         licence = record.licence if record else "unknown"
         attribution = record.attribution if record else ""
+        small_caps = tags.get("lowercase") == "small-caps"
         try:
-            fonts.append(load_font(path, style, licence, attribution))
+            fonts.append(load_font(path, style, licence, attribution, small_caps))
         except AssetError as err:
             skipped.append({"file": str(path), "reason": err.problem})
     if not fonts:

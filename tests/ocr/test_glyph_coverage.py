@@ -95,6 +95,35 @@ def test_every_label_character_is_drawable_in_its_font():
     assert len(scripts) >= 6
 
 
+def test_a_font_that_draws_lower_case_as_small_capitals_gets_only_lines_without_it(tmp_path):
+    # Humor Sans draws "a" as a small "A": an image of it under the label "a" is a wrong label.
+    pool = load_font_pool(None, None)
+    fonts = {f.id: f for f in pool.fonts}
+    humor = fonts["Humor-Sans.ttf"]
+    assert humor.small_caps_lowercase
+    assert humor.can_draw("HELLO, WORLD 42!") and not humor.can_draw("Hello")
+    assert not any(f.small_caps_lowercase for name, f in fonts.items() if name != humor.id)
+    assert fonts["DejaVuSans.ttf"].can_draw("Hello")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("HELLO WORLD\nhello world\n", encoding="utf-8")
+    gen = OcrGenerator(
+        build_spec(
+            "default",
+            {
+                "fonts": {"styles": ["handwriting"]},  # Comic Neue, Humor Sans, Caveat
+                "text": {"source": "file", "path": str(texts)},
+            },
+        )
+    )
+    used: dict[str, set[str]] = {"HELLO WORLD": set(), "hello world": set()}
+    for i in range(80):
+        recipe = gen.sample(i, sample_rng(3, i))
+        used[recipe["text"]].add(recipe["font"]["id"])
+    assert "Humor-Sans.ttf" in used["HELLO WORLD"]  # still drawn, where it draws right
+    assert "Humor-Sans.ttf" not in used["hello world"]
+    assert len(used["hello world"]) == 2
+
+
 def test_only_undrawable_texts_fail_with_the_file_and_characters_named(tmp_path):
     texts = tmp_path / "cyrillic.txt"
     texts.write_text("Привет мир\n", encoding="utf-8")

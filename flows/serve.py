@@ -201,6 +201,24 @@ def _descendants(records: list[DatasetRecord], root: str) -> list[DatasetRecord]
     return out
 
 
+def missing_dataset(ref: str, home: str | None) -> str | None:
+    """Why an ``expand`` schedule's dataset ``ref`` (id, prefix or name) finds nothing in the
+    catalog now, or None when it does. Looks only: a missing catalog is not created."""
+    try:
+        catalog = open_catalog(home, create=False)
+    except NotFound as err:  # no catalog at all yet
+        return str(err)
+    try:
+        try:
+            catalog.get(ref)
+        except NotFound as err:
+            if not catalog.list(name=ref):
+                return f"{err}; no dataset is named '{ref}' either"
+        return None
+    finally:
+        catalog.close()
+
+
 def latest_version(ref: str, home: str | None) -> DatasetRecord:
     """The newest version descended from dataset ``ref`` (id or prefix), or the newest version
     named ``ref``: the most samples, then the latest created."""
@@ -330,6 +348,11 @@ def build_deployments(config: ServeConfig, home: str) -> tuple[list[Served], lis
             description=f"{entry.flow} on cron '{entry.cron}'{tz}",
         )
         item.schedule = entry.cron + tz
+        if entry.flow == "expand":
+            # A dataset a schedule builds later is fine, a typo is not: say it now, not at 2 a.m.
+            why = missing_dataset(str(entry.parameters.get("dataset", "")), home)
+            if why:
+                notes.append(f"schedule '{entry.name}': {why}; its runs fail until there is one")
     return served, notes
 
 

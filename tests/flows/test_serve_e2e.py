@@ -186,6 +186,36 @@ def test_a_scheduled_expansion_grows_the_newest_descendant(home):
         latest_version("nothing", str(home))
 
 
+def test_an_expand_schedule_of_a_dataset_not_in_the_catalog_is_noted(home, monkeypatch):
+    import flows.serve as fs
+
+    monkeypatch.setattr(fs, "speech_flow", lambda: fs.ocr_dataset)
+    config = fs.load_serve_config(
+        {
+            "schedules": [
+                schedule(name="by-name"),  # dataset "lines"
+                schedule(name="by-id", parameters={"dataset": "aaaa", "count": 5}),
+                schedule(name="typo", parameters={"dataset": "lnies", "count": 5}),
+            ]
+        }
+    )
+    _, notes = fs.build_deployments(config, str(home))  # no catalog yet: looked up, not made
+    assert not (home / "catalog.db").exists()
+    assert [n.split(":")[0] for n in notes] == [
+        "schedule 'by-name'",
+        "schedule 'by-id'",
+        "schedule 'typo'",
+    ]
+    catalog = open_catalog(home)
+    _fake(catalog, "a", 20, "2026-01-01T00:00:00+00:00")  # named "lines"
+    catalog.close()
+    _, notes = fs.build_deployments(config, str(home))
+    assert notes == [
+        f"schedule 'typo': dataset id 'lnies': no such dataset in {home / 'catalog.db'}; no "
+        "dataset is named 'lnies' either; its runs fail until there is one"
+    ]
+
+
 def test_serve_errors_are_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "serve.toml"
     bad.write_text('[[schedules]]\nname = "n"\ncron = "0 3 * * *"\nflow = "ocr"\nparameters = {}\n')

@@ -152,12 +152,27 @@ def _progress_enabled(args: argparse.Namespace) -> bool:
 
 
 # -- synth ocr -----------------------------------------------------------------------------------
+def _read_config(args: argparse.Namespace, path_keys: tuple[str, ...]) -> dict[str, Any]:
+    """``--config``'s values ({} without one), its relative paths taken from its own folder."""
+    from synth.config import read_config_file, resolve_paths
+
+    if not args.config:
+        return {}
+    config = read_config_file(args.config)
+    return resolve_paths(config, path_keys, Path(args.config).resolve().parent)
+
+
 def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
-    from synth.config import deep_merge, read_config_file
+    from synth.config import deep_merge
 
     if args.texts and args.texts_from:
         _fail("--texts and --texts-from both name the texts: give one")
-    config = read_config_file(args.config) if args.config else {}
+    config = _read_config(args, ("text.path", "fonts.dir", "backgrounds.dir"))
+    if isinstance(config.get("text"), dict) and "dataset_id" in config["text"]:
+        _fail(
+            f"{args.config}: text.dataset_id is set by --texts-from ID (from the catalog's record "
+            "of that dataset), not in a config file"
+        )
     overrides: dict[str, Any] = {}
     if args.fonts:
         overrides.setdefault("fonts", {})["dir"] = str(Path(args.fonts).resolve())
@@ -348,9 +363,14 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
 
 # -- synth speech -------------------------------------------------------------------------------
 def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
-    from synth.config import deep_merge, read_config_file
+    from synth.config import deep_merge
 
-    config = read_config_file(args.config) if args.config else {}
+    config = _read_config(args, ("clean", "noise_dir"))
+    if "clean_dataset_id" in config:
+        _fail(
+            f"{args.config}: clean_dataset_id is set by --clean ID (from the catalog's record of "
+            "that dataset), not in a config file"
+        )
     overrides: dict[str, Any] = {}
     if args.snr_db:
         overrides["snr_db_range"] = list(args.snr_db)

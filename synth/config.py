@@ -141,3 +141,25 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+def resolve_paths(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> dict[str, Any]:
+    """``data`` with the relative paths at the dotted ``keys`` (``"fonts.dir"``) made absolute
+    against ``base`` (a config file's folder: its paths mean the same from any working
+    directory, and the spec records where the inputs really are). ``~`` is expanded; values
+    that are not text are left to validation."""
+    out = dict(data)
+    for key in keys:
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                break
+            node[part] = node = dict(child)
+        else:
+            value = node.get(leaf)
+            if isinstance(value, str) and value:
+                path = Path(value).expanduser()
+                node[leaf] = str(path if path.is_absolute() else (base / path).resolve())
+    return out

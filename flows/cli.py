@@ -24,8 +24,15 @@ EXIT_CHECK_FAILED = 1
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other synth error; the usage is one --help away.
-        message = " ".join(message.split())
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        message = f"{' '.join(message.split())} (see '{self.prog} --help')"
+        if _JSON_FLAG in _argv:  # the same JSON error object as any other error
+            print(json.dumps({"error": message, "exit_code": EXIT_BAD_INPUT}, ensure_ascii=False))
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+_JSON_FLAG = "--json"
+_argv: list[str] = []
+"""The arguments being parsed (``main`` sets them), for errors of the parser itself."""
 
 
 class _Failed(Exception):
@@ -885,7 +892,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from flows.env import apply_defaults
 
-    args = build_parser().parse_args(argv)
+    global _argv
+    _argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(_argv)
     apply_defaults(verbose=getattr(args, "verbose", False))
     from synth.errors import SynthError
 

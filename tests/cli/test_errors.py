@@ -302,6 +302,24 @@ def test_a_command_line_mistake_with_json_is_a_json_error_too(cli, catalog_home,
     assert bad.err == f"synth: error: {config}: shard_size=true: Input should be a valid integer\n"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("speech", "--count", "0"),
+        ("speech", "--count", "2", "--snr-db", "5"),
+        ("speech",),
+        ("datasets", "verify", "x", "--samples", "-1"),
+    ],
+)
+def test_a_mistake_the_argument_parser_finds_is_a_json_error_with_json(cli, argv):
+    plain = cli(*argv)
+    result = cli(*argv, "--json")
+    assert plain.code == result.code == 2 and plain.out == ""
+    assert result.err == plain.err and result.err.count("\n") == 1
+    message = result.err.split(": error: ", 1)[1].rstrip("\n")
+    assert json.loads(result.out) == {"error": message, "exit_code": 2}
+
+
 def test_show_accepts_a_unique_prefix(cli, catalog_home):
     result = cli("datasets", "show", "9f00", "--home", str(catalog_home))
     assert result.code == 0

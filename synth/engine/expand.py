@@ -108,7 +108,8 @@ def prepare_expansion(
 
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
-    return prepare(
+    parent = parent_ref(record)
+    plan, gen = prepare(
         record.kind,
         record.spec,
         seed=record.seed,
@@ -116,5 +117,27 @@ def prepare_expansion(
         name=name or record.name,
         home=home,
         trigger=trigger,
-        parent=parent_ref(record),
+        parent=parent,
     )
+    check_inputs_unchanged(check_parent_folder(record), plan.inputs)
+    return plan, gen
+
+
+def check_inputs_unchanged(parent_info: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
+    """Every input the parent recorded must have the content it had then: new samples drawn from
+    a changed input (an edited transcript, a replaced noise clip) would sit beside the parent's
+    samples made from the old one, the same clip under two labels. The error names the input
+    and what to run."""
+    now = {i["uri"]: i["sha256"] for i in inputs}
+    parent_id = str(parent_info.get("id", ""))[:12]
+    for item in parent_info.get("inputs", []):
+        uri, recorded = item.get("uri"), item.get("sha256")
+        current = now.get(uri)
+        if current is not None and recorded is not None and current != recorded:
+            where = uri[len("file://") :] if uri.startswith("file://") else uri
+            raise SynthError(
+                f"{where}: changed since the parent dataset {parent_id} was built (sha256 "
+                f"{current[:12]}, recorded {recorded[:12]}); expanding would label samples from "
+                f"both versions: restore it, or build a new dataset (`synth datasets verify "
+                f"{parent_id}` lists every change)"
+            )

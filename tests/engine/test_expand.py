@@ -123,3 +123,32 @@ def test_expanding_a_parent_whose_file_changed_or_went_names_it_and_registers_no
     with pytest.raises(SynthError, match=f"{target}: missing from the parent dataset"):
         build(plan, gen, catalog)
     assert [r.id for r in catalog.list()] == [rec.id]
+
+
+def test_expanding_after_an_input_changed_names_it_and_builds_nothing(tmp_path):
+    """New samples drawn from an edited texts file would sit beside the parent's samples drawn
+    from the old one: the expansion stops before any folder is made, naming the file."""
+    texts = tmp_path / "lines.txt"
+    texts.write_text("alpha beta\ngamma delta\n", encoding="utf-8")
+    spec = build_spec("clean", {"shard_size": 8, "text": {"source": "file", "path": str(texts)}})
+    catalog = open_catalog(tmp_path)
+    plan, gen = prepare(
+        "ocr", spec.model_dump(mode="json"), seed=1, count=8, name="t", home=tmp_path
+    )
+    rec = build(plan, gen, catalog).record
+    recorded = {i["uri"]: i["sha256"] for i in plan.inputs}[texts.as_uri()]
+    assert prepare_expansion(rec, 4, home=tmp_path)  # unchanged: fine
+    texts.write_text("alpha beta\nepsilon zeta\n", encoding="utf-8")
+    with pytest.raises(SynthError) as info:
+        prepare_expansion(rec, 4, home=tmp_path)
+    from synth.hashing import sha256_file
+
+    assert str(info.value) == (
+        f"{texts}: changed since the parent dataset {rec.id[:12]} was built (sha256 "
+        f"{sha256_file(texts)[:12]}, recorded {recorded[:12]}); expanding would label samples "
+        f"from both versions: restore it, or build a new dataset (`synth datasets verify "
+        f"{rec.id[:12]}` lists every change)"
+    )
+    assert [r.id for r in catalog.list()] == [rec.id]
+    assert len(list((tmp_path / "datasets").iterdir())) == 1  # no folder for the expansion
+    catalog.close()

@@ -89,13 +89,15 @@ def _base(root: Path) -> tuple[str, str]:
     return _base_of(text if os.path.isabs(text) else os.path.join(os.getcwd(), text))
 
 
-def _inside(root: Path, value: str, where: str) -> Path:
-    """``value`` (relative to ``root``, or absolute) as a path that must lie inside ``root``."""
+def _inside(root: Path, value: str, where: str, anywhere: bool = False) -> Path:
+    """``value`` (relative to ``root``, or absolute) as a path that must lie inside ``root``,
+    or with ``anywhere`` (a NeMo manifest, whose paths are usually absolute) anywhere."""
     if not isinstance(value, str) or not value.strip():
         raise AssetError(where, f"expected a file path, got {json.dumps(value)}")
     base, prefix = _base(root)
     full = os.path.normpath(os.path.join(base, value))
-    if not full.startswith(prefix):  # both normalised: a prefix test is commonpath's answer
+    # Both normalised: a prefix test is commonpath's answer.
+    if not anywhere and not full.startswith(prefix):
         raise AssetError(where, f"path '{value}' points outside the corpus folder {base}; refused")
     if not os.path.isfile(full):
         raise AssetError(where, f"audio file not found: {value}")
@@ -247,7 +249,7 @@ def _read_nemo(manifest: Path) -> list[CleanItem]:
                 f"offset={row['offset']}: segments of longer files are not supported; "
                 "cut the clips first",
             )
-        path = _inside(root, row["audio_filepath"], where)
+        path = _inside(root, row["audio_filepath"], where, anywhere=True)
         items.append(_item(root, path, row["text"], row.get("speaker"), where))
     return items
 

@@ -120,17 +120,30 @@ def test_nemo_manifest(tmp_path):
     assert [(it.id, it.text) for it in corpus.items] == [("wavs/a", "one"), ("wavs/b", "two")]
 
 
-@pytest.mark.parametrize("outside", ["../escape.wav", "/etc/passwd", "wavs/../../escape.wav"])
-def test_manifest_paths_outside_the_folder_are_refused(tmp_path, outside):
+@pytest.mark.parametrize("outside", ["../escape.wav", "wavs/../../escape.wav", "ABSOLUTE"])
+def test_nemo_manifest_paths_may_point_anywhere(tmp_path, outside):
+    # NeMo's own tools write absolute paths; a manifest beside the data uses relative ones
     root = tmp_path / "corpus"
     _clips(root / "wavs", ["a.wav"])
     _clips(tmp_path, ["escape.wav"])
+    value = str(tmp_path / "escape.wav") if outside == "ABSOLUTE" else outside
     manifest_path = root / "manifest.jsonl"
-    manifest_path.write_text(json.dumps({"audio_filepath": outside, "text": "x"}) + "\n")
-    msg = _error(manifest_path)
-    assert msg.startswith(
-        f"{manifest_path}:1: path '{outside}' points outside the corpus folder {root}"
-    )
+    manifest_path.write_text(json.dumps({"audio_filepath": value, "text": "x"}) + "\n")
+    (item,) = read_corpus(manifest_path).items
+    assert item.path == tmp_path / "escape.wav"
+    assert item.id == "../escape"  # relative to the manifest's folder, like any other id
+
+
+@pytest.mark.parametrize("outside", ["../escape.wav", "/etc/passwd", "wavs/../../escape.wav"])
+def test_audiofolder_paths_outside_the_folder_are_refused(tmp_path, outside):
+    # Hugging Face's audiofolder reads file_name relative to its folder, never outside it
+    root = tmp_path / "corpus"
+    _clips(root / "wavs", ["a.wav"])
+    _clips(tmp_path, ["escape.wav"])
+    metadata = root / "metadata.jsonl"
+    metadata.write_text(json.dumps({"file_name": outside, "text": "x"}) + "\n")
+    msg = _error(root)
+    assert msg.startswith(f"{metadata}:1: path '{outside}' points outside the corpus folder {root}")
     assert msg.endswith("; refused")
 
 

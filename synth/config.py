@@ -63,6 +63,22 @@ def _as_json_value(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} value ({value!r}) is not a config value")
 
 
+def _non_json_key(data: Any, path: str = "") -> str | None:
+    """The dotted key of the first value in ``data`` that has no JSON form (a TOML or YAML date)."""
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list | tuple):
+        items = enumerate(data)
+    else:
+        ok = data is None or isinstance(data, str | int | float | bool | PurePath)
+        return None if ok else path or "(top level)"
+    for key, value in items:
+        found = _non_json_key(value, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
 def validate(
     model: type[M],
     data: dict[str, Any],
@@ -81,11 +97,42 @@ def validate(
     try:
         text = json.dumps(data, default=_as_json_value, allow_nan=True)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{source}: {err}") from None
+        key = _non_json_key(data)
+        raise ConfigError(f"{source}: {key + ': ' if key else ''}{err}") from None
     try:
         return model.model_validate_json(text, strict=True, context=context)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source, model)) from None
+
+
+class _DuplicateKey(ValueError):
+    """A key given twice in one table of a JSON or YAML file (the last would silently win)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(f"key '{key}' is given twice")
+        out[key] = value
+    return out
+
+
+def _load_yaml(text: str) -> Any:
+    import yaml  # PyYAML comes with Prefect
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    raise _DuplicateKey(f"key '{key}' is given twice (again at line {line})")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -103,17 +150,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: cannot read the config file ({err.strerror})") from None
     try:
         if p.suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
         elif p.suffix == ".toml":
-            data = tomllib.loads(text)
+            data = tomllib.loads(text)  # TOML itself forbids a key given twice
         elif p.suffix in (".yaml", ".yml"):
-            import yaml  # PyYAML comes with Prefect
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text)
         else:
             raise ConfigError(f"{p}: unknown config format '{p.suffix}' (use .toml, .json, .yaml)")
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"{p}: not valid {p.suffix[1:].upper()}: {err}") from None
+    except _DuplicateKey as err:
+        raise ConfigError(f"{p}: {err}") from None
     except ImportError:
         raise ConfigError(f"{p}: YAML configs need PyYAML; use .toml or .json") from None
     except Exception as err:  # yaml.YAMLError without importing yaml up front

@@ -200,3 +200,34 @@ def test_deep_merge_leaves_its_inputs_alone():
     assert deep_merge(base, over) == {"a": {"b": 5, "c": 2}, "d": [2]}
     assert base == {"a": {"b": 1, "c": 2}, "d": [1]}
     assert over == {"a": {"b": 5}, "d": [2]}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        (
+            "c.yaml",
+            "shard_size: 5\nshard_size: 6\n",
+            "key 'shard_size' is given twice (again at line 2)",
+        ),
+        ("c.yaml", "text:\n  path: a\n  path: b\n", "key 'path' is given twice (again at line 3)"),
+        ("c.json", '{"text": {"path": "a", "path": "b"}}', "key 'path' is given twice"),
+    ],
+)
+def test_a_key_given_twice_is_an_error_not_the_last_value(tmp_path, name, text, problem):
+    # TOML forbids it itself; JSON and YAML parsers would keep the last value without a word
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        read_config_file(path)
+    assert _message(err) == f"{path}: {problem}"
+
+
+def test_a_value_with_no_json_form_names_its_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[text]\nlocales = [1979-05-27]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        build_spec("default", read_config_file(path), source=str(path))
+    assert _message(err) == (
+        f"{path}: text.locales.0: a date value (datetime.date(1979, 5, 27)) is not a config value"
+    )

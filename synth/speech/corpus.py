@@ -118,6 +118,10 @@ def _clip_id(root: Path, path: Path) -> str:
 
 
 def _item(root: Path, path: Path, text: Any, speaker: Any, where: str) -> CleanItem:
+    if text is not None and not isinstance(text, str):
+        raise AssetError(
+            where, f"the transcript of {path.name} is not text ({json.dumps(text)}): quote it"
+        )
     if not isinstance(text, str) or not text.strip():
         raise AssetError(where, f"empty or missing transcript for {path.name}")
     rel = _clip_id(root, path)

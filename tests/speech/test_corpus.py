@@ -272,3 +272,11 @@ def test_a_nemo_manifest_with_a_bom_is_found_in_its_folder(tmp_path):
     (tmp_path / "train.jsonl").write_text(line + "\n", encoding="utf-8-sig")
     corpus = read_corpus(tmp_path)
     assert corpus.layout == "nemo" and [it.text for it in corpus.items] == ["hello"]
+
+
+def test_a_transcript_that_is_not_text_is_named(tmp_path):
+    _clips(tmp_path, ["a.wav"])
+    (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "a.wav", "text": 12345}))
+    assert _error(tmp_path) == (
+        f"{tmp_path / 'metadata.jsonl'}:1: the transcript of a.wav is not text (12345): quote it"
+    )

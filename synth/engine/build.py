@@ -162,7 +162,8 @@ def finish(
         with open(plan.out_dir / METADATA, encoding="utf-8") as f:
             written = extras(plan.out_dir, (json.loads(line) for line in f))
         record_derived(plan, written or [])
-    write_card(plan.out_dir, assembled.info, previews)
+    card_notes = getattr(gen, "card_notes", None)
+    write_card(plan.out_dir, assembled.info, previews, card_notes() if card_notes else None)
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)
     if emitter is not None:

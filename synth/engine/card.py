@@ -18,8 +18,14 @@ def _licence_id(licences: list[str]) -> str:
     return "other"
 
 
-def write_card(out_dir: Path, info: dict[str, Any], previews: list[tuple[str, str]]) -> Path:
-    """Write ``README.md`` in the dataset folder; ``previews`` are (relative path, caption)."""
+def write_card(
+    out_dir: Path,
+    info: dict[str, Any],
+    previews: list[tuple[str, str]],
+    notes: list[str] | None = None,
+) -> Path:
+    """Write ``README.md`` in the dataset folder; ``previews`` are (relative path, caption);
+    ``notes`` are the kind's own paragraphs on its files (the generator's ``card_notes``)."""
     kind = info["kind"]
     stats = info["statistics"]
     lines = [
@@ -57,18 +63,10 @@ def write_card(out_dir: Path, info: dict[str, Any], previews: list[tuple[str, st
         "```",
         "",
         "`metadata.jsonl` holds one flat row per sample; `recipes.jsonl` holds everything drawn "
-        "for each sample (replayable with `synth datasets verify`) and the boxes or measured "
-        "values; `dataset.json` holds the spec, seed, code version and lineage.",
+        "for each sample (replayable with `synth datasets verify`) and what was measured on it; "
+        "`dataset.json` holds the spec, seed, code version and lineage.",
         "",
-        *(
-            [
-                "Speech: `manifest.nemo.jsonl` is a NeMo manifest of the same mixes; `kaldi/` "
-                "(when asked for) is a Kaldi data directory.",
-                "",
-            ]
-            if kind == "speech"
-            else []
-        ),
+        *(line for note in notes or [] for line in (note, "")),
         "## Statistics",
         "",
     ]

@@ -331,6 +331,14 @@ class OcrGenerator:
         }
         return Rendered({file_name: buf.getvalue()}, row, composed.outputs)
 
+    def card_notes(self) -> list[str]:
+        """The dataset card's paragraph on the images and their labels."""
+        return [
+            f"Images: one text line each, {self.spec.output.format.upper()}; `text` is exactly "
+            "what is drawn, and `recipes.jsonl` holds each line's character, word and line "
+            "boxes in image pixels."
+        ]
+
     def preview(self, out_dir: Path, records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
         """Write the contact sheet; returns its (relative path, caption)."""
         from synth.engine.card import preview_dir

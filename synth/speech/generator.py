@@ -34,7 +34,7 @@ from synth.errors import ConfigError, TooManyRejections
 from synth.hashing import sha256_json
 from synth.speech.audio_io import encode_pcm16
 from synth.speech.corpus import file_sha256
-from synth.speech.manifests import write_nemo_and_kaldi
+from synth.speech.manifests import KALDI_DIR, NEMO_MANIFEST, write_nemo_and_kaldi
 from synth.speech.mix import render_mix, sample_mix
 from synth.speech.noise import NOISE_VERSION, PROCEDURAL_KINDS
 from synth.speech.params import MixParams
@@ -225,7 +225,7 @@ class SpeechGenerator:
             "text": recipe["clean"]["text"],
             "speaker": recipe["clean"].get("speaker", ""),
             "clean_id": params.clean_id,
-            "noise_kind": "+".join(u.kind for u in params.noises),
+            "noise_kind": "+".join(sorted(u.kind for u in params.noises)),
             "snr_db": None if m["snr_db"] is None else round(m["snr_db"], 3),
             "snr_reference": params.snr_reference,
             "level_dbfs": round(m["level_dbfs"], 3),
@@ -272,6 +272,31 @@ class SpeechGenerator:
             ),
         ]
 
+    def card_notes(self) -> list[str]:
+        """The dataset card's paragraphs on the audio and the files beside it."""
+        spec = self.spec
+        lo, hi = spec.snr_db_range
+        reference = (
+            "active speech (a P.56-style energy-gated level)"
+            if spec.snr_reference == "active"
+            else "the whole clip"
+        )
+        notes = [
+            f"Audio: mono, {spec.sample_rate_hz} Hz, 16-bit PCM {spec.format.upper()}. SNR drawn "
+            f"from {lo:g} to {hi:g} dB over {reference}; `snr_db` is the SNR measured on the "
+            "written 16-bit target and noise.",
+        ]
+        if spec.with_targets:
+            notes.append(
+                f"`{TARGET_DIR}/` and `{NOISE_DIR}/` hold each mix's clean target and noise as "
+                "they were mixed (after reverb, gains and peak protection): mix = target + noise "
+                "exactly. `metadata.jsonl` names them in `target_file_name` and `noise_file_name`."
+            )
+        files = f"`{NEMO_MANIFEST}` is a NeMo manifest of the same mixes"
+        if spec.kaldi:
+            files += f"; `{KALDI_DIR}/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`)"
+        return [*notes, files + "."]
+
     def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[Path]:
         """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory (see
         ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once; returns
@@ -282,7 +307,7 @@ class SpeechGenerator:
         """Per-sample statistics: kinds and flags as strings (counted), levels as numbers."""
         stats: dict[str, Any] = {
             "clean_speech": recipe["clean"]["id"],
-            "noise_kind": "+".join(u["kind"] for u in recipe["noises"]),
+            "noise_kind": "+".join(sorted(u["kind"] for u in recipe["noises"])),
             "noise_count": len(recipe["noises"]),
             "snr_reference": recipe["snr_reference"],
             "reverb": "applied" if recipe["reverb"]["applied"] else "not_applied",

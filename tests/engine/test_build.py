@@ -111,6 +111,7 @@ def test_dataset_json_holds_the_lineage(tmp_path):
     assert sum(info["statistics"]["counts"]["font"].values()) == 60
     card = (plan.out_dir / "README.md").read_text()
     assert result.record.id in card and "Licences" in card
+    assert "Images: one text line each, JPEG; `text` is exactly what is drawn" in card
     assert (plan.out_dir / "__synth__" / "preview.jpg").stat().st_size > 1000
     recipes = [json.loads(line) for line in (plan.out_dir / "recipes.jsonl").open()]
     assert [r["index"] for r in recipes] == list(range(60))

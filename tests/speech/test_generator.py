@@ -101,6 +101,23 @@ def test_same_recipe_same_bytes(fmt):
         )
 
 
+def test_the_noise_kind_of_several_noises_is_one_category_whatever_their_order():
+    gen = SpeechGenerator(
+        {"noises_per_mix_range": [2, 3], "noise_weights": {"white": 1, "pink": 1}}
+    )
+    orders, kinds = set(), set()
+    for index in range(12):
+        recipe = gen.sample(index, sample_rng(5, index))
+        drawn = [u["kind"] for u in recipe["noises"]]
+        orders.add(tuple(drawn))
+        row = gen.render(recipe, f"shard-00000/{index:09d}").row
+        assert row["noise_kind"] == "+".join(sorted(drawn))
+        assert gen.describe(recipe, {})["noise_kind"] == row["noise_kind"]
+        kinds.add(row["noise_kind"])
+    assert ("white", "pink") in orders and ("pink", "white") in orders  # both orders drawn
+    assert "pink+white" in kinds and "white+pink" not in kinds
+
+
 @pytest.mark.parametrize("reference", ["active", "whole"])
 @pytest.mark.parametrize("kind", ["white", "pink", "brown", "hum", "babble"])
 def test_degenerate_snr_is_exact_in_the_written_files(reference, kind):

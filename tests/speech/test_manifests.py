@@ -271,6 +271,16 @@ def test_card_gets_spectrograms_and_the_histogram_of_every_row(built):
     card = (built / "README.md").read_text()
     assert "](__synth__/preview.jpg)" in card and "](__synth__/snr_histogram.png)" in card
     assert f"achieved SNR of all {COUNT} mixes" in card
+    # the card says what the files are, from the spec this build had
+    spec = json.loads((built / "dataset.json").read_text())["spec"]
+    lo, hi = spec["snr_db_range"]
+    assert (
+        f"Audio: mono, {spec['sample_rate_hz']} Hz, 16-bit PCM {spec['format'].upper()}. SNR "
+        f"drawn from {lo:g} to {hi:g} dB over active speech" in card
+    )
+    assert "`__target__/` and `__noise__/` hold each mix's clean target and noise" in card
+    assert "`kaldi/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`)." in card
+    assert "boxes" not in card
 
 
 def _previews(folder: Path) -> list[tuple[str, str]]:

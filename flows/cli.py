@@ -583,10 +583,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
     for key, (sa, sb) in d["distributions"].items():
         top = sorted(set(sa) | set(sb), key=lambda v: -(sa.get(v, 0) + sb.get(v, 0)))[:5]
         for value in top:
-            print(
-                f"share {key}={value}"[:28].ljust(28)
-                + f"{sa.get(value, 0):>24}  {sb.get(value, 0):>24}"
-            )
+            label = f"share {key}={value}"
+            if len(label) > 27:  # in full on a line of its own: a cut could merge two values
+                print(label)
+                label = ""
+            print(f"{label:28}{sa.get(value, 0):>24}  {sb.get(value, 0):>24}")
     return 0
 
 
@@ -692,8 +693,8 @@ def _name(value: str) -> str:
     """A dataset name becomes a folder name under the data root: no separators, no dot first."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
         raise argparse.ArgumentTypeError(
-            f"'{value}' is not a valid dataset name (expected 1-100 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit)"
+            f"'{value}' is not a valid dataset name (expected 1-100 ASCII letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit)"
         )
     return value
 

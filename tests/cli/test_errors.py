@@ -224,8 +224,8 @@ OCR_CASES = {
         lambda b: _ocr(b, "--name", "../escape"),
         lambda b: (
             "synth ocr: error: argument --name: '../escape' is not a valid dataset name "
-            "(expected 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit) "
-            "(see 'synth ocr --help')"
+            "(expected 1-100 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit) (see 'synth ocr --help')"
         ),
     ),
     "format-unknown": (
@@ -385,3 +385,21 @@ def test_an_unknown_command_is_one_line(cli):
         "synth datasets: error: the following arguments are required: datasets_command "
         "(see 'synth datasets --help')\n"
     )
+
+
+def test_diff_shows_long_category_values_in_full(cli, tmp_path):
+    # cut to one width, "flite_rms_arctic_a0001" and "..._a0002" read as the same value
+    home = tmp_path / "diff-home"
+    catalog = open_catalog(home)
+    counts = {"clean_speech": {"flite_rms_arctic_a0001": 3, "flite_rms_arctic_a0002": 1}}
+    for prefix, stats in (("aaaa", counts), ("bbbb", {"clean_speech": {"x": 4}})):
+        record = info(hex_id(prefix), statistics={"samples": 4, "counts": stats})
+        catalog.register(record, str(tmp_path / prefix))
+    catalog.close()
+    result = cli("datasets", "diff", "aaaa", "bbbb", "--home", str(home))
+    assert result.code == 0
+    lines = result.out.splitlines()
+    for value, share in (("a0001", "0.75"), ("a0002", "0.25")):
+        i = lines.index(f"share clean_speech=flite_rms_arctic_{value}")
+        assert lines[i + 1].split() == [share, "0"]
+    assert "share clean_speech=x" in result.out

@@ -502,7 +502,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         if filters:
             print(f"no dataset matches {' '.join(filters)}")
         else:
-            print("no datasets yet: make one with `synth ocr --count 100`")
+            print(
+                "no datasets yet: make one with `synth ocr --count 100` or "
+                "`synth speech --count 100`"
+            )
         return 0
     print(f"{'id':12}  {'kind':6}  {'count':>7}  {'trigger':9}  {'created':25}  name")
     for r in rows:

@@ -259,7 +259,7 @@ def cmd_ocr(args: argparse.Namespace) -> int:
 
     config, run = _run_options(args, _ocr_config(args))
     source = args.config or "options"
-    spec = build_spec(args.preset, config, source=source)
+    spec = build_spec(args.preset, config, source=source, labels=_flag_labels(args, _OCR_FLAGS))
     if args.backgrounds and spec.backgrounds.photo_prob == 0:
         _fail(
             f"--backgrounds: the '{args.preset}' preset draws no photo backgrounds "
@@ -423,12 +423,40 @@ def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | No
     return str(Path(record.path)), record
 
 
+_SPEECH_FLAGS = {
+    "snr_db": ("snr_db_range", "--snr-db"),
+    "snr_reference": ("snr_reference", "--snr-reference"),
+    "clean": ("clean", "--clean"),
+    "noise": ("noise_dir", "--noise"),
+    "reverb_prob": ("reverb_prob", "--reverb-prob"),
+    "sample_rate": ("sample_rate_hz", "--sample-rate"),
+    "format": ("format", "--format"),
+}
+_OCR_FLAGS = {
+    "fonts": ("fonts.dir", "--fonts"),
+    "backgrounds": ("backgrounds.dir", "--backgrounds"),
+    "texts": ("text.path", "--texts"),
+    "locale": ("text.locales", "--locale"),
+    "format": ("output.format", "--format"),
+}
+
+
+def _flag_labels(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Spec field -> the flag that set it on this command line, for errors that name the field."""
+    return {
+        key: flag
+        for attr, (key, flag) in flags.items()
+        if getattr(args, attr, None) not in (None, False, [])
+    }
+
+
 def cmd_speech(args: argparse.Namespace) -> int:
     from flows.speech import speech_spec
     from synth.engine.generator import make_generator
 
     config, run = _run_options(args, _speech_config(args))
-    spec = speech_spec(config, source=args.config or "options")
+    labels = _flag_labels(args, _SPEECH_FLAGS)
+    spec = speech_spec(config, source=args.config or "options", labels=labels)
     make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
     from flows.speech import speech_dataset
 

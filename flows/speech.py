@@ -11,9 +11,11 @@ from synth.engine.build import prepare
 from synth.speech.spec import build_spec
 
 
-def speech_spec(config: dict[str, Any] | None, source: str = "config") -> dict[str, Any]:
+def speech_spec(
+    config: dict[str, Any] | None, source: str = "config", labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Validate a speech spec dict strictly; returns it as plain JSON."""
-    return build_spec(config, source).model_dump(mode="json")
+    return build_spec(config, source, labels).model_dump(mode="json")
 
 
 @flow(name="speech_dataset", validate_parameters=True)

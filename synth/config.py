@@ -36,13 +36,20 @@ def _known_keys(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str
 
 
 def format_validation_error(
-    err: ValidationError, source: str, model: type[BaseModel] | None = None
+    err: ValidationError,
+    source: str,
+    model: type[BaseModel] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """One line naming every bad field, its value and what was expected. With ``model``, an
-    unknown key is shown with the keys allowed in its place."""
+    unknown key is shown with the keys allowed in its place; ``labels`` adds to a field's name
+    where its value came from (``{"snr_db_range": "--snr-db"}``)."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        field = next((k for k in (labels or {}) if loc == k or loc.startswith(k + ".")), None)
+        if field is not None:
+            loc = f"{loc} ({labels[field]})"
         if e["type"] == "extra_forbidden":
             known = _known_keys(model, tuple(e["loc"]))
             parts.append(
@@ -84,10 +91,12 @@ def validate(
     data: dict[str, Any],
     source: str = "config",
     context: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> M:
     """Validate ``data`` as ``model``, raising a one-line ConfigError that names each bad field.
     ``context`` reaches the model's validators (``{"new_build": True}``: rules for new builds
-    only, which a stored spec being re-read need not meet).
+    only, which a stored spec being re-read need not meet); ``labels`` name the flag a field's
+    value came from in the error (see ``format_validation_error``).
 
     Validation is strict, on the data's JSON form: a number field takes a number (an integer
     one an integer: ``true``, ``"3"`` and ``5.5`` are errors, not 1, 3 and 5), a flag takes
@@ -102,7 +111,7 @@ def validate(
     try:
         return model.model_validate_json(text, strict=True, context=context)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source, model)) from None
+        raise ConfigError(format_validation_error(err, source, model, labels)) from None
 
 
 class _DuplicateKey(ValueError):

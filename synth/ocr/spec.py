@@ -191,12 +191,14 @@ def build_spec(
     config: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     source: str = "config",
+    labels: dict[str, str] | None = None,
 ) -> OcrSpec:
-    """The preset, then a config file's values, then command-line overrides, validated strictly."""
+    """The preset, then a config file's values, then command-line overrides, validated strictly
+    (``labels`` name the flags that set fields, for the error)."""
     if preset not in PRESETS:
         from synth.errors import ConfigError
 
         raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(sorted(PRESETS))})")
     data = deep_merge(PRESETS[preset], config or {})
     data = deep_merge(data, overrides or {})
-    return validate(OcrSpec, data, source)
+    return validate(OcrSpec, data, source, labels=labels)

@@ -158,9 +158,12 @@ class SpeechSpec(StrictModel):
         return {k: w for k, w in chosen.items() if w > 0.0}
 
 
-def build_spec(config: dict | None = None, source: str = "config") -> SpeechSpec:
+def build_spec(
+    config: dict | None = None, source: str = "config", labels: dict[str, str] | None = None
+) -> SpeechSpec:
     """Validate the speech spec of a new build (a config file's values, with overrides merged
-    in) strictly, with the rules for new builds (see ``_new_build``)."""
+    in) strictly, with the rules for new builds (see ``_new_build``); ``labels`` name the flags
+    that set fields, for the error."""
     from synth.config import validate
 
-    return validate(SpeechSpec, config or {}, source, context={"new_build": True})
+    return validate(SpeechSpec, config or {}, source, context={"new_build": True}, labels=labels)

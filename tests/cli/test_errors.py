@@ -403,3 +403,24 @@ def test_diff_shows_long_category_values_in_full(cli, tmp_path):
         i = lines.index(f"share clean_speech=flite_rms_arctic_{value}")
         assert lines[i + 1].split() == [share, "0"]
     assert "share clean_speech=x" in result.out
+
+
+def test_a_bad_flag_value_names_the_flag_beside_the_field(cli, tmp_path):
+    home = ["--home", str(tmp_path / "h")]
+    snr = cli("speech", "--count", "2", "--snr-db", "20", "0", *home)
+    assert snr.code == 2
+    assert snr.err == (
+        "synth: error: options: snr_db_range (--snr-db)=[20.0, 0.0]: Value error, expected "
+        "low <= high, got [20.0, 0.0]\n"
+    )
+    # the same field set in a config file is named as the file's key, without a flag
+    config = tmp_path / "c.toml"
+    config.write_text("reverb_prob = 2.0\n", encoding="utf-8")
+    from_file = cli("speech", "--count", "2", "--config", str(config), *home)
+    assert from_file.err == (
+        f"synth: error: {config}: reverb_prob=2.0: Input should be less than or equal to 1\n"
+    )
+    from_flag = cli("speech", "--count", "2", "--config", str(config), "--reverb-prob", "3", *home)
+    assert "reverb_prob (--reverb-prob)=3.0: Input should be less than or equal to 1" in (
+        from_flag.err
+    )

@@ -672,6 +672,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"missing: {rel}")
         for rel in report.changed:
             print(f"changed: {rel}")
+        for rel in report.extra:
+            print(f"extra: {rel} (not in the dataset's manifests; loaders would read it)")
         for problem in report.problems:
             print(f"problem: {problem}")
         verdict = "ok" if report.ok else "FAILED"

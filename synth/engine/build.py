@@ -158,10 +158,11 @@ def finish(
             rows = (json.loads(line) for line in itertools.islice(f, 64))
             previews = preview(plan.out_dir, rows)
     extras = getattr(gen, "write_extras", None)
+    written = None
     if extras is not None:  # derived views of the labels, e.g. a NeMo manifest or Kaldi files
         with open(plan.out_dir / METADATA, encoding="utf-8") as f:
             written = extras(plan.out_dir, (json.loads(line) for line in f))
-        record_derived(plan, written or [])
+    record_derived(plan, written or [])  # none is recorded too: verify then knows every file
     card_notes = getattr(gen, "card_notes", None)
     write_card(plan.out_dir, assembled.info, previews, card_notes() if card_notes else None)
     record, created = catalog.register(assembled.info, str(plan.out_dir))

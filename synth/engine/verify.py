@@ -44,11 +44,12 @@ class VerifyReport:
     rerendered: list[int] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # files no manifest lists (full check)
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.changed or self.problems) and (
+        return not (self.missing or self.changed or self.extra or self.problems) and (
             self.actual_id == self.expected_id
         )
 
@@ -64,6 +65,7 @@ class VerifyReport:
             "rerendered": self.rerendered,
             "missing": self.missing,
             "changed": self.changed,
+            "extra": self.extra,
             "problems": self.problems,
         }
 
@@ -93,6 +95,7 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
     labels = hashlib.sha256()
     metadata = hashlib.sha256()
     recipes = hashlib.sha256()
+    sample_dirs: set[str] = set()
     with tempfile.TemporaryDirectory(prefix="synth-verify-") as scratch:
         runs = SortedFiles(Path(scratch))
         for shard in info["shards"]:
@@ -110,6 +113,7 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
                     recipes.update((recipe_line + "\n").encode())
                     for rel, digest, size in rec["files"]:
                         shard_files.append((rel, digest, size))
+                        sample_dirs.add(rel.partition("/")[0])
                         report.checked_files += 1
                         report.hashed_files += 1
                         p = root / rel
@@ -123,6 +127,8 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
         report.actual_id = content_id_sorted(runs.merged(), labels.hexdigest())
     _check_label_files(root, metadata.hexdigest(), recipes.hexdigest(), report)
     _check_derived(root, report)
+    sample_files = report.checked_files - len(report.missing) - _derived_count(root)
+    _check_extra(root, info, sample_dirs, sample_files, report)
     if report.actual_id != expected_id and not (report.missing or report.changed):
         report.problems.append(
             f"content id {report.actual_id[:12]} differs from the catalog's {expected_id[:12]} "
@@ -164,6 +170,66 @@ def _check_derived(root: Path, report: VerifyReport) -> None:
             report.missing.append(rel)
         elif sha256_file(p) != digest:
             report.changed.append(f"{rel} (derived from {METADATA}: edited since the build)")
+
+
+_OWN_FILES = frozenset({DATASET_JSON, METADATA, RECIPES, "README.md"})
+
+
+def _derived(root: Path) -> dict[str, str] | None:
+    """The derived files' hashes from the folder's index; None when it records none (a folder
+    assembled before they were recorded, or no index)."""
+    try:
+        index = json.loads((root / INTERNAL_DIR / INDEX_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return index.get("derived")
+
+
+def _derived_count(root: Path) -> int:
+    return sum(1 for rel in (_derived(root) or {}) if (root / rel).is_file())
+
+
+def _candidates(root: Path, sample_dirs: set[str], derived: dict[str, str] | None) -> list[str]:
+    """Files a loader would see that are neither the folder's own nor derived: every file under
+    the folders that hold samples, and (when the index records the derived files) every
+    top-level file. Hidden files and the internal folder are left out, as loaders leave them."""
+    found = []
+    if derived is not None:
+        own = _OWN_FILES | set(derived)
+        found += [
+            e.name
+            for e in os.scandir(root)
+            if e.is_file() and not e.name.startswith(".") and e.name not in own
+        ]
+    for top in sorted(sample_dirs):
+        for dirpath, dirnames, filenames in os.walk(root / top):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel_dir = Path(dirpath).relative_to(root).as_posix()
+            found += [f"{rel_dir}/{n}" for n in filenames if not n.startswith(".")]
+    return found
+
+
+def _check_extra(
+    root: Path,
+    info: dict[str, Any],
+    sample_dirs: set[str],
+    sample_files: int,
+    report: VerifyReport,
+) -> None:
+    """Name the files no manifest lists (a stray image or clip that ``load_dataset`` would
+    pick up, or fail on). Counts first; the manifests are read again only when the counts
+    differ, so memory stays flat for an intact folder."""
+    derived = _derived(root)
+    candidates = _candidates(root, sample_dirs, derived)
+    if len(candidates) <= sample_files:
+        return
+    listed = set(derived or {})
+    for shard in info["shards"]:
+        manifest = root / INTERNAL_DIR / "shards" / f"{shard['number']:05d}.jsonl"
+        with open(manifest, encoding="utf-8") as f:
+            for line in f:
+                listed.update(rel for rel, _, _ in json.loads(line)["files"])
+    report.extra += sorted(rel for rel in candidates if rel not in listed)
 
 
 def _read_index(root: Path) -> dict[str, Any] | None:

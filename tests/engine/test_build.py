@@ -134,6 +134,31 @@ def test_verify_names_changed_and_missing_files(tmp_path):
     assert bad.changed == [rel(files[1])]
 
 
+def test_verify_names_files_no_manifest_lists(tmp_path):
+    """A stray file where the samples are (or beside the labels) is named: load_dataset would
+    read it as a sample, or fail on it. Hidden files and the internal folder are not."""
+    result, plan = _build(tmp_path, count=12)
+    root = plan.out_dir
+    first = sorted(root.glob("shard-*/*.jpg"))[0]
+    (root / ".DS_Store").write_bytes(b"x")  # hidden: loaders skip it, so does verify
+    (first.parent / ".thumb.jpg").write_bytes(first.read_bytes())
+    (root / "__synth__" / "notes.txt").write_text("internal")
+    assert verify_files(root, result.record.id).ok
+    (first.parent / "copy.jpg").write_bytes(first.read_bytes())
+    (first.parent / "sub").mkdir()
+    (first.parent / "sub" / "deep.jpg").write_bytes(b"x")
+    (root / "stray.png").write_bytes(b"x")
+    report = verify_files(root, result.record.id)
+    assert not report.ok and report.missing == [] and report.changed == []
+    shard = first.parent.name
+    assert report.extra == [f"{shard}/copy.jpg", f"{shard}/sub/deep.jpg", "stray.png"]
+    assert report.actual_id == result.record.id  # the listed content itself is intact
+    first.unlink()  # a missing file and an extra one at once: counts alone would cancel out
+    both = verify_files(root, result.record.id)
+    assert both.missing == [first.relative_to(root).as_posix()]
+    assert both.extra == report.extra
+
+
 def test_verify_catches_an_edited_label(tmp_path):
     result, plan = _build(tmp_path, count=10)
     meta = plan.out_dir / "metadata.jsonl"

@@ -662,7 +662,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         report = verify_import(data_home(args.home), rec.path, rec.id)
     elif Path(rec.path).is_dir():
-        report = verify_dataset(rec.path, rec.id, samples=args.samples, quick=args.quick)
+        report = verify_dataset(
+            rec.path, rec.id, samples=args.samples, quick=args.quick, record=rec.to_json()
+        )
     else:  # a registered dataset whose folder is gone is a failed check, not a bad input
         report = VerifyReport(rec.id, problems=[f"{rec.path}: dataset folder not found"])
     if args.json:

@@ -398,16 +398,51 @@ def verify_dataset(
     samples: int = 8,
     seed: int | None = None,
     quick: bool = False,
+    record: dict[str, Any] | None = None,
 ) -> VerifyReport:
     """The deep check: file hashes and content id, recorded inputs, and a re-rendered subset.
-    ``quick``: the sampled check of ``verify_quick`` instead of hashing every file."""
+    ``quick``: the sampled check of ``verify_quick`` instead of hashing every file. With the
+    catalog's ``record``, the folder's ``dataset.json`` must also say what the catalog says."""
     if quick:
-        return verify_quick(path, expected_id, samples=samples, seed=seed)
-    report = verify_files(path, expected_id)
-    if (Path(path) / DATASET_JSON).is_file():
-        report.checked_inputs = verify_inputs(path, report)
-        report.rerendered = verify_rerender(path, report, samples, seed)
+        report = verify_quick(path, expected_id, samples=samples, seed=seed)
+    else:
+        report = verify_files(path, expected_id)
+        if (Path(path) / DATASET_JSON).is_file():
+            report.checked_inputs = verify_inputs(path, report)
+            report.rerendered = verify_rerender(path, report, samples, seed)
+    if record is not None:
+        check_record(Path(path), record, report)
     return report
+
+
+_RECORD_FIELDS = ("fingerprint", "name", "kind", "count", "seed", "spec", "code_version")
+
+
+def check_record(root: Path, record: dict[str, Any], report: VerifyReport) -> None:
+    """The lineage ``dataset.json`` states (spec, seed, code version, licences, inputs and their
+    hashes, parent) must be the catalog's: an edited one would tell a reader of the folder
+    another history than the catalog's. Each differing field is named."""
+    try:
+        info = json.loads((root / DATASET_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # named by the file checks already
+    differ = [key for key in _RECORD_FIELDS if info.get(key) != record.get(key)]
+    if sorted(info.get("licences") or []) != sorted(record.get("licences") or []):
+        differ.append("licences")
+    parent = (info.get("parent") or {}).get("id")
+    if parent != record.get("parent_id"):
+        differ.append("parent")
+
+    def hashes(items: list[dict[str, Any]] | None) -> set[tuple[str, str]]:
+        return {(str(i.get("uri")), str(i.get("sha256"))) for i in items or []}
+
+    if hashes(info.get("inputs")) != hashes(record.get("inputs")):
+        differ.append("inputs")
+    if differ:
+        report.problems.append(
+            f"{DATASET_JSON}: {', '.join(differ)} differ from the catalog's record "
+            "(edited since the build?)"
+        )
 
 
 def require_folder(path: str | Path) -> Path:

@@ -159,6 +159,34 @@ def test_verify_names_files_no_manifest_lists(tmp_path):
     assert both.extra == report.extra
 
 
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda info: info.update(licences=["CC0-1.0"]), "licences"),
+        (lambda info: info.update(seed=info["seed"] + 1), "seed"),
+        (lambda info: info["spec"].update(max_retries=3), "spec"),
+        (lambda info: info["inputs"][0].update(sha256="0" * 64), "inputs"),
+        (lambda info: info.update(parent={"id": "f" * 64}), "parent"),
+    ],
+)
+def test_verify_names_a_lineage_field_edited_in_dataset_json(tmp_path, edit, named):
+    from synth.engine.verify import verify_dataset
+
+    result, plan = _build(tmp_path, count=8)
+    record = result.record.to_json()
+    assert verify_dataset(plan.out_dir, record["id"], samples=2, record=record).ok
+    path = plan.out_dir / "dataset.json"
+    info = json.loads(path.read_text())
+    edit(info)
+    path.write_text(json.dumps(info, indent=2))
+    report = verify_dataset(plan.out_dir, record["id"], samples=2, record=record)
+    assert not report.ok
+    assert f"dataset.json: {named} differ from the catalog's record (edited since the build?)" in (
+        report.problems
+    )
+    assert report.missing == report.changed == []  # the samples themselves are intact
+
+
 def test_verify_catches_an_edited_label(tmp_path):
     result, plan = _build(tmp_path, count=10)
     meta = plan.out_dir / "metadata.jsonl"

@@ -161,13 +161,26 @@ class NoiseIndex:
 
 
 def loop_period(buffer: np.ndarray, crossfade: int) -> np.ndarray:
-    """A periodic version of ``buffer`` (length ``len - crossfade``): its head is an
-    equal-power crossfade from the buffer's tail into its head, so tiling it has no seam."""
+    """A periodic version of ``buffer`` (length ``len - crossfade``): its head is a crossfade
+    from the buffer's tail into its head, so tiling it has no seam.
+
+    The crossfade keeps the power level whatever the two ends' correlation ``r`` (clamped to
+    [0, 1]): sine/cosine fades divided by ``sqrt(1 + 2 r sin cos)``, which is the equal-power
+    crossfade for uncorrelated noise (r = 0) and an amplitude-preserving one for a tone whose
+    ends are in phase (r = 1), where equal power would bulge by up to 3 dB at every seam.
+    """
     period = buffer.size - crossfade
     out = np.array(buffer[:period], dtype=np.float32)
-    t = (np.arange(crossfade, dtype=np.float32) + 0.5) / crossfade
+    head, tail = buffer[:crossfade], buffer[period:]
+    h, w = head.astype(np.float64), tail.astype(np.float64)  # numpy's own sums, not BLAS
+    energy = float((h * h).sum()) * float((w * w).sum())
+    r = min(max(float((h * w).sum()) / math.sqrt(energy), 0.0), 1.0) if energy > 0 else 0.0
+    t = (np.arange(crossfade, dtype=np.float64) + 0.5) / crossfade
     fade_in, fade_out = np.sin(0.5 * np.pi * t), np.cos(0.5 * np.pi * t)
-    out[:crossfade] = buffer[:crossfade] * fade_in + buffer[period:] * fade_out
+    norm = np.sqrt(1.0 + 2.0 * r * fade_in * fade_out)
+    out[:crossfade] = head * (fade_in / norm).astype(np.float32) + tail * (fade_out / norm).astype(
+        np.float32
+    )
     return out
 
 

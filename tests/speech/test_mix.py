@@ -149,6 +149,29 @@ def test_short_noise_is_looped_with_a_crossfade():
     assert rms(period) == pytest.approx(rms(buffer), rel=0.02)
 
 
+@pytest.mark.parametrize(("kind", "ends_in_phase"), [("tone", True), ("white", False)])
+def test_a_looped_noise_keeps_its_level_across_the_seams(kind, ends_in_phase):
+    # 0.95 s periods of a 100 Hz hum hold whole cycles: its two ends are in phase, where an
+    # equal-power crossfade bulges by up to 3 dB at every seam. A 10 ms frame is one cycle.
+    rate, crossfade = 16000, 800
+    t = np.arange(rate) / rate
+    rng = np.random.default_rng(1)
+    buffer = (
+        0.3 * np.sin(2 * np.pi * 100 * t) if kind == "tone" else 0.1 * rng.standard_normal(rate)
+    ).astype(np.float32)
+    head, tail = buffer[:crossfade], buffer[-crossfade:]
+    assert bool(np.corrcoef(head, tail)[0, 1] > 0.99) is ends_in_phase
+    looped = noise_segment(buffer, 0, 4 * rate, "loop_crossfade", crossfade)
+    frames = looped[: looped.size // 160 * 160].reshape(-1, 160).astype(np.float64)
+    frame_db = 10 * np.log10((frames**2).mean(axis=1))
+    whole_db = 10 * np.log10((buffer.astype(np.float64) ** 2).mean())
+    seams = [(k * (rate - crossfade)) // 160 + j for k in range(4) for j in range(5)]
+    if kind == "tone":  # every frame, seams included, at the tone's level
+        assert np.abs(frame_db - whole_db).max() < 0.05
+    else:  # 160 random samples: frames scatter by a dB or two, at the seams as elsewhere
+        assert abs(frame_db[seams].mean() - whole_db) < 1.0
+
+
 def test_long_noise_is_cropped():
     spec = SpeechSpec()
     pools = memory_pools(CLEANS, {"long": NOISES["long"]})

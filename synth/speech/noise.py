@@ -223,8 +223,14 @@ class NoiseFolder:
 
 @cache
 def decoded_noise(path: str, sha256: str, rate_hz: int) -> np.ndarray:
-    """A noise file decoded and resampled once per process (read-only, keyed by content hash)."""
+    """A noise file decoded and resampled once per process (read-only, keyed by content hash),
+    its DC offset removed: a constant is inaudible, yet it would count as noise in the SNR
+    and be scaled up with it (a recording whose stereo channels cancel is then silent, as it
+    sounds, instead of a loud offset under a low SNR)."""
     x = load_audio(path, rate_hz)
+    mean = float(x.mean(dtype=np.float64)) if x.size else 0.0
+    if mean and math.isfinite(mean):
+        x -= np.float32(mean)
     x.flags.writeable = False
     return x
 
@@ -236,7 +242,7 @@ def noise_problem(x: np.ndarray, rate_hz: int, min_duration_s: float) -> tuple[s
     if x.size < min_duration_s * rate_hz:
         return "too_short", f"too_short: {x.size / rate_hz:.3f} s < {min_duration_s} s"
     if rms(x) < SILENT_RMS:
-        return "silent", "silent: RMS below -100 dBFS"
+        return "silent", "silent: RMS below -100 dBFS (DC offset removed)"
     return None
 
 

@@ -304,11 +304,11 @@ def test_noise_folder_without_usable_clip_fails_at_construction(tmp_path):
         SpeechGenerator({"noise_dir": str(folder)})
     assert str(info.value) == (
         f"{folder}: no usable noise clip: 1 rejected (1 silent); first: silent.wav: "
-        "silent: RMS below -100 dBFS"
+        "silent: RMS below -100 dBFS (DC offset removed)"
     )
     write(folder / "ok.wav", noise(1.0))
     gen = SpeechGenerator({"noise_dir": str(folder), "noise_weights": {"folder": 1}})
-    reason = "silent: RMS below -100 dBFS"
+    reason = "silent: RMS below -100 dBFS (DC offset removed)"
     assert gen.skipped_inputs() == [{"file": str(folder / "silent.wav"), "reason": reason}]
     assert SpeechGenerator({}).skipped_inputs() == []
 

@@ -110,8 +110,31 @@ def test_noise_folder_keeps_usable_clips_and_counts_rejections(tmp_path):
     assert [s["reason"] for s in nf.skipped[1:]] == [
         "not_finite: NaN or infinite samples",
         "too_short: 0.050 s < 0.2 s",
-        "silent: RMS below -100 dBFS",
+        "silent: RMS below -100 dBFS (DC offset removed)",
     ]
+
+
+def test_a_noise_clip_s_dc_offset_is_removed_and_cancelling_channels_are_silent(tmp_path):
+    folder = tmp_path / "noise"
+    hiss = noise(1.0)  # RMS 0.1
+    write(folder / "offset.wav", hiss + np.float32(0.25), subtype="FLOAT")
+    left = noise(1.0, seed=3)
+    # the channels cancel but for a constant: the downmix is a pure offset, nothing to hear
+    write(folder / "cancel.wav", np.stack([left, np.float32(0.3) - left], 1), subtype="FLOAT")
+    nf = load_noise_folder(folder, RATE)
+    assert [c.id for c in nf.clips] == ["offset.wav"]
+    assert nf.skipped == (
+        {
+            "file": str(folder / "cancel.wav"),
+            "reason": "silent: RMS below -100 dBFS (DC offset removed)",
+        },
+    )
+    from synth.speech.noise import decoded_noise
+
+    (clip,) = nf.clips
+    x = decoded_noise(str(clip.path), clip.sha256, RATE)
+    assert abs(float(x.mean(dtype=np.float64))) < 1e-6
+    np.testing.assert_allclose(x, hiss - hiss.mean(dtype=np.float64), atol=1e-6)
 
 
 def test_noise_folder_without_a_usable_clip(tmp_path):

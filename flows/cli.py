@@ -625,6 +625,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from synth.catalog.base import data_home
     from synth.engine.importer import import_dataset
+    from synth.licences import licence_problem
+
+    if problem := licence_problem(args.licence):
+        _fail(f"--licence: {problem}")
 
     catalog = _catalog(args, create=True)
     try:

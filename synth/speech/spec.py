@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from synth.config import StrictModel
+from synth.licences import licence_problem
 
 NoiseKind = Literal["white", "pink", "brown", "hum", "babble", "folder"]
 DEFAULT_NOISE_WEIGHTS: dict[str, float] = {
@@ -96,6 +97,15 @@ class SpeechSpec(StrictModel):
     def _at_least_one(cls, v: tuple[int, int]) -> tuple[int, int]:
         if v[0] < 1:
             raise ValueError(f"expected counts >= 1, got [{v[0]}, {v[1]}]")
+        return v
+
+    @field_validator("clean_licence", "noise_licence")
+    @classmethod
+    def _spdx(cls, v: str, info: ValidationInfo) -> str:
+        # New builds only: a dataset built before the check must still verify and expand.
+        problem = licence_problem(v) if _new_build(info) else None
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("snr_db_range")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -25,14 +26,28 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other synth error; the usage is one --help away.
         message = f"{' '.join(message.split())} (see '{self.prog} --help')"
-        if _JSON_FLAG in _argv:  # the same JSON error object as any other error
-            print(json.dumps({"error": message, "exit_code": EXIT_BAD_INPUT}, ensure_ascii=False))
+        if _wants_json(_argv):  # the same JSON error object as any other error
+            _print_json({"error": message, "exit_code": EXIT_BAD_INPUT})
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-_JSON_FLAG = "--json"
 _argv: list[str] = []
-"""The arguments being parsed (``main`` sets them), for errors of the parser itself."""
+"""The arguments ``main`` is parsing, for errors of the parser itself (empty outside it)."""
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """``--json`` among the arguments, or an abbreviation argparse would expand to it."""
+    return any(len(a) > 3 and "--json".startswith(a) for a in argv)
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    """One JSON error object on stdout; a closed stdout (piped into ``head``) is no error of
+    its own: the message is on stderr and the exit code stands."""
+    try:
+        print(json.dumps(obj, ensure_ascii=False), flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is quiet too
 
 
 class _Failed(Exception):
@@ -53,7 +68,7 @@ def _report_error(args: argparse.Namespace, message: str, code: int) -> int:
     message = message.replace("\n", " ")
     print(f"synth: error: {message}", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False), flush=True)
+        _print_json({"error": message, "exit_code": code})
     return code
 
 
@@ -443,10 +458,11 @@ _OCR_FLAGS = {
 
 def _flag_labels(args: argparse.Namespace, flags: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Spec field -> the flag that set it on this command line, for errors that name the field."""
+    given = {a: getattr(args, a, None) for a in flags}
     return {
         key: flag
         for attr, (key, flag) in flags.items()
-        if getattr(args, attr, None) not in (None, False, [])
+        if given[attr] is not None and given[attr] is not False and given[attr] != []
     }
 
 
@@ -934,7 +950,10 @@ def main(argv: list[str] | None = None) -> int:
 
     global _argv
     _argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(_argv)
+    try:
+        args = build_parser().parse_args(_argv)
+    finally:
+        _argv = []
     apply_defaults(verbose=getattr(args, "verbose", False))
     from synth.errors import SynthError
 
@@ -950,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": "interrupted", "exit_code": 130}), flush=True)
+            _print_json({"error": "interrupted", "exit_code": 130})
         return 130
 
 

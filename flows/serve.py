@@ -203,11 +203,14 @@ def _descendants(records: list[DatasetRecord], root: str) -> list[DatasetRecord]
 
 def missing_dataset(ref: str, home: str | None) -> str | None:
     """Why an ``expand`` schedule's dataset ``ref`` (id, prefix or name) finds nothing in the
-    catalog now, or None when it does. Looks only: a missing catalog is not created."""
+    catalog now, or None when it does. Looks only: a missing SQLite catalog is not created, and
+    a catalog that cannot be opened is a reason, not an error (serving goes on)."""
     try:
         catalog = open_catalog(home, create=False)
     except NotFound as err:  # no catalog at all yet
         return str(err)
+    except SynthError as err:  # e.g. a PostgreSQL catalog that is down: said, not fatal
+        return f"dataset '{ref}' could not be looked up now ({err})"
     try:
         try:
             catalog.get(ref)
@@ -352,7 +355,7 @@ def build_deployments(config: ServeConfig, home: str) -> tuple[list[Served], lis
             # A dataset a schedule builds later is fine, a typo is not: say it now, not at 2 a.m.
             why = missing_dataset(str(entry.parameters.get("dataset", "")), home)
             if why:
-                notes.append(f"schedule '{entry.name}': {why}; its runs fail until there is one")
+                notes.append(f"schedule '{entry.name}': {why}; its runs fail until it is found")
     return served, notes
 
 

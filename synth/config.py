@@ -70,17 +70,19 @@ def _as_json_value(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} value ({value!r}) is not a config value")
 
 
-def _non_json_key(data: Any, path: str = "") -> str | None:
-    """The dotted key of the first value in ``data`` that has no JSON form (a TOML or YAML date)."""
-    if isinstance(data, dict):
-        items = data.items()
-    elif isinstance(data, list | tuple):
-        items = enumerate(data)
+def _non_json_key(data: Any, path: str = "", seen: frozenset[int] = frozenset()) -> str | None:
+    """The dotted key of the first value in ``data`` that has no JSON form (a TOML or YAML date,
+    or a YAML alias that contains itself)."""
+    if isinstance(data, dict | list | tuple):
+        if id(data) in seen:
+            return path or "(top level)"
+        seen = seen | {id(data)}
+        items = data.items() if isinstance(data, dict) else enumerate(data)
     else:
         ok = data is None or isinstance(data, str | int | float | bool | PurePath)
         return None if ok else path or "(top level)"
     for key, value in items:
-        found = _non_json_key(value, f"{path}.{key}" if path else str(key))
+        found = _non_json_key(value, f"{path}.{key}" if path else str(key), seen)
         if found:
             return found
     return None
@@ -132,10 +134,18 @@ def _load_yaml(text: str) -> Any:
 
     class UniqueKeyLoader(yaml.SafeLoader):
         def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            # The mapping's own keys only: a merge key (<<: *anchor) is resolved by the base
+            # class, and a local key overriding a merged one is what merging is for.
             seen = set()
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
                 key = self.construct_object(key_node, deep=deep)
-                if key in seen:
+                try:
+                    again = key in seen
+                except TypeError:  # an unhashable key: the base class names it
+                    continue
+                if again:
                     line = key_node.start_mark.line + 1
                     raise _DuplicateKey(f"key '{key}' is given twice (again at line {line})")
                 seen.add(key)

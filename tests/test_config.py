@@ -231,3 +231,33 @@ def test_a_value_with_no_json_form_names_its_key(tmp_path):
     assert _message(err) == (
         f"{path}: text.locales.0: a date value (datetime.date(1979, 5, 27)) is not a config value"
     )
+
+
+def test_yaml_merge_keys_still_work_and_a_local_key_may_override_a_merged_one(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("base: &b {count: 10, seed: 1}\nrun:\n  <<: *b\n  seed: 2\n", encoding="utf-8")
+    assert read_config_file(path)["run"] == {"count": 10, "seed": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("? [a, b]\n: 1\n", "not valid YAML: found unhashable key at line 1, column 3"),
+    ],
+)
+def test_a_yaml_file_the_loader_refuses_is_one_line(tmp_path, text, problem):
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        read_config_file(path)
+    assert _message(err) == f"{path}: {problem}"
+
+
+def test_a_yaml_alias_that_contains_itself_names_its_key(tmp_path):
+    from synth.speech.spec import build_spec as speech_spec
+
+    path = tmp_path / "c.yaml"
+    path.write_text("snr_db_range: &a [0, *a]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        speech_spec(read_config_file(path), source=str(path))
+    assert _message(err) == f"{path}: snr_db_range.1: Circular reference detected"

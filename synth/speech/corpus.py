@@ -106,9 +106,11 @@ def _inside(root: Path, value: str, where: str, anywhere: bool = False) -> Path:
 
 def _clip_id(root: Path, path: Path) -> str:
     """The path relative to ``root`` without its suffix, with ``/`` separators (the same as
-    ``Path(os.path.relpath(path, root)).with_suffix("").as_posix()``, without the cost)."""
+    ``Path(os.path.relpath(path, root)).with_suffix("").as_posix()``, without the cost); a file
+    outside ``root`` (a NeMo manifest's absolute path) keeps its absolute path, which does not
+    change when the manifest moves."""
     full, (_, prefix) = os.fspath(path), _base(root)
-    rel = full[len(prefix) :] if full.startswith(prefix) else os.path.relpath(full, root)
+    rel = full[len(prefix) :] if full.startswith(prefix) else full
     rel = rel.replace(os.sep, "/")
     folder, _, name = rel.rpartition("/")
     dot = name.rfind(".")

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from flows.cli import main
 from synth.assets import embedded_dir
 from synth.catalog import open_catalog
+from tests.conftest import synth_cmd
 from tests.test_catalog import hex_id, info
 
 
@@ -424,3 +426,32 @@ def test_a_bad_flag_value_names_the_flag_beside_the_field(cli, tmp_path):
     assert "reverb_prob (--reverb-prob)=3.0: Input should be less than or equal to 1" in (
         from_flag.err
     )
+
+
+def test_a_json_error_into_a_closed_pipe_keeps_its_exit_code_and_one_line(tmp_path):
+    # `synth ... --json | head -0`: the reader is gone before the error object is written
+    home = ["--home", str(tmp_path)]
+    for argv in (["ocr", "--count", "0", "--json"], ["datasets", "show", "abcd9", "--json", *home]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = subprocess.run(
+                [*synth_cmd(), *argv], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                timeout=120,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("synth")
+        assert "Traceback" not in proc.stderr
+
+
+def test_the_parser_s_json_errors_follow_each_call_and_abbreviations(cli):
+    from flows.cli import build_parser
+
+    assert cli("ocr", "--count", "0", "--json").out  # JSON object
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ocr", "--count", "0"])  # a later parse without --json
+    assert cli("ocr", "--count", "0").out == ""
+    abbreviated = cli("ocr", "--count", "0", "--js")
+    assert json.loads(abbreviated.out)["exit_code"] == 2

@@ -209,10 +209,15 @@ def test_an_expand_schedule_of_a_dataset_not_in_the_catalog_is_noted(home, monke
     catalog = open_catalog(home)
     _fake(catalog, "a", 20, "2026-01-01T00:00:00+00:00")  # named "lines"
     catalog.close()
+    # a catalog that cannot be opened is a note too: serving goes on
+    monkeypatch.setenv("SYNTH_CATALOG_URL", "postgresql://u:p@127.0.0.1:1/db")
+    _, down = fs.build_deployments(config, str(home))
+    assert len(down) == 3 and all("could not be looked up now" in n for n in down)
+    monkeypatch.delenv("SYNTH_CATALOG_URL")
     _, notes = fs.build_deployments(config, str(home))
     assert notes == [
         f"schedule 'typo': dataset id 'lnies': no such dataset in {home / 'catalog.db'}; no "
-        "dataset is named 'lnies' either; its runs fail until there is one"
+        "dataset is named 'lnies' either; its runs fail until it is found"
     ]
 
 

@@ -134,7 +134,14 @@ def check_inputs_unchanged(parent_info: dict[str, Any], inputs: list[dict[str, A
         uri, recorded = item.get("uri"), item.get("sha256")
         current = now.get(uri)
         if current is not None and recorded is not None and current != recorded:
-            where = uri[len("file://") :] if uri.startswith("file://") else uri
+            if not uri.startswith("file://"):  # made by the code (procedural noise, an asset)
+                raise SynthError(
+                    f"{uri}: this code version makes it differently from the one that built "
+                    f"the parent dataset {parent_id} ({parent_info.get('code_version')}): "
+                    f"sha256 {current[:12]}, recorded {recorded[:12]}; expanding would mix "
+                    "samples from both: build a new dataset instead"
+                )
+            where = uri[len("file://") :]
             raise SynthError(
                 f"{where}: changed since the parent dataset {parent_id} was built (sha256 "
                 f"{current[:12]}, recorded {recorded[:12]}); expanding would label samples from "

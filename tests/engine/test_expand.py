@@ -152,3 +152,21 @@ def test_expanding_after_an_input_changed_names_it_and_builds_nothing(tmp_path):
     assert [r.id for r in catalog.list()] == [rec.id]
     assert len(list((tmp_path / "datasets").iterdir())) == 1  # no folder for the expansion
     catalog.close()
+
+
+def test_an_input_the_code_makes_differently_now_is_named_as_such():
+    from synth.engine.expand import check_inputs_unchanged
+
+    parent = {
+        "id": "ab" * 32,
+        "code_version": "0.1.0",
+        "inputs": [{"uri": "procedural:pink", "sha256": "1" * 64}],
+    }
+    with pytest.raises(SynthError) as info:
+        check_inputs_unchanged(parent, [{"uri": "procedural:pink", "sha256": "2" * 64}])
+    assert str(info.value) == (
+        "procedural:pink: this code version makes it differently from the one that built the "
+        "parent dataset abababababab (0.1.0): sha256 222222222222, recorded 111111111111; "
+        "expanding would mix samples from both: build a new dataset instead"
+    )
+    check_inputs_unchanged(parent, [{"uri": "procedural:pink", "sha256": "1" * 64}])  # same

@@ -402,9 +402,11 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
         path, record = _clean_source(args.clean, args.home)
         overrides["clean"] = path
         if record is not None:  # a catalog dataset: lineage points at it, its licences apply
+            from synth.licences import all_of
+
             overrides["clean_dataset_id"] = record.id
             if "clean_licence" not in config:
-                overrides["clean_licence"] = " AND ".join(record.licences) or "unknown"
+                overrides["clean_licence"] = all_of(record.licences)
     if args.noise:
         overrides["noise_dir"] = str(Path(args.noise).resolve())
     if args.reverb_prob is not None:

@@ -39,3 +39,10 @@ def _not_spdx(value: str) -> str:
         f"'{value}' is not an SPDX licence expression (ids like CC-BY-4.0 joined by AND, OR "
         "or WITH), or 'unknown'"
     )
+
+
+def all_of(licences: list[str]) -> str:
+    """The SPDX conjunction of ``licences`` (``unknown`` for none): a member that is itself a
+    disjunction is parenthesised, so ``A OR B`` stays one term (``X AND (A OR B)``)."""
+    terms = [f"({x})" if " OR " in f" {x} " else x for x in licences]
+    return " AND ".join(terms) or "unknown"

@@ -58,3 +58,12 @@ def test_import_refuses_a_licence_that_is_not_an_expression(tmp_path, capsys, mo
         "synth: error: --licence: 'CC BY 4.0' is not an SPDX licence expression (ids like "
         "CC-BY-4.0 joined by AND, OR or WITH), or 'unknown'\n"
     )
+
+
+def test_the_conjunction_of_licences_keeps_each_compound_one_term():
+    from synth.licences import all_of
+
+    joined = all_of(["CC0-1.0", "MIT OR Apache-2.0"])
+    assert joined == "CC0-1.0 AND (MIT OR Apache-2.0)"
+    assert licence_problem(joined) is None
+    assert all_of([]) == "unknown" and all_of(["MIT"]) == "MIT"

@@ -27,6 +27,7 @@ from synth.engine.shard import adopt_generator
 from synth.engine.stats import Stats
 from synth.errors import AssetError, SynthError, TooManyRejections
 from synth.hashing import sha256_file
+from synth.licences import all_of
 from synth.lineage.openlineage import LineageEmitter
 
 
@@ -87,7 +88,7 @@ def inherit_from_datasets(plan: BuildPlan, catalog: Catalog) -> None:
     for item in plan.inputs:
         if item["uri"].startswith("dataset:"):
             source = catalog.get(item["uri"][len("dataset:") :])
-            item["licence"] = " AND ".join(source.licences) or "unknown"
+            item["licence"] = all_of(source.licences)
             item["personal_data"] = bool(item.get("personal_data") or source.personal_data)
 
 

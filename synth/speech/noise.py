@@ -22,7 +22,7 @@ import numpy as np
 
 from synth.errors import AssetError
 from synth.hashing import sha256_json
-from synth.speech.audio_io import AUDIO_SUFFIXES, load_audio
+from synth.speech.audio_io import AUDIO_SUFFIXES, read_audio, resample, to_mono
 from synth.speech.corpus import file_sha256
 from synth.speech.level import rms
 
@@ -227,10 +227,12 @@ def decoded_noise(path: str, sha256: str, rate_hz: int) -> np.ndarray:
     its DC offset removed: a constant is inaudible, yet it would count as noise in the SNR
     and be scaled up with it (a recording whose stereo channels cancel is then silent, as it
     sounds, instead of a loud offset under a low SNR)."""
-    x = load_audio(path, rate_hz)
-    mean = float(x.mean(dtype=np.float64)) if x.size else 0.0
+    data, rate = read_audio(path)
+    x = np.array(to_mono(data), dtype=np.float32)  # at its own rate: the offset goes before
+    mean = float(x.mean(dtype=np.float64)) if x.size else 0.0  # the resampler rings on it
     if mean and math.isfinite(mean):
         x -= np.float32(mean)
+    x = resample(x, rate, rate_hz)
     x.flags.writeable = False
     return x
 

@@ -69,11 +69,15 @@ def test_a_byte_order_mark_is_not_an_error(tmp_path):
     ],
 )
 def test_a_malformed_config_file_is_one_line_naming_the_file(tmp_path, name, content, expected):
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
+    assert _read_error(tmp_path / name, content).startswith(f"{tmp_path / expected}")
+
+
+def _read_error(path, text: str) -> str:
+    """The one-line error of reading a config file holding ``text``."""
+    path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         read_config_file(path)
-    assert _message(err).startswith(f"{tmp_path / expected}")
+    return _message(err)
 
 
 def test_a_binary_file_is_not_a_config(tmp_path):
@@ -216,11 +220,7 @@ def test_deep_merge_leaves_its_inputs_alone():
 )
 def test_a_key_given_twice_is_an_error_not_the_last_value(tmp_path, name, text, problem):
     # TOML forbids it itself; JSON and YAML parsers would keep the last value without a word
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        read_config_file(path)
-    assert _message(err) == f"{path}: {problem}"
+    assert _read_error(tmp_path / name, text) == f"{tmp_path / name}: {problem}"
 
 
 def test_a_value_with_no_json_form_names_its_key(tmp_path):
@@ -247,10 +247,7 @@ def test_yaml_merge_keys_still_work_and_a_local_key_may_override_a_merged_one(tm
 )
 def test_a_yaml_file_the_loader_refuses_is_one_line(tmp_path, text, problem):
     path = tmp_path / "c.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        read_config_file(path)
-    assert _message(err) == f"{path}: {problem}"
+    assert _read_error(path, text) == f"{path}: {problem}"
 
 
 def test_a_yaml_alias_that_contains_itself_names_its_key(tmp_path):

@@ -126,9 +126,17 @@ def verify_files(path: str | Path, expected_id: str) -> VerifyReport:
             return report
         report.actual_id = content_id_sorted(runs.merged(), labels.hexdigest())
     _check_label_files(root, metadata.hexdigest(), recipes.hexdigest(), report)
-    _check_derived(root, report)
-    sample_files = report.checked_files - len(report.missing) - _derived_count(root)
-    _check_extra(root, info, sample_dirs, sample_files, report)
+    derived = _derived(root)  # the folder's index, read once for both checks
+    _check_derived(root, derived, report)
+    present = sum(1 for rel in (derived or {}) if (root / rel).is_file())
+    _check_extra(
+        root,
+        info,
+        derived,
+        sample_dirs,
+        report.checked_files - len(report.missing) - present,
+        report,
+    )
     if report.actual_id != expected_id and not (report.missing or report.changed):
         report.problems.append(
             f"content id {report.actual_id[:12]} differs from the catalog's {expected_id[:12]} "
@@ -155,14 +163,10 @@ def _check_label_files(
             report.changed.append(f"{name} ({what} differ from the shard manifests)")
 
 
-def _check_derived(root: Path, report: VerifyReport) -> None:
+def _check_derived(root: Path, derived: dict[str, str] | None, report: VerifyReport) -> None:
     """Files derived from the labels after assembly (a NeMo manifest, a Kaldi folder) must hash
-    as they did when written; their hashes are in the folder's index."""
-    try:
-        index = json.loads((root / INTERNAL_DIR / INDEX_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    for rel, digest in (index.get("derived") or {}).items():
+    as they did when written; their hashes are in the folder's index (``derived``)."""
+    for rel, digest in (derived or {}).items():
         p = root / rel
         report.checked_files += 1
         report.hashed_files += 1
@@ -183,10 +187,6 @@ def _derived(root: Path) -> dict[str, str] | None:
     except (OSError, ValueError):
         return None
     return index.get("derived")
-
-
-def _derived_count(root: Path) -> int:
-    return sum(1 for rel in (_derived(root) or {}) if (root / rel).is_file())
 
 
 def _candidates(root: Path, sample_dirs: set[str], derived: dict[str, str] | None) -> list[str]:
@@ -212,6 +212,7 @@ def _candidates(root: Path, sample_dirs: set[str], derived: dict[str, str] | Non
 def _check_extra(
     root: Path,
     info: dict[str, Any],
+    derived: dict[str, str] | None,
     sample_dirs: set[str],
     sample_files: int,
     report: VerifyReport,
@@ -219,7 +220,6 @@ def _check_extra(
     """Name the files no manifest lists (a stray image or clip that ``load_dataset`` would
     pick up, or fail on). Counts first; the manifests are read again only when the counts
     differ, so memory stays flat for an intact folder."""
-    derived = _derived(root)
     candidates = _candidates(root, sample_dirs, derived)
     if len(candidates) <= sample_files:
         return
@@ -344,7 +344,7 @@ def verify_quick(
             f"{expected_id[:12]} (files or labels were edited; run verify without --quick)"
         )
     _check_label_files(root, index["metadata_sha256"], index.get("recipes_sha256"), report)
-    _check_derived(root, report)
+    _check_derived(root, index.get("derived"), report)
     report.checked_inputs = verify_inputs(path, report)
     report.changed.extend(rerendered.changed)
     report.problems.extend(rerendered.problems)

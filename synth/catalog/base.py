@@ -1,4 +1,7 @@
-"""The catalog interface and record type; ``open_catalog`` picks the backend from a URL."""
+"""The catalog interface, its record type and the helpers every backend shares.
+
+Nothing here knows a backend: ``synth.catalog.open`` picks one, and the backends import this.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from synth.errors import ConfigError, NotFound
+from synth.errors import NotFound
 
 DEFAULT_HOME = "./synth-data"
 
@@ -66,36 +69,6 @@ class Catalog(Protocol):
     def close(self) -> None: ...
 
 
-def open_catalog(
-    home: str | Path | None = None, url: str | None = None, create: bool = True
-) -> Catalog:
-    """The catalog at ``url`` (``$SYNTH_CATALOG_URL``), else the SQLite file under the data root.
-
-    ``create=False`` is for look-ups: a missing SQLite catalog raises ``NoCatalog`` instead of
-    being created (with its folder) as a side effect.
-    """
-    url = url or os.environ.get("SYNTH_CATALOG_URL")
-    if url:
-        if url.startswith("sqlite:///"):
-            from synth.catalog.sqlite import SqliteCatalog
-
-            return SqliteCatalog(Path(url[len("sqlite:///") :]), create=create)
-        if url.startswith(("postgresql://", "postgres://")):
-            from synth.catalog.postgres import PostgresCatalog
-
-            return PostgresCatalog(url)
-        from synth.catalog.postgres import redact_url
-
-        raise ConfigError(
-            f"SYNTH_CATALOG_URL: unsupported catalog URL '{redact_url(url)}' "
-            "(use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB)"
-        )
-    from synth.catalog.sqlite import SqliteCatalog
-
-    root = data_home(str(home) if home else None)
-    return SqliteCatalog(root / "catalog.db", create=create)
-
-
 def id_prefix(ref: str) -> str:
     """A dataset reference as the catalogs look it up: trimmed, lower case, without a
     ``sha256:`` prefix; one line naming it when it is too short to be a prefix."""
@@ -113,16 +86,3 @@ def prefix_match(ref: str, rows: Sequence[Any], where: object) -> Any:
         shown = ", ".join(r["id"][:12] for r in rows[:5])
         raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
     return rows[0]
-
-
-def list_filters(kind: str | None, name: str | None, mark: str) -> tuple[str, list[Any]]:
-    """The ``datasets`` query of ``list`` for a kind and a name (``mark``: the driver's
-    placeholder), ordered by creation; licence filters differ per database."""
-    query, args = "SELECT * FROM datasets WHERE 1 = 1", []
-    if kind:
-        query += f" AND kind = {mark}"
-        args.append(kind)
-    if name:
-        query += f" AND name = {mark}"
-        args.append(name)
-    return query, args

@@ -1,0 +1,285 @@
+"""The catalog in SQL, written once for every database: its tables and their migrations,
+registration, look-ups and build tracking.
+
+Statements use ``?`` placeholders (``??`` stands for a literal question mark, such as
+PostgreSQL's jsonb operator), and the schema names its column types ``{key}``, ``{int64}`` and
+``{json}``. A :class:`Dialect` turns them into its database's form and supplies what differs:
+the driver's placeholder, the column types, "insert unless present", transactions and their
+locks, where the schema version is kept, and how driver errors read. A new table or query is
+written here once and runs on every backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, ClassVar
+
+from synth.catalog.base import DatasetRecord, id_prefix, prefix_match
+from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, now, record
+from synth.errors import SynthError
+
+SCHEMA_VERSION = 1
+
+# Each version's statements, applied in order in one transaction. Existing catalogs hold exactly
+# these tables, so a released version's text never changes: a change is a new version.
+# {key}: text compared byte by byte whatever the locale (ids, names, ISO-8601 UTC times), so it
+# sorts as in Python and id prefixes can use the index; {int64}: a signed 64-bit integer; {json}:
+# a JSON document kept as the text it was written as.
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE datasets (
+        id {key} PRIMARY KEY,
+        fingerprint {key} NOT NULL,
+        name {key} NOT NULL,
+        kind {key} NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created {key} NOT NULL,
+        count {int64} NOT NULL,
+        seed {int64} NOT NULL,
+        spec_json {json} NOT NULL,
+        code_version TEXT NOT NULL,
+        statistics_json {json} NOT NULL,
+        trigger_type TEXT NOT NULL,
+        trigger_json {json} NOT NULL,
+        flow_run_id TEXT,
+        parent_id {key} REFERENCES datasets(id),
+        licences_json {json} NOT NULL,
+        personal_data INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX datasets_name ON datasets(name);
+    CREATE INDEX datasets_fingerprint ON datasets(fingerprint);
+    CREATE TABLE dataset_inputs (
+        dataset_id {key} NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        role {key} NOT NULL,
+        name {key} NOT NULL,
+        uri {key} NOT NULL,
+        sha256 TEXT NOT NULL,
+        licence TEXT NOT NULL,
+        attribution TEXT NOT NULL DEFAULT '',
+        personal_data INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (dataset_id, role, uri)
+    );
+    CREATE TABLE builds (
+        fingerprint {key} PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started {key} NOT NULL,
+        finished TEXT,
+        dataset_id TEXT,
+        error TEXT
+    );
+    """,
+}
+
+MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit numbers
+_IN_CHUNK = 500  # ids per IN (...) list, far below either database's limit on parameters
+
+
+def migration(version: int, types: Mapping[str, str]) -> list[str]:
+    """The statements of schema ``version`` with a dialect's column ``types``."""
+    text = MIGRATIONS[version].format_map(types)
+    return [s for s in text.split(";") if s.strip()]
+
+
+def marks(n: int) -> str:
+    """``n`` placeholders for a VALUES or IN list."""
+    return ", ".join(["?"] * n)
+
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\?\?|\?")
+
+
+@functools.cache
+def translate(text: str, placeholder: str) -> str:
+    """``text`` with its ``?`` placeholders as ``placeholder`` and ``??`` as ``?``; quoted
+    literals stay as they are. For ``%s`` (psycopg) a literal ``%`` is doubled."""
+    if placeholder == "%s":
+        text = text.replace("%", "%%")
+
+    def one(match: re.Match[str]) -> str:
+        part = match.group()
+        if part == "??":
+            return "?"
+        return placeholder if part == "?" else part
+
+    return _TOKENS.sub(one, text)
+
+
+class Dialect(ABC):
+    """One database's connection and its way of saying what the catalog's SQL says."""
+
+    placeholder: ClassVar[str] = "?"
+    types: ClassVar[Mapping[str, str]]  # the schema's {key}, {int64} and {json}
+    # A condition, in this module's ``?`` style, that a row's licences_json holds the licence
+    # given; None: ``list`` keeps the records whose licences hold it after reading them.
+    licence_condition: ClassVar[str | None] = None
+
+    def __init__(self, db: Any, where: object) -> None:
+        self.db = db  # a DB-API connection whose rows read as mappings
+        self.where = where  # what messages name: the file, or the URL without its password
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement written in this module's style; the driver's cursor."""
+        return self.db.execute(translate(text, self.placeholder), params)
+
+    def executemany(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.db.executemany(translate(text, self.placeholder), rows)
+
+    @abstractmethod
+    def insert_new(self, table: str, columns: str, n: int) -> str:
+        """An INSERT of ``n`` values that does nothing for a row already there."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A write transaction, holding the write lock from its start so that writers queue
+        rather than deadlock; committed at the end, rolled back on any exception."""
+
+    def errors(self) -> AbstractContextManager[Any]:
+        """Where driver errors of a catalog in use become one-line errors (here: none do)."""
+        return nullcontext()
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The schema version applied (0: none yet), read inside the migration transaction
+        after waiting for any other process migrating the same catalog."""
+
+    @abstractmethod
+    def set_schema_version(self, version: int) -> None:
+        """Record ``version`` as applied, inside the migration transaction."""
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class SqlCatalog:
+    """The catalog over a :class:`Dialect`: a backend connects, then hands its dialect here,
+    which brings the schema up to date."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.db = dialect.db
+        self._migrate()
+
+    def _migrate(self) -> None:
+        d = self.dialect
+        with d.transaction():
+            version = d.schema_version()
+            if version > SCHEMA_VERSION:
+                raise SynthError(
+                    f"{d.where}: catalog schema {version} is newer than this synth "
+                    f"({SCHEMA_VERSION}); upgrade synth"
+                )
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in migration(v, d.types):
+                    d.execute(statement)
+                d.set_schema_version(v)
+
+    def close(self) -> None:
+        self.dialect.close()
+
+    # -- builds in progress ----------------------------------------------------------------------
+    def start_build(self, fingerprint: str, name: str, kind: str, path: str) -> None:
+        with self.dialect.errors():
+            self.dialect.execute(
+                "INSERT INTO builds (fingerprint, name, kind, path, status, started) "
+                "VALUES (?, ?, ?, ?, 'building', ?) ON CONFLICT (fingerprint) DO UPDATE SET "
+                "status = CASE WHEN builds.status = 'complete' THEN 'complete' "
+                "ELSE 'building' END, error = NULL",
+                (fingerprint, name, kind, path, now()),
+            )
+
+    def end_build(
+        self, fingerprint: str, status: str, dataset_id: str | None = None, error: str | None = None
+    ) -> None:
+        with self.dialect.errors():
+            self.dialect.execute(
+                "UPDATE builds SET status = ?, finished = ?, dataset_id = COALESCE(?, dataset_id), "
+                "error = ? WHERE fingerprint = ?",
+                (status, now(), dataset_id, error, fingerprint),
+            )
+
+    def builds(self) -> list[dict[str, Any]]:
+        with self.dialect.errors():
+            rows = self.dialect.execute("SELECT * FROM builds ORDER BY started").fetchall()
+        return [dict(r) for r in rows]
+
+    # -- dataset versions ------------------------------------------------------------------------
+    def register(self, info: dict[str, Any], path: str) -> tuple[DatasetRecord, bool]:
+        """Record a complete dataset version from its ``dataset.json`` content."""
+        for key in ("count", "seed"):
+            value = info[key]
+            if not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+                raise SynthError(
+                    f"{key}: {value!r} cannot be stored in the catalog "
+                    f"(expected a whole number from 0 to {MAX_INTEGER})"
+                )
+        d = self.dialect
+        with d.errors(), d.transaction():
+            # A concurrent insert of the same id waits for the other transaction, then does
+            # nothing: exactly one caller sees created == True.
+            cur = d.execute(
+                f"INSERT INTO datasets ({DATASET_COLUMNS}) VALUES ({marks(18)}) "  # noqa: S608
+                "ON CONFLICT (id) DO NOTHING",
+                dataset_row(info, path),
+            )
+            created = cur.rowcount == 1
+            rows = input_rows(info)
+            if created and rows:
+                d.executemany(d.insert_new("dataset_inputs", INPUT_COLUMNS, 8), rows)
+        return self.get(info["id"]), created
+
+    def _records(self, rows: Sequence[Mapping[str, Any]]) -> list[DatasetRecord]:
+        """Records for ``datasets`` rows, their inputs read a few hundred datasets at a time."""
+        inputs: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+        ids = list(inputs)
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            found = self.dialect.execute(
+                "SELECT dataset_id, role, name, uri, sha256, licence, attribution, personal_data "  # noqa: S608
+                f"FROM dataset_inputs WHERE dataset_id IN ({marks(len(chunk))}) "
+                "ORDER BY role, name, uri",
+                chunk,
+            ).fetchall()
+            for row in found:
+                entry = dict(row)
+                inputs[entry.pop("dataset_id")].append(entry)
+        return [record(row, inputs[row["id"]]) for row in rows]
+
+    def get(self, ref: str) -> DatasetRecord:
+        """A version by full id or unique id prefix (at least 4 hex digits)."""
+        ref = id_prefix(ref)
+        with self.dialect.errors():
+            # The ids that start with ref are the first ones from ref on, in byte order.
+            rows = self.dialect.execute(
+                "SELECT * FROM datasets WHERE id >= ? ORDER BY id LIMIT 6", (ref,)
+            ).fetchall()
+            rows = [r for r in rows if r["id"].startswith(ref)]
+            return self._records([prefix_match(ref, rows, self.dialect.where)])[0]
+
+    def list(
+        self, kind: str | None = None, name: str | None = None, licence: str | None = None
+    ) -> list[DatasetRecord]:
+        d = self.dialect
+        query, args = "SELECT * FROM datasets WHERE 1 = 1", []
+        if kind:
+            query += " AND kind = ?"
+            args.append(kind)
+        if name:
+            query += " AND name = ?"
+            args.append(name)
+        if licence and d.licence_condition:
+            query += f" AND {d.licence_condition}"
+            args.append(licence)
+        query += " ORDER BY created, id"
+        with d.errors():
+            records = self._records(d.execute(query, args).fetchall())
+        if licence and not d.licence_condition:
+            records = [r for r in records if licence in r.licences]
+        return records

@@ -1,4 +1,5 @@
-"""One real PostgreSQL server for the catalog tests, and a fresh database per test.
+"""One real PostgreSQL server for the catalog tests, a fresh database per test, and ``place`` /
+``catalog``: a fresh catalog on each backend, for the behaviours both must share.
 
 The server is started the first time a test asks for it (``postgres_server``): ``initdb`` makes a
 data folder in a private temporary folder, ``pg_ctl start`` runs it on 127.0.0.1 at a free port
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -238,3 +240,44 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(name)
+
+
+@dataclass
+class Place:
+    """Where a test's catalog lives: a fresh SQLite file or a fresh PostgreSQL database."""
+
+    backend: str  # "sqlite" or "postgres"
+    target: str  # the file, or the URL with user and password
+    where: str  # how messages name it: the file, or the URL without the password
+
+    def open(self) -> Any:
+        """Another connection to the same catalog."""
+        if self.backend == "sqlite":
+            from synth.catalog.sqlite import SqliteCatalog
+
+            return SqliteCatalog(Path(self.target))
+        from synth.catalog.postgres import PostgresCatalog
+
+        return PostgresCatalog(self.target)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
+    """A fresh, empty catalog place on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        return Place("sqlite", str(path), str(path))
+    url = request.getfixturevalue("pg_url")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    database = url.rsplit("/", 1)[1]
+    return Place(
+        "postgres", url, f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
+    )
+
+
+@pytest.fixture
+def catalog(place: Place) -> Iterator[Any]:
+    """An open catalog on each backend, closed after the test."""
+    catalog = place.open()
+    yield catalog
+    catalog.close()

@@ -1,5 +1,6 @@
 """Builds that open the catalog and register at the same moment, in separate processes, lose
-nothing and duplicate nothing: the same for the SQLite file and the PostgreSQL server."""
+nothing and duplicate nothing: the same for the SQLite file under a data root and the PostgreSQL
+server."""
 
 from __future__ import annotations
 
@@ -9,17 +10,15 @@ from typing import Any
 
 import pytest
 
+from synth.catalog import open_catalog
 from tests.catalog.helpers import hex_id, info
 
 
 def _open(backend: str, target: str) -> Any:
+    """The catalog as a build opens it: under a data root, or at a URL."""
     if backend == "sqlite":
-        from synth.catalog.sqlite import SqliteCatalog
-
-        return SqliteCatalog(Path(target))
-    from synth.catalog.postgres import PostgresCatalog
-
-    return PostgresCatalog(target)
+        return open_catalog(target)
+    return open_catalog(url=target)
 
 
 def _build_in_process(backend: str, target: str, dataset_id: str, barrier: Any, out: Any) -> None:
@@ -48,9 +47,9 @@ def _build_in_process(backend: str, target: str, dataset_id: str, barrier: Any, 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """(backend, what to open): a fresh SQLite file, or a fresh PostgreSQL database."""
+    """(backend, what to open): a fresh data root, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        return "sqlite", str(tmp_path / "catalog.db")
+        return "sqlite", str(tmp_path / "home")
     return "postgres", request.getfixturevalue("pg_url")
 
 

@@ -1,8 +1,10 @@
-"""The PostgreSQL catalog against a real server: the SQLite catalog's behaviours, its migrations,
-and one-line errors that never show the password."""
+"""The PostgreSQL catalog's own parts against a real server: the same records as SQLite, its
+migrations, catalogs written by earlier code, and one-line errors that never show the password.
+What both backends share is in test_sql.py."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import sqlite3
 from pathlib import Path
@@ -12,9 +14,11 @@ from urllib.parse import quote
 import pytest
 
 from synth.catalog.sqlite import SqliteCatalog
-from synth.errors import NotFound, SynthError
+from synth.errors import SynthError
 from tests.catalog.conftest import PostgresServer, _free_port
-from tests.catalog.helpers import hex_id, info
+from tests.catalog.helpers import hex_id, info, v1_records
+
+V1_DUMP = Path(__file__).parent / "data" / "postgres-v1.sql"
 
 
 def _postgres():
@@ -32,150 +36,6 @@ def catalog(pg_url: str):
     c = _postgres().PostgresCatalog(pg_url)
     yield c
     c.close()
-
-
-def _count(catalog: Any, table: str) -> int:
-    return catalog.db.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone()["n"]
-
-
-# -- the same behaviours as the SQLite catalog ----------------------------------------------------
-def test_registering_twice_keeps_one_record_and_says_so(catalog):
-    first, created1 = catalog.register(info(hex_id("1234")), "/data/ds")
-    second, created2 = catalog.register(info(hex_id("1234")), "/data/ds")
-    assert (created1, created2) == (True, False)
-    assert second == first
-    assert [r.id for r in catalog.list()] == [hex_id("1234")]
-    assert _count(catalog, "datasets") == 1
-    assert _count(catalog, "dataset_inputs") == 2
-
-
-def test_the_record_holds_what_was_registered(catalog):
-    rec, _ = catalog.register(info(hex_id("abc1")), "/data/ds")
-    assert rec.path == "/data/ds"
-    assert rec.status == "complete"
-    assert (rec.count, rec.seed, rec.kind, rec.name) == (12, 7, "ocr", "ocr-test")
-    assert rec.spec == {"shard_size": 500, "text": {"source": "faker"}}
-    assert rec.statistics["rejections"] == {"low_contrast_background": 3}
-    assert rec.flow_run_id == "00000000-0000-0000-0000-000000000001"
-    assert rec.trigger == {"type": "manual"}
-    assert rec.licences == ["OFL-1.1"]
-    assert rec.personal_data is True  # one input holds personal data
-    assert rec.parent_id is None
-
-
-def test_inputs_are_stored_with_sha256_and_licence(catalog, pg_url):
-    rec, _ = catalog.register(info(hex_id("abc2")), "/data/ds")
-    assert rec.inputs == info("x")["inputs"]
-    again = _postgres().PostgresCatalog(pg_url)  # a fresh connection reads the same lineage
-    try:
-        assert again.get(rec.id).inputs == rec.inputs
-    finally:
-        again.close()
-
-
-def test_a_child_records_its_parent_and_an_event_trigger(catalog):
-    parent, _ = catalog.register(info(hex_id("aaaa")), "/data/p")
-    trigger = {"type": "diagnosis", "payload": {"variance": 0.12, "dataset": parent.id}}
-    child, _ = catalog.register(
-        info(hex_id("bbbb"), parent={"id": parent.id, "path": "p", "count": 12}, trigger=trigger),
-        "/data/c",
-    )
-    assert child.parent_id == parent.id
-    assert child.trigger == trigger
-    assert catalog.db.execute(
-        "SELECT trigger_type FROM datasets WHERE id = %s", (child.id,)
-    ).fetchone() == {"trigger_type": "diagnosis"}
-
-
-def test_get_accepts_the_full_id_and_unique_prefixes(catalog):
-    for prefix in ("12ab", "12ac", "99ff"):
-        catalog.register(info(hex_id(prefix)), f"/data/{prefix}")
-    assert catalog.get(hex_id("12ab")).id == hex_id("12ab")
-    assert catalog.get("99ff").id == hex_id("99ff")
-    assert catalog.get("12AB").id == hex_id("12ab")  # case does not matter
-    assert catalog.get("sha256:12ac").id == hex_id("12ac")
-    assert catalog.get("  99ff0  ").id == hex_id("99ff")
-
-
-def test_like_wildcards_in_a_prefix_match_nothing(catalog):
-    catalog.register(info(hex_id("12ab")), "/data/a")
-    for ref in ("12a_", "12a%", "%%%%", "____"):
-        with pytest.raises(NotFound, match="no such dataset"):
-            catalog.get(ref)
-
-
-def test_an_ambiguous_prefix_names_the_candidates(catalog):
-    catalog.register(info(hex_id("12ab1")), "/data/a")
-    catalog.register(info(hex_id("12ab2")), "/data/b")
-    with pytest.raises(NotFound) as err:
-        catalog.get("12ab")
-    assert str(err.value) == (
-        f"dataset id '12ab' is ambiguous: it matches {hex_id('12ab1')[:12]}, {hex_id('12ab2')[:12]}"
-    )
-    assert catalog.get("12ab2").id == hex_id("12ab2")  # a longer prefix settles it
-
-
-def test_unknown_and_too_short_ids_are_clear_errors(catalog, pg_url):
-    catalog.register(info(hex_id("12ab")), "/data/a")
-    with pytest.raises(NotFound) as err:
-        catalog.get("ffff")
-    assert str(err.value) == f"dataset id 'ffff': no such dataset in {_redacted(pg_url)}"
-    assert "pa%3Ass" not in str(err.value) and "pa:ss" not in str(err.value)
-    with pytest.raises(NotFound, match=r"^dataset id '12a': give at least 4 characters of the id$"):
-        catalog.get("12a")
-
-
-def test_list_filters_by_kind_name_and_licence(catalog):
-    catalog.register(info(hex_id("0001"), name="a", created="2025-01-01T00:00:00+00:00"), "/1")
-    catalog.register(
-        info(
-            hex_id("0002"),
-            name="b",
-            kind="speech",
-            licences=["CC0-1.0", "CC-BY-4.0"],
-            created="2025-01-02T00:00:00+00:00",
-        ),
-        "/2",
-    )
-    assert [r.id for r in catalog.list()] == [hex_id("0001"), hex_id("0002")]
-    assert [r.name for r in catalog.list(kind="speech")] == ["b"]
-    assert [r.name for r in catalog.list(name="a")] == ["a"]
-    assert [r.name for r in catalog.list(licence="CC0-1.0")] == ["b"]
-    assert [r.name for r in catalog.list(licence="CC-BY-4.0")] == ["b"]
-    assert [r.name for r in catalog.list(licence="OFL-1.1")] == ["a"]
-    assert catalog.list(licence="CC0") == []  # a whole licence, not a substring
-    assert catalog.list(kind="speech", name="a") == []
-    assert [r.name for r in catalog.list(kind="", name="")] == ["a", "b"]  # empty: no filter
-
-
-def test_a_seed_the_catalog_cannot_hold_is_refused_and_nothing_is_stored(catalog):
-    with pytest.raises(SynthError, match=r"^seed: 18446744073709551616 cannot be stored"):
-        catalog.register(info(hex_id("7777"), seed=2**64), "/data")
-    assert catalog.list() == []
-    assert _count(catalog, "dataset_inputs") == 0
-    rec, _ = catalog.register(info(hex_id("7778"), seed=2**63 - 1), "/data")  # the largest
-    assert catalog.get(rec.id).seed == 2**63 - 1
-
-
-def test_a_failed_build_is_tracked_but_never_listed(catalog):
-    catalog.start_build("f" * 64, "ocr-test", "ocr", "/data/ds")
-    catalog.end_build("f" * 64, "failed", error="fonts: no usable font")
-    assert catalog.list() == []
-    [build] = catalog.builds()
-    assert (build["status"], build["error"], build["dataset_id"]) == (
-        "failed",
-        "fonts: no usable font",
-        None,
-    )
-    # a later successful build of the same fingerprint completes it
-    catalog.start_build("f" * 64, "ocr-test", "ocr", "/data/ds")
-    assert catalog.builds()[0]["status"] == "building"
-    rec, _ = catalog.register(info(hex_id("8888")), "/data/ds")
-    catalog.end_build("f" * 64, "complete", rec.id)
-    [build] = catalog.builds()
-    assert (build["status"], build["dataset_id"], build["error"]) == ("complete", rec.id, None)
-    catalog.start_build("f" * 64, "ocr-test", "ocr", "/data/ds")  # a rerun of a complete build
-    assert catalog.builds()[0]["status"] == "complete"
 
 
 def test_records_and_builds_round_trip_exactly_as_in_sqlite(catalog, tmp_path):
@@ -339,6 +199,75 @@ def test_a_schema_version_table_of_another_tool_is_refused(pg_url):
         _postgres().PostgresCatalog(pg_url)
 
 
+# -- catalogs written by earlier code ------------------------------------------------------------
+def _restore_v1(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(V1_DUMP.read_text())
+
+
+def _schema(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Columns (type, collation, default, nullability), indexes and constraints of the tables."""
+    import psycopg
+
+    with psycopg.connect(url) as db:
+        return {
+            "columns": db.execute(
+                "SELECT table_name, column_name, ordinal_position, data_type, collation_name, "
+                "column_default, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+            ).fetchall(),
+            "indexes": db.execute(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = 'public' ORDER BY indexname"
+            ).fetchall(),
+            "constraints": db.execute(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname"
+            ).fetchall(),
+        }
+
+
+def test_a_catalog_written_by_schema_1_code_reads_the_same_records(pg_url):
+    _restore_v1(pg_url)
+    catalog = _postgres().PostgresCatalog(pg_url)
+    try:
+        assert [r.to_json() for r in catalog.list()] == v1_records()
+        assert catalog.get("0a1c").to_json() == v1_records()[1]
+        assert [r.name for r in catalog.list(licence="CC0-1.0")] == ["ocr-test-more"]
+        assert [(b["fingerprint"][:4], b["status"], b["error"]) for b in catalog.builds()] == [
+            ("ffff", "complete", None),
+            ("0a1c", "complete", None),
+            ("5e5e", "complete", None),
+            ("eeee", "failed", "fonts: no usable font"),
+        ]
+        # and it takes new versions beside the old ones
+        _, created = catalog.register(info(hex_id("7e57"), parent={"id": hex_id("0a1b")}), "/n")
+        assert created
+        assert catalog.get("7e57").parent_id == hex_id("0a1b")
+    finally:
+        catalog.close()
+    assert _versions(pg_url) == [{"version": 1, "applied": "2026-12-04T01:38:21+00:00"}]
+
+
+def test_a_new_database_gets_schema_1_as_it_was_released(pg_url, postgres_server):
+    """The same columns, types, collations, defaults, indexes and constraints as schema 1's
+    code created (the frozen dump holds them)."""
+    _postgres().PostgresCatalog(pg_url).close()
+    name = f"synth_v1_{next(_v1_numbers)}"
+    restored = postgres_server.create_database(name)
+    try:
+        _restore_v1(restored)
+        assert _schema(pg_url) == _schema(restored)
+        assert ("datasets", "id", 1, "text", "C", None, "NO") in _schema(pg_url)["columns"]
+    finally:
+        postgres_server.drop_database(name)
+
+
+_v1_numbers = itertools.count(1)
+
+
 # -- connection errors: one line, naming the URL without the password ----------------------------
 def _assert_one_line_without_password(message: str, server: PostgresServer) -> None:
     assert "\n" not in message
@@ -395,40 +324,6 @@ def test_a_lost_connection_is_a_one_line_error(catalog, postgres_server: Postgre
     message = str(err.value)
     assert message.startswith(f"{_redacted(pg_url)}: catalog unavailable (")
     _assert_one_line_without_password(message, postgres_server)
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("postgresql://u:p%40ss@db.example:5433/cat", "postgresql://u@db.example:5433/cat"),
-        ("postgresql://u@h/cat", "postgresql://u@h/cat"),
-        ("postgresql://:secret@h/cat", "postgresql://h/cat"),
-        (
-            "postgresql://h/cat?password=secret&sslmode=require",
-            "postgresql://h/cat?sslmode=require",
-        ),
-        ("host=h dbname=cat password='se cret' user=u", "host=h dbname=cat user=u"),
-    ],
-)
-def test_urls_are_shown_without_the_password(url, shown):
-    assert _redacted(url) == shown
-
-
-# -- chosen by URL ---------------------------------------------------------------------------------
-def test_open_catalog_picks_postgres_from_the_url(pg_url, monkeypatch, tmp_path: Path):
-    from synth.catalog import open_catalog
-
-    c = open_catalog(url=pg_url)  # ConfigError "unsupported catalog URL" until it is wired
-    assert isinstance(c, _postgres().PostgresCatalog)
-    c.register(info(hex_id("c0de")), "/data")
-    c.close()
-    monkeypatch.setenv("SYNTH_CATALOG_URL", pg_url)
-    again = open_catalog(tmp_path)  # $SYNTH_CATALOG_URL wins over the data root
-    try:
-        assert isinstance(again, _postgres().PostgresCatalog)
-        assert [r.id for r in again.list()] == [hex_id("c0de")]
-    finally:
-        again.close()
 
 
 def test_two_catalogs_can_share_a_database_in_schemas_of_their_own(pg_url):

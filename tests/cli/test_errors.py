@@ -18,8 +18,8 @@ import pytest
 from flows.cli import main
 from synth.assets import embedded_dir
 from synth.catalog import open_catalog
+from tests.catalog.helpers import hex_id, info
 from tests.conftest import synth_cmd
-from tests.test_catalog import hex_id, info
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The dataset catalog: one record per dataset version, with its inputs, parent and trigger.
 
-``base`` holds the interface and record type, ``rows`` the mapping between ``dataset.json``,
-rows and records, ``sql`` the SQL both backends run, ``sqlite`` and ``postgres`` their dialects,
-and ``open`` picks one. Modules here import each other only in that order, never back.
+``urls`` shows catalog URLs without passwords; ``base`` holds the interface, the record type and
+shared helpers; ``rows`` maps ``dataset.json`` to rows and rows to records; ``sql`` is the SQL
+every backend runs, ``sqlite`` and ``postgres`` supply their dialects, and ``open`` picks one.
+Each module imports only modules named before it, never back.
 """
 
 from synth.catalog.base import Catalog, DatasetRecord

@@ -347,7 +347,7 @@ def test_a_negative_sample_count_for_verify_is_refused(cli, catalog_home):
 
 
 def test_skipped_inputs_are_reported_on_stderr_and_in_the_json(capsys, tmp_path):
-    from flows.cli import _report_build
+    from flows.cli.build import _report_build
 
     skipped = [
         {"file": str(tmp_path / "Corrupt.ttf"), "reason": "not a usable font (OSError: x)"},

@@ -1,6 +1,6 @@
 """Every user mistake gets one line on stderr naming the file or field, exit code 2, nothing on
 stdout and nothing written. Run in-process through ``flows.cli.main``: none of these reaches
-Prefect, so no server is needed (tests/cli/test_commands.py checks the real process)."""
+Prefect, so no server is needed (tests/flows/cli/test_commands.py checks the real process)."""
 
 from __future__ import annotations
 

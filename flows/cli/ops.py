@@ -266,11 +266,12 @@ def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
         "notes": notes,
     }
     lines = [f"synth serve: data root {home}", f"Prefect API {url or '(dry run: not checked)'}"]
+    width = max([45, *(len(s.name) for s in served)])
     for s in served:
         when = (
             f"cron {s.schedule}" if s.schedule else f"on {s.trigger}" if s.trigger else "on demand"
         )
-        lines.append(f"  {s.name:45} {when}")
+        lines.append(f"  {s.name:{width}} {when}")
     lines += [f"note: {n}" for n in notes]
     if not args.dry_run:
         lines.append("serving; stop with Ctrl-C or SIGTERM")
@@ -346,7 +347,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Serve synth's flows as Prefect deployments until SIGTERM or Ctrl-C: ocr, speech "
             "(when available) and expand on demand, the cron schedules of --config, and "
             "expand_on_diagnosis/on-high-variance, triggered by synth.diagnosis.high-variance "
-            "events. Needs `prefect server start` and PREFECT_API_URL."
+            "events. Each deployment's name ends in a short hash of the data root, so serve "
+            "processes with different data roots keep their own deployments on one server. "
+            "Needs `prefect server start` and PREFECT_API_URL."
         ),
     )
     s.add_argument(

@@ -92,6 +92,7 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
 
             overrides["clean_dataset_id"] = record.id
             if "clean_licence" not in config:
+                _check_stored_licences(args.clean, record)
                 overrides["clean_licence"] = all_of(record.licences)
     if args.noise:
         overrides["noise_dir"] = str(Path(args.noise).resolve())
@@ -106,6 +107,25 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.kaldi:
         overrides["kaldi"] = True
     return deep_merge(config, overrides)
+
+
+def _check_stored_licences(value: str, record: DatasetRecord) -> None:
+    """A ``--clean ID`` dataset's licences become the spec's ``clean_licence``, which must be an
+    SPDX expression: a licence stored before that rule (``CC BY 4.0``) is named with its dataset,
+    not as a field the user never typed."""
+    from synth.licences import all_of, licence_problem
+
+    bad = [x for x in record.licences if licence_problem(x)] or (
+        [all_of(record.licences)] if licence_problem(all_of(record.licences)) else []
+    )
+    if bad:
+        stored = ", ".join(f"'{x}'" for x in bad)
+        _fail(
+            f"--clean {value}: dataset {record.id[:12]} has the licence {stored}, stored before "
+            "licences had to be SPDX expressions (ids like CC-BY-4.0 joined by AND, OR or WITH); "
+            "give its licence as clean_licence in a --config file (e.g. clean_licence = "
+            '"CC-BY-4.0")'
+        )
 
 
 def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | None]:

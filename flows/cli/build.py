@@ -26,6 +26,7 @@ from flows.cli.config import (
     _SPEECH_FLAGS,
     _flag_labels,
     _ocr_config,
+    _read_config,
     _run_options,
     _speech_config,
 )
@@ -184,16 +185,25 @@ def cmd_speech(args: argparse.Namespace) -> int:
 def cmd_expand(args: argparse.Namespace) -> int:
     from synth.catalog import open_catalog
     from synth.engine.expand import check_parent_folder
+    from synth.engine.expand_config import expansion_spec, path_keys
 
     catalog = open_catalog(args.home)
     parent = catalog.get(args.id)
     catalog.close()
     check_parent_folder(parent)
-    _, run = _run_options(args, {})
+    config, run = _run_options(args, _read_config(args, path_keys(parent.kind)))
+    if config:  # a value an expansion may not change fails here, in one line, naming its key
+        expansion_spec(parent.spec, parent.kind, config, args.config, parent.id)
     from flows.expand import expand_dataset
 
     return _run_build(
-        args, expand_dataset, run, "rendering", dataset_id=parent.id, count=args.count
+        args,
+        expand_dataset,
+        run,
+        "rendering",
+        dataset_id=parent.id,
+        count=args.count,
+        config=config or None,
     )
 
 
@@ -285,6 +295,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     expand.add_argument("id", help="dataset id or a unique prefix of it")
     add_count(expand, "number of new samples")
     add_workers(expand, "worker processes")
+    expand.add_argument(
+        "--config",
+        help=(
+            "a .toml, .json or .yaml file: where the parent's inputs are now (the same files, "
+            "moved: fonts.dir, backgrounds.dir, text.path; clean, noise_dir) and a [run] table; "
+            "any other value must be the parent's"
+        ),
+    )
     add_runner(expand)
     add_common(expand)
     expand.set_defaults(func=cmd_expand)

@@ -15,7 +15,7 @@ from typing import Any
 
 from synth.catalog.base import DatasetRecord
 from synth.engine.assemble import DATASET_JSON
-from synth.engine.expand_config import check_relocated_inputs, expansion_spec
+from synth.engine.expand_config import check_relocated_inputs, expansion_spec, planned_inputs
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan
 from synth.engine.shard import manifest_in, stats_in
@@ -129,7 +129,7 @@ def prepare_expansion(
     info = check_parent_folder(record)
     check_inputs_unchanged(info, plan.inputs)
     if config:
-        check_relocated_inputs(info, plan.inputs)
+        check_relocated_inputs(info, plan.inputs, planned_inputs(record.path))
     return plan, gen
 
 

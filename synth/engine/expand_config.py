@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
+from synth.engine.plan import INTERNAL_DIR
 from synth.errors import ConfigError, SynthError
 
 RELOCATABLE: dict[str, tuple[str, ...]] = {
@@ -112,16 +114,35 @@ def expansion_spec(
     return spec
 
 
-def check_relocated_inputs(parent_info: dict[str, Any], inputs: list[dict[str, Any]]) -> None:
+def planned_inputs(parent_path: str | Path) -> list[dict[str, Any]] | None:
+    """Every input the parent's build could draw from, as its ``plan.json`` holds them (its
+    ``dataset.json`` keeps only the clips and fonts the samples used), or None without one."""
+    try:
+        plan = json.loads((Path(parent_path) / INTERNAL_DIR / "plan.json").read_text("utf-8"))
+        return list(plan["inputs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_relocated_inputs(
+    parent_info: dict[str, Any],
+    inputs: list[dict[str, Any]],
+    planned: list[dict[str, Any]] | None = None,
+) -> None:
     """Inputs read from new locations must be the parent's, by role, name and content: a moved
     folder with one clip edited, missing or added would draw other samples under the parent's
-    spec. The error names the location key, the input and both hashes."""
+    spec. ``planned`` is the parent's whole input pool (``planned_inputs``); without it only the
+    inputs its samples used are checked, and an added one cannot be told. The error names the
+    location key, the input and both hashes."""
     short = str(parent_info.get("id", ""))[:12]
-    recorded = {(i["role"], i["name"]): i for i in parent_info.get("inputs", [])}
+    pool = planned if planned is not None else parent_info.get("inputs", [])
+    recorded = {(i["role"], i["name"]): i for i in pool}
     now = {(i["role"], i["name"]): i for i in inputs}
     for ident, item in now.items():
         key = _ROLE_KEY.get(ident[0], ident[0])
         old = recorded.get(ident)
+        if old is None and planned is None:
+            continue
         if old is None:
             raise SynthError(
                 f"{key}: {item['uri']} ({ident[0]} '{ident[1]}') is not among the "

@@ -149,3 +149,56 @@ def test_a_location_read_from_a_catalog_dataset_cannot_move():
     )
     with pytest.raises(ConfigError, match="clean is the folder of dataset efefefefefef"):
         expansion_spec(speech, "speech", {"clean": "/elsewhere"}, "c", "cd" * 32)
+
+
+def test_a_moved_speech_corpus_and_noise_folder_give_the_same_mixes(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from synth.speech.spec import build_spec as build_speech_spec
+
+    shutil.copytree(embedded_dir("speech"), tmp_path / "old" / "clean")
+    (tmp_path / "old" / "noise").mkdir()
+    rng = np.random.default_rng(0)
+    hum = (0.1 * rng.standard_normal(16000 * 2)).astype("float32")
+    sf.write(tmp_path / "old" / "noise" / "hum.wav", hum, 16000)
+    spec = build_speech_spec(
+        {"clean": str(tmp_path / "old" / "clean"), "noise_dir": str(tmp_path / "old" / "noise")}
+    ).model_dump(mode="json")
+    catalog = open_catalog(tmp_path / "home")
+    plan, gen = prepare("speech", spec, seed=1, count=4, name="s", home=tmp_path / "home")
+    rec = build(plan, gen, catalog).record
+    ref_catalog = open_catalog(tmp_path / "ref")
+    parent_info = json.loads((Path(rec.path) / "dataset.json").read_text(encoding="utf-8"))
+    ref_catalog.register(parent_info, rec.path)
+    ref = build(*prepare_expansion(rec, 3, home=tmp_path / "ref"), ref_catalog).record
+    ref_catalog.close()
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    config = {
+        "clean": str(tmp_path / "new" / "clean"),
+        "noise_dir": str(tmp_path / "new" / "noise"),
+    }
+    child = build(*prepare_expansion(rec, 3, home=tmp_path / "home", config=config), catalog)
+    assert child.record.id == ref.id
+    # the parent drew from the whole corpus and folder: a clip added there is not the parent's
+    sf.write(tmp_path / "new" / "noise" / "more.wav", hum[::-1].copy(), 16000)
+    with pytest.raises(SynthError, match=r"^noise_dir: file://.*/more\.wav \(noise 'more\.wav'\) "
+                       "is not among the parent dataset"):  # fmt: skip
+        prepare_expansion(rec, 3, home=tmp_path / "home", config=config)
+    catalog.close()
+
+
+def test_without_the_parent_s_plan_the_inputs_its_samples_used_are_checked():
+    from synth.engine.expand_config import check_relocated_inputs
+
+    used = {"role": "font", "name": "A.ttf", "uri": "file:///old/A.ttf", "sha256": "1" * 64}
+    parent = {"id": "ab" * 32, "inputs": [used]}
+    extra = {"role": "font", "name": "B.ttf", "uri": "file:///new/B.ttf", "sha256": "2" * 64}
+    moved = used | {"uri": "file:///new/A.ttf"}
+    check_relocated_inputs(parent, [moved, extra])  # B may have been in the pool: not told
+    with pytest.raises(SynthError, match=r"fonts\.dir: file:///new/A\.ttf \(font 'A\.ttf'\) "
+                       r"differs from the parent dataset abababababab's \(sha256 333333333333, "
+                       r"recorded 111111111111\)"):  # fmt: skip
+        check_relocated_inputs(parent, [moved | {"sha256": "3" * 64}])
+    with pytest.raises(SynthError, match=r"font 'B\.ttf' of the parent dataset"):
+        check_relocated_inputs(parent, [moved], planned=[used, extra])

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from flows.cli.args import _points, add_common, add_count, add_workers
@@ -230,13 +229,13 @@ def _stop_on_sigterm() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     try:
-        return _serve(args, _emit)
+        return _serve(args)
     except KeyboardInterrupt:
         print("synth serve: stopped", file=sys.stderr)
         return 0
 
 
-def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
+def _serve(args: argparse.Namespace) -> int:
     """Prefect's warnings and errors stay visible (a failed scheduled run must show in the log of
     a long-running server); --verbose adds its info logs."""
     from flows.serve import build_deployments, check_server, load_serve_config, serve_forever
@@ -275,7 +274,7 @@ def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
     lines += [f"note: {n}" for n in notes]
     if not args.dry_run:
         lines.append("serving; stop with Ctrl-C or SIGTERM")
-    emit(args, obj, "\n".join(lines))
+    _emit(args, obj, "\n".join(lines))
     sys.stdout.flush()
     if args.dry_run:
         return 0

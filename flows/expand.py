@@ -18,16 +18,18 @@ def expand_dataset(
     workers: int = 1,
     home: str | None = None,
     trigger: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Expand dataset ``dataset_id`` (an id or unique prefix) by ``count`` new samples.
 
     The new version keeps the parent's spec and seed, continues its sample indices and records
-    the parent and ``trigger`` (default: manual) in its lineage.
+    the parent and ``trigger`` (default: manual) in its lineage. ``config`` may give new
+    locations of the parent's inputs (the same files, moved), nothing else.
     """
     catalog = open_catalog(home)
     try:
         parent = catalog.get(dataset_id)
     finally:
         catalog.close()
-    plan, gen = prepare_expansion(parent, count, home=home, trigger=trigger)
+    plan, gen = prepare_expansion(parent, count, home=home, trigger=trigger, config=config)
     return run_build(plan, gen, workers)

@@ -1,21 +1,23 @@
 """``synth serve``: synth's flows as Prefect deployments, served by one long-running process.
 
-Served deployments (``flow/deployment``):
+Served deployments (``flow/deployment-TAG``, where TAG is ``root_tag`` of the data root):
 
-- ``ocr_dataset/ocr``, ``speech_dataset/speech`` (when ``flows.speech`` exists) and
-  ``expand_dataset/expand``: run on demand (``prefect deployment run``, the UI);
-- ``expand_on_diagnosis/on-high-variance``: triggered by ``synth.diagnosis.high-variance``
+- ``ocr_dataset/ocr-TAG``, ``speech_dataset/speech-TAG`` (when ``flows.speech`` exists) and
+  ``expand_dataset/expand-TAG``: run on demand (``prefect deployment run``, the UI);
+- ``expand_on_diagnosis/on-high-variance-TAG``: triggered by ``synth.diagnosis.high-variance``
   events (see ``flows.diagnose``);
-- ``scheduled_batch/<name>``: one per ``[[schedules]]`` entry of the config, on its cron.
+- ``scheduled_batch/<name>-TAG``: one per ``[[schedules]]`` entry of the config, on its cron.
 
 Every deployment gets the data root as its ``home`` parameter, so the served flows write where
-``synth serve --home`` (or ``$SYNTH_HOME``) says. Scheduling and triggers need a persistent
-Prefect server (``prefect server start`` and ``PREFECT_API_URL``); no work pool or worker is
-needed.
+``synth serve --home`` (or ``$SYNTH_HOME``) says; the tag in its name keeps the deployments of
+two ``synth serve`` processes with different data roots apart on one Prefect server. Scheduling
+and triggers need a persistent Prefect server (``prefect server start`` and ``PREFECT_API_URL``);
+no work pool or worker is needed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -35,6 +37,7 @@ from flows.diagnose import expand_on_diagnosis, high_variance_trigger
 from flows.expand import expand_dataset
 from flows.ocr import ocr_dataset
 from synth.catalog import DatasetRecord, open_catalog
+from synth.catalog.base import data_home
 from synth.config import StrictModel, validate
 from synth.errors import ConfigError, NotFound, SynthError
 
@@ -160,9 +163,10 @@ def check_parameters(entry: Schedule, where: str) -> None:
         ):
             raise ConfigError(f"{where}.parameters: '{name}' is required for flow '{entry.flow}'")
     try:
-        fn.validate_parameters(dict(entry.parameters))
+        values = fn.validate_parameters(dict(entry.parameters))
     except Exception as err:
         raise ConfigError(f"{where}.parameters: {err}".replace("\n", " ")) from None
+    check_ranges(values, f"{where}.parameters")
     if entry.flow == "ocr":
         from synth.ocr.spec import build_spec
 
@@ -171,6 +175,20 @@ def check_parameters(entry: Schedule, where: str) -> None:
             entry.parameters.get("config"),
             source=f"{where}.parameters.config",
         )
+
+
+_MAX_SEED = 2**63 - 1  # the catalog stores seeds as SQLite's signed 64-bit INTEGER
+
+
+def check_ranges(values: dict[str, Any], where: str) -> None:
+    """A build schedule's ``count``, ``workers`` and ``seed`` in their ranges, checked at load
+    (``--dry-run`` included) rather than at the first run: the flows' types alone let
+    ``count = -5`` through."""
+    for key in ("count", "workers"):
+        if key in values and values[key] < 1:
+            raise ConfigError(f"{where}: {key}={values[key]}: must be >= 1")
+    if "seed" in values and not 0 <= values["seed"] <= _MAX_SEED:
+        raise ConfigError(f"{where}: seed={values['seed']}: must be from 0 to {_MAX_SEED}")
 
 
 def load_serve_config(data: dict[str, Any], source: str = "config") -> ServeConfig:
@@ -296,20 +314,29 @@ class Served:
         }
 
 
+def root_tag(home: str) -> str:
+    """8 hex characters of the SHA-256 of the data root's absolute path: the same for every
+    ``synth serve`` of one root, different for another root (1 in 4 billion to collide)."""
+    return hashlib.sha256(str(data_home(home)).encode("utf-8")).hexdigest()[:8]
+
+
 def _home_parameters(fn: Flow, home: str) -> dict[str, Any]:
     return {"home": home} if "home" in _signature(fn).parameters else {}
 
 
 def build_deployments(config: ServeConfig, home: str) -> tuple[list[Served], list[str]]:
-    """The deployments ``synth serve`` serves, and notes on any it skipped."""
+    """The deployments ``synth serve`` serves, and notes on any it skipped. Each name ends in
+    the data root's tag (``root_tag``)."""
     from flows.diagnose import EVENT
 
     module = {"entrypoint_type": EntrypointType.MODULE_PATH, "tags": ["synth"]}
     served: list[Served] = []
     notes: list[str] = []
+    tag = root_tag(home)
 
     def add(fn: Flow, name: str, **kw: Any) -> Served:
         params = kw.pop("parameters", None) or _home_parameters(fn, home)
+        name = f"{name}-{tag}"
         dep = fn.to_deployment(name=name, parameters=params, **module, **kw)
         item = Served(dep, f"{fn.name}/{name}", parameters=params)
         served.append(item)

@@ -30,7 +30,7 @@ def unpacked_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert "synth/_assets/MANIFEST.tsv" in names
         assert "synth/_assets/fonts/DejaVuSans.ttf" in names
         assert "synth/_assets/LICENSES/OFL-1.1.txt" in names
-        assert "flows/cli.py" in names
+        assert "flows/cli/__init__.py" in names
         assert not any(n.startswith("tests/") for n in names)
         site = out / "site"
         z.extractall(site)

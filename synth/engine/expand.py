@@ -15,6 +15,7 @@ from typing import Any
 
 from synth.catalog.base import DatasetRecord
 from synth.engine.assemble import DATASET_JSON
+from synth.engine.expand_config import check_relocated_inputs, expansion_spec, planned_inputs
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan
 from synth.engine.shard import manifest_in, stats_in
@@ -101,17 +102,23 @@ def prepare_expansion(
     home: str | Path | None = None,
     trigger: dict[str, Any] | None = None,
     name: str | None = None,
+    config: dict[str, Any] | None = None,
+    source: str = "config",
 ) -> tuple[BuildPlan, Generator]:
     """The plan of ``record`` expanded by ``count`` new samples, with the parent's spec, seed and
-    kind."""
+    kind; ``config`` (from file ``source``) may give its inputs' new locations only (see
+    ``synth.engine.expand_config``)."""
     from synth.engine.build import prepare
 
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
     parent = parent_ref(record)
+    spec = record.spec
+    if config:
+        spec = expansion_spec(record.spec, record.kind, config, source, record.id)
     plan, gen = prepare(
         record.kind,
-        record.spec,
+        spec,
         seed=record.seed,
         count=record.count + count,
         name=name or record.name,
@@ -119,7 +126,10 @@ def prepare_expansion(
         trigger=trigger,
         parent=parent,
     )
-    check_inputs_unchanged(check_parent_folder(record), plan.inputs)
+    info = check_parent_folder(record)
+    check_inputs_unchanged(info, plan.inputs)
+    if config:
+        check_relocated_inputs(info, plan.inputs, planned_inputs(record.path))
     return plan, gen
 
 

@@ -34,6 +34,12 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 CRON = "0 3 * * *"
 
 
+def root_tag(home: str) -> str:
+    from flows.serve import root_tag
+
+    return root_tag(home)
+
+
 def schedule(**kw: Any) -> dict[str, Any]:
     return (
         {"name": "nightly", "cron": CRON, "flow": "expand"}
@@ -88,6 +94,17 @@ def test_a_config_with_schedules_loads():
         ({"schedules": [schedule(flow="ocr", parameters={"count": 5, "config": {"fontz": {}}})]},
          "schedules.0 ('nightly').parameters.config: unknown key 'fontz'"),
         ({"high_variance": {"workers": 0}}, "high_variance.workers=0"),
+        ({"schedules": [schedule(flow="ocr", parameters={"count": -5})]},
+         "serve.toml: schedules.0 ('nightly').parameters: count=-5: must be >= 1"),
+        ({"schedules": [schedule(flow="speech", parameters={"count": 0})]},
+         "serve.toml: schedules.0 ('nightly').parameters: count=0: must be >= 1"),
+        ({"schedules": [schedule(flow="ocr", parameters={"count": 5, "seed": -1})]},
+         "serve.toml: schedules.0 ('nightly').parameters: seed=-1: must be from 0 to "
+         "9223372036854775807"),
+        ({"schedules": [schedule(flow="ocr", parameters={"count": 5, "seed": 2**63})]},
+         "parameters: seed=9223372036854775808: must be from 0 to 9223372036854775807"),
+        ({"schedules": [schedule(flow="ocr", parameters={"count": 5, "workers": 0})]},
+         "serve.toml: schedules.0 ('nightly').parameters: workers=0: must be >= 1"),
     ],
 )  # fmt: skip
 def test_config_errors_name_the_key(data, message):
@@ -99,6 +116,79 @@ def test_config_errors_name_the_key(data, message):
     assert "\n" not in str(err.value)
 
 
+def test_a_schedule_s_count_and_seed_in_range_load():
+    from flows.serve import load_serve_config
+
+    entry = schedule(flow="ocr", parameters={"count": 1, "seed": 2**63 - 1, "workers": 1})
+    (loaded,) = load_serve_config({"schedules": [entry]}).schedules
+    assert loaded.parameters == {"count": 1, "seed": 2**63 - 1, "workers": 1}
+    entry = schedule(flow="ocr", parameters={"count": 3, "seed": 0})
+    (zero,) = load_serve_config({"schedules": [entry]}).schedules
+    assert zero.parameters["seed"] == 0
+
+
+def test_serve_dry_run_names_the_schedule_and_key_of_a_bad_count_or_seed(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    cases = [
+        ("count = -5", "count=-5: must be >= 1"),
+        ("count = 5, seed = -1", "seed=-1: must be from 0 to 9223372036854775807"),
+    ]
+    for params, key in cases:
+        bad = tmp_path / "serve.toml"
+        bad.write_text(
+            f'[[schedules]]\nname = "fresh"\ncron = "0 3 * * *"\nflow = "ocr"\n'
+            f"parameters = {{ {params} }}\n"
+        )
+        proc = subprocess.run(
+            [*synth_cmd(), "serve", "--config", str(bad), "--dry-run", "--home",
+             str(tmp_path / "h")], capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert (proc.returncode, proc.stdout) == (2, "")
+        assert proc.stderr == f"synth: error: {bad}: schedules.0 ('fresh').parameters: {key}\n"
+
+
+def test_the_root_tag_is_stable_for_one_data_root_and_differs_for_another(tmp_path, monkeypatch):
+    import hashlib
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    tag = root_tag(str(a))
+    assert tag == hashlib.sha256(str(a).encode()).hexdigest()[:8]
+    assert root_tag(f"{a}/") == tag  # the same folder however it is written
+    monkeypatch.chdir(tmp_path)
+    assert root_tag("a") == root_tag("./b/../a") == tag
+    assert root_tag(str(b)) != tag
+
+
+def test_two_data_roots_keep_their_own_deployments_on_one_server(prefect_api, tmp_path):
+    """Applied to the real server as ``synth serve`` applies them: the second root's
+    deployments sit beside the first's instead of overwriting their data root."""
+    import flows.serve as fs
+
+    config = fs.load_serve_config(
+        {"schedules": [schedule(name="grow")], "high_variance": {"enabled": False}}
+    )
+    roots = [str(tmp_path / "team-a"), str(tmp_path / "team-b")]
+    served = {home: fs.build_deployments(config, home)[0] for home in roots}
+    names = {home: {s.name for s in items} for home, items in served.items()}
+    assert not names[roots[0]] & names[roots[1]]
+    ids = []
+    try:
+        for items in served.values():
+            ids += [str(s.deployment.apply()) for s in items]
+        for home in roots:
+            tag = root_tag(home)
+            for flow_dep in ("ocr_dataset/ocr", "expand_dataset/expand", "scheduled_batch/grow"):
+                dep = api(prefect_api, f"/deployments/name/{flow_dep}-{tag}")
+                assert dep["parameters"]["home"] == home, flow_dep
+        # served again (a restart of one root) the names are the same: updated, not added
+        again = [str(s.deployment.apply()) for s in fs.build_deployments(config, roots[0])[0]]
+        assert again == ids[: len(again)]
+    finally:
+        for dep_id in set(ids):
+            req = urllib.request.Request(f"{prefect_api}/deployments/{dep_id}", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
+
+
 def test_a_speech_schedule_needs_the_speech_flow(monkeypatch):
     import flows.serve as fs
 
@@ -106,7 +196,7 @@ def test_a_speech_schedule_needs_the_speech_flow(monkeypatch):
     with pytest.raises(ConfigError, match=r"flow 'speech': flows\.speech .* is not available"):
         fs.load_serve_config({"schedules": [schedule(flow="speech", parameters={"count": 5})]})
     served, notes = fs.build_deployments(fs.ServeConfig(), "/data")
-    assert "speech_dataset/speech" not in [s.name for s in served]
+    assert not [s.name for s in served if s.name.startswith("speech_dataset/")]
     assert notes == ["speech: flows.speech is not available yet; no speech deployment"]
 
 
@@ -116,12 +206,19 @@ def test_the_deployments_carry_the_data_root_schedules_and_trigger(monkeypatch):
     monkeypatch.setattr(fs, "speech_flow", lambda: None)
     config = fs.load_serve_config({"schedules": [schedule(timezone="Europe/Berlin")]})
     served, _ = fs.build_deployments(config, "/data/root")
-    by_name = {s.name: s for s in served}
+    tag = fs.root_tag("/data/root")
+    by_name = {s.name.removesuffix(f"-{tag}"): s for s in served}
     assert list(by_name) == [
         "ocr_dataset/ocr",
         "expand_dataset/expand",
         "expand_on_diagnosis/on-high-variance",
         "scheduled_batch/nightly",
+    ]
+    assert [s.deployment.name for s in served] == [
+        f"ocr-{tag}",
+        f"expand-{tag}",
+        f"on-high-variance-{tag}",
+        f"nightly-{tag}",
     ]
     for s in served:
         assert s.deployment.parameters["home"] == "/data/root"
@@ -147,7 +244,7 @@ def test_the_deployments_carry_the_data_root_schedules_and_trigger(monkeypatch):
     assert hv.triggers[0].parameters["home"] == "/data/root"
     no_trigger = fs.ServeConfig.model_validate({"high_variance": {"enabled": False}})
     names = [s.name for s in fs.build_deployments(no_trigger, "/d")[0]]
-    assert "expand_on_diagnosis/on-high-variance" not in names
+    assert not [n for n in names if n.startswith("expand_on_diagnosis/")]
 
 
 def test_a_scheduled_seed_is_the_scheduled_minute_in_utc():
@@ -309,6 +406,7 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory):
             stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
     s = Served(proc, prefect_api, home, parent, log, {})
+    tag = root_tag(str(home))
     try:
 
         def registered() -> bool:
@@ -317,7 +415,8 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory):
                     "scheduled_batch/nightly-grow",
                     "expand_on_diagnosis/on-high-variance",
                 ):
-                    s.deployments[name] = api(prefect_api, f"/deployments/name/{name}")["id"]
+                    path = f"/deployments/name/{name}-{tag}"
+                    s.deployments[name] = api(prefect_api, path)["id"]
             except OSError:
                 return False
             autos = api(prefect_api, "/automations/filter", {})
@@ -431,9 +530,10 @@ def test_serve_stops_cleanly_on_sigterm(served):
     assert "synth serve: stopped" in served.tail()
     listing = json.loads(served.log.read_text().splitlines()[0])
     assert listing["home"] == str(served.home) and listing["api_url"] == served.url
+    tag = root_tag(str(served.home))
     assert {
-        "ocr_dataset/ocr",
-        "expand_dataset/expand",
-        "expand_on_diagnosis/on-high-variance",
-        "scheduled_batch/nightly-grow",
+        f"ocr_dataset/ocr-{tag}",
+        f"expand_dataset/expand-{tag}",
+        f"expand_on_diagnosis/on-high-variance-{tag}",
+        f"scheduled_batch/nightly-grow-{tag}",
     } <= {d["name"] for d in listing["deployments"]}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import _ocr_config, _speech_config, build_parser, main
+from flows.cli import build_parser, main
+from flows.cli.config import _ocr_config, _speech_config
 
 
 def _args(*argv: str):

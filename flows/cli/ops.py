@@ -1,4 +1,4 @@
-"""Sub-commands for day-to-day operation: ``synth diagnose`` and ``synth serve``.
+"""The operation commands: ``synth diagnose`` and ``synth serve``.
 
 ``synth diagnose`` without ``--expand`` is pure arithmetic and never imports Prefect.
 """
@@ -10,21 +10,13 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from flows.cli.args import _points, add_common, add_count, add_workers
+from flows.cli.build import _quiet_prefect
+from flows.cli.output import _emit, _fail, _Progress, _progress_enabled
 
 # -- synth diagnose -------------------------------------------------------------------------------
-def _points(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of points, got '{value}'") from None
-    if not 0 <= x <= 100:
-        raise argparse.ArgumentTypeError(f"expected 0 to 100 percentage points, got {value}")
-    return x
-
-
 _OPTION = {
     "human_error": "--human-error",
     "train_error": "--train-error",
@@ -132,8 +124,6 @@ def _fraction_hint(diag: Any, fractions: bool) -> list[str]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from flows.cli import _emit, _fail
-
     if args.count is not None and not args.expand:
         _fail("--count needs --expand ID")
     diag, config, model, fractions = _diagnosis(args)
@@ -169,7 +159,6 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def _diagnose_and_expand(
     args: argparse.Namespace, diag: Any, config: Any, model: str, obj: dict[str, Any], text: str
 ) -> int:
-    from flows.cli import _emit, _Progress, _progress_enabled, _quiet_prefect
     from flows.diagnose import diagnose as diagnose_flow
     from flows.diagnose import expansion_size, find_parent, resolve_via
     from synth.engine.expand import check_parent_folder
@@ -238,17 +227,15 @@ def _stop_on_sigterm() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.cli import _emit
-
     _stop_on_sigterm()
     try:
-        return _serve(args, _emit)
+        return _serve(args)
     except KeyboardInterrupt:
         print("synth serve: stopped", file=sys.stderr)
         return 0
 
 
-def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
+def _serve(args: argparse.Namespace) -> int:
     """Prefect's warnings and errors stay visible (a failed scheduled run must show in the log of
     a long-running server); --verbose adds its info logs."""
     from flows.serve import build_deployments, check_server, load_serve_config, serve_forever
@@ -278,15 +265,16 @@ def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
         "notes": notes,
     }
     lines = [f"synth serve: data root {home}", f"Prefect API {url or '(dry run: not checked)'}"]
+    width = max([45, *(len(s.name) for s in served)])
     for s in served:
         when = (
             f"cron {s.schedule}" if s.schedule else f"on {s.trigger}" if s.trigger else "on demand"
         )
-        lines.append(f"  {s.name:45} {when}")
+        lines.append(f"  {s.name:{width}} {when}")
     lines += [f"note: {n}" for n in notes]
     if not args.dry_run:
         lines.append("serving; stop with Ctrl-C or SIGTERM")
-    emit(args, obj, "\n".join(lines))
+    _emit(args, obj, "\n".join(lines))
     sys.stdout.flush()
     if args.dry_run:
         return 0
@@ -296,12 +284,8 @@ def _serve(args: argparse.Namespace, emit: Callable[..., None]) -> int:
 
 
 # -- parsers --------------------------------------------------------------------------------------
-def add_parsers(
-    sub: argparse._SubParsersAction, common: Callable[[argparse.ArgumentParser], None]
-) -> None:
-    """Register the operation sub-commands on the ``synth`` parser."""
-    from flows.cli import _positive
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``diagnose`` and ``serve`` to the ``synth`` parser's sub-commands."""
     d = sub.add_parser(
         "diagnose",
         help="bias/variance diagnosis of a model; more data on high variance",
@@ -342,9 +326,9 @@ def add_parsers(
             help=f"{finding} above this is high, in percentage points (default 2)",
         )
     d.add_argument("--expand", metavar="ID", help="on high variance, expand this dataset")
-    d.add_argument("--count", type=_positive, help="new samples (default: derived from the gap)")
+    add_count(d, "new samples (default: derived from the gap)", required=False)
     d.add_argument("--model", metavar="NAME", help="the model's name, kept in the lineage")
-    d.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    add_workers(d)
     d.add_argument(
         "--via",
         choices=("auto", "local", "event"),
@@ -352,7 +336,7 @@ def add_parsers(
         help="expand here (local) or by a Prefect event (event); auto: event when "
         "PREFECT_API_URL is set (default)",
     )
-    common(d)
+    add_common(d)
     d.set_defaults(func=cmd_diagnose)
 
     s = sub.add_parser(
@@ -362,20 +346,20 @@ def add_parsers(
             "Serve synth's flows as Prefect deployments until SIGTERM or Ctrl-C: ocr, speech "
             "(when available) and expand on demand, the cron schedules of --config, and "
             "expand_on_diagnosis/on-high-variance, triggered by synth.diagnosis.high-variance "
-            "events. Needs `prefect server start` and PREFECT_API_URL."
+            "events. Each deployment's name ends in a short hash of the data root, so serve "
+            "processes with different data roots keep their own deployments on one server. "
+            "Needs `prefect server start` and PREFECT_API_URL."
         ),
     )
     s.add_argument(
         "--config", metavar="FILE", help="[[schedules]] and [high_variance] (.toml, ...)"
     )
-    s.add_argument(
-        "--workers", type=_positive, help="worker processes of triggered expansions (default 1)"
-    )
+    add_workers(s, "worker processes of triggered expansions (default 1)", default=None)
     s.add_argument(
         "--no-trigger", action="store_true", help="do not serve the high-variance trigger"
     )
     s.add_argument(
         "--dry-run", action="store_true", help="check the config, list the deployments and exit"
     )
-    common(s)
+    add_common(s)
     s.set_defaults(func=cmd_serve)

@@ -1,6 +1,6 @@
 """Every user mistake gets one line on stderr naming the file or field, exit code 2, nothing on
 stdout and nothing written. Run in-process through ``flows.cli.main``: none of these reaches
-Prefect, so no server is needed (tests/cli/test_commands.py checks the real process)."""
+Prefect, so no server is needed (tests/flows/cli/test_commands.py checks the real process)."""
 
 from __future__ import annotations
 
@@ -347,7 +347,7 @@ def test_a_negative_sample_count_for_verify_is_refused(cli, catalog_home):
 
 
 def test_skipped_inputs_are_reported_on_stderr_and_in_the_json(capsys, tmp_path):
-    from flows.cli import _report_build
+    from flows.cli.build import _report_build
 
     skipped = [
         {"file": str(tmp_path / "Corrupt.ttf"), "reason": "not a usable font (OSError: x)"},
@@ -364,6 +364,33 @@ def test_skipped_inputs_are_reported_on_stderr_and_in_the_json(capsys, tmp_path)
         f"synth: warning: skipped {tmp_path / 'cut.jpg'}: not a readable image "
         "(Truncated File Read)\n"
     )
+
+
+def test_a_clean_dataset_whose_licence_predates_the_spdx_check_is_named(cli, tmp_path):
+    home, folder = tmp_path / "old-home", tmp_path / "old-corpus"
+    folder.mkdir()
+    catalog = open_catalog(home)
+    old = info(hex_id("cc0b"), kind="speech", licences=["CC BY 4.0", "MIT"])
+    catalog.register(old, str(folder))
+    catalog.close()
+    result = cli("speech", "--count", "2", "--clean", "cc0b", "--home", str(home), "--json")
+    message = (
+        "--clean cc0b: dataset cc0b00000000 has the licence 'CC BY 4.0', stored before licences "
+        "had to be SPDX expressions (ids like CC-BY-4.0 joined by AND, OR or WITH); give its "
+        'licence as clean_licence in a --config file (e.g. clean_licence = "CC-BY-4.0")'
+    )
+    assert result.code == 2
+    assert result.err == f"synth: error: {message}\n"
+    assert json.loads(result.out) == {"error": message, "exit_code": 2}
+    assert not (home / "datasets").exists()
+    # clean_licence in a config file is the licence used: the check passes, the (empty) corpus
+    # folder is what fails next
+    config = tmp_path / "licence.toml"
+    config.write_text('clean_licence = "CC-BY-4.0 AND MIT"\n', encoding="utf-8")
+    given = cli("speech", "--count", "2", "--clean", "cc0b", "--home", str(home),
+                "--config", str(config))  # fmt: skip
+    assert given.code == 2
+    assert given.err.startswith(f"synth: error: {folder}: no clean speech corpus found")
 
 
 def test_a_corrupt_catalog_is_named(cli, tmp_path):

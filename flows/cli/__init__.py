@@ -1,0 +1,56 @@
+"""The ``synth`` command: one sub-command per job, ``--json`` for scripts, one-line errors.
+
+One module per command group registers its sub-commands: ``build`` (ocr, speech, expand),
+``ops`` (diagnose, serve) and ``datasets`` (the catalog commands); ``output`` is the one module
+that prints results and errors, ``args`` declares the argument types and shared flags, and
+``config`` assembles a build's spec values. Prefect and the heavy libraries are imported inside
+the commands, so ``--help`` and the catalog commands are instant, and worker processes that
+re-import this package stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from flows.cli import build, datasets, ops
+from flows.cli.args import _Parser, parse
+from flows.cli.config import _run_options
+from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _Rate, _report_error
+
+__all__ = ["_Rate", "_run_options", "build_parser", "main"]  # the first two: tests import them
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="synth",
+        description="Synthesise OCR line images and noisy speech with exact labels and lineage.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    build.register(sub)
+    ops.register(sub)
+    datasets.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flows.env import apply_defaults
+
+    args = parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
+    apply_defaults(verbose=getattr(args, "verbose", False))
+    from synth.errors import SynthError
+
+    try:
+        return int(args.func(args) or 0)
+    except SynthError as err:
+        return _report_error(args, str(err), EXIT_BAD_INPUT)
+    except _Failed as err:
+        return _report_error(args, str(err), err.code)
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): nothing to report
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("synth: interrupted; run the same command again to resume", file=sys.stderr)
+        if getattr(args, "json", False):
+            _print_json({"error": "interrupted", "exit_code": 130})
+        return 130

@@ -391,12 +391,17 @@ class OcrGenerator:
         ]
 
     def preview(self, out_dir: Path, records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-        """Write the contact sheet; returns its (relative path, caption)."""
+        """Write the contact sheet of the first samples, then one per script and one per
+        background kind (``synth.ocr.sheets``); returns their (relative path, caption)."""
         from synth.engine.card import preview_dir
+        from synth.ocr.sheets import variety_sheets
 
         path = preview_dir(out_dir) / "preview.jpg"
         path.write_bytes(contact_sheet(out_dir, records))
-        return [(path.relative_to(out_dir).as_posix(), "the first samples")]
+        return [
+            (path.relative_to(out_dir).as_posix(), "the first samples"),
+            *variety_sheets(out_dir),
+        ]
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         bg = recipe["background"]

@@ -69,14 +69,23 @@ def _percentile_pair(values: np.ndarray, low: float, high: float) -> tuple[float
 
 def luminance_stats(region: Image.Image) -> dict[str, float]:
     """Luminance percentiles of a background region (sampled on a 2-px grid for speed)."""
-    rgb = np.asarray(region)[::2, ::2].reshape(-1, 3)
-    lum = (_LUM_R[rgb[:, 0]] + _LUM_G[rgb[:, 1]]) + _LUM_B[rgb[:, 2]]
+    lum = _lum_u8(np.asarray(region)[::2, ::2].reshape(-1, 3))
     lo, hi = _percentile_pair(lum, _LOW_PCT, _HIGH_PCT)
     return {"p10": round(lo, 5), "p90": round(hi, 5)}
 
 
+# R's and G's contributions summed for every (R, G) pair: two look-ups a pixel instead of three,
+# with the same float32 sums in the same order, so the same results.
+_LUM_RG = (_LUM_R[:, None] + _LUM_G[None, :]).astype(np.float32).reshape(-1)
+
+
 def _lum_u8(rgb: np.ndarray) -> np.ndarray:
-    return (_LUM_R[rgb[..., 0]] + _LUM_G[rgb[..., 1]]) + _LUM_B[rgb[..., 2]]
+    """WCAG relative luminance of uint8 RGB pixels (float32, the shape without its last axis)."""
+    pair = rgb[..., 0].astype(np.uint16) << 8
+    pair |= rgb[..., 1]
+    out = _LUM_RG[pair]
+    out += _LUM_B[rgb[..., 2]]
+    return out
 
 
 def _percentile_of_repeated(sorted_values: np.ndarray, repeat: int, q: float) -> float:

@@ -146,7 +146,8 @@ class OcrGenerator:
         data = _encode(composed.image, recipe)
         if recipe["format"] == "jpeg":
             with Image.open(io.BytesIO(data)) as im:
-                final = np.asarray(im.convert("RGB"))
+                im.load()
+                final = np.asarray(im)  # RGB: the encoder was given RGB
         else:
             final = np.asarray(composed.image)
         coverage = np.asarray(composed.mask) if composed.mask is not None else None

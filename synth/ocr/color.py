@@ -148,11 +148,26 @@ def _mix(base: list[int], target: float, towards: float) -> list[int]:
     return [round(v * (1 - hi) + towards * hi) for v in (r, g, b)]
 
 
+# Pen and print inks (sRGB): black, carbon grey, blue-black, ballpoint blue, royal blue, red,
+# green; each drawn with a little spread.
+INKS = (
+    (20, 20, 22),
+    (70, 70, 74),
+    (28, 36, 72),
+    (20, 40, 140),
+    (40, 70, 190),
+    (180, 30, 40),
+    (30, 110, 60),
+)
+
+
 def sample_text_color(
-    stats: dict[str, float], min_ratio: float, rng: np.random.Generator
+    stats: dict[str, float], min_ratio: float, rng: np.random.Generator, ink: bool = False
 ) -> dict[str, Any] | None:
     """Draw a text colour whose contrast with the background's worst case is >= ``min_ratio``.
 
+    The base colour is any sRGB colour, or with ``ink`` a pen or print ink (``INKS``, spread by
+    up to 12 levels a channel) as on paper; either is then darkened or lightened as needed.
     Returns None when neither dark nor light text can reach it on this background.
     """
     dark_max = (stats["p10"] + 0.05) / min_ratio - 0.05  # luminance ceiling for dark text
@@ -164,8 +179,15 @@ def sample_text_color(
         options.append("light")
     if not options:
         return None
-    polarity = options[int(rng.integers(len(options)))]
-    base = rng.integers(0, 256, size=3).tolist()  # ints: luminance from the 8-bit table
+    ink = ink and "dark" in options
+    if ink:
+        polarity = "dark"  # inks are dark: light text on paper is not ink
+        tone = INKS[int(rng.integers(len(INKS)))]
+        spread = rng.integers(-12, 13, size=3)
+        base = [int(min(255, max(0, c + int(d)))) for c, d in zip(tone, spread, strict=True)]
+    else:
+        polarity = options[int(rng.integers(len(options)))]
+        base = rng.integers(0, 256, size=3).tolist()  # ints: luminance from the 8-bit table
     if polarity == "dark":
         target = float(rng.uniform(0.0, dark_max))
         rgb = (
@@ -184,4 +206,4 @@ def sample_text_color(
         rgb = [0, 0, 0] if polarity == "dark" else [255, 255, 255]
         ref = stats["p10"] if polarity == "dark" else stats["p90"]
         ratio = contrast_ratio(relative_luminance(rgb), ref)
-    return {"rgb": rgb, "polarity": polarity, "contrast_ratio": round(ratio, 3)}
+    return {"rgb": rgb, "polarity": polarity, "contrast_ratio": round(ratio, 3), "ink": ink}

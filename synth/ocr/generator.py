@@ -24,6 +24,7 @@ from synth.engine.generator import InputRef, Rendered, register_kind
 from synth.errors import TooManyRejections
 from synth.ocr import geometry as geo
 from synth.ocr.backgrounds import (
+    DOCUMENT_KINDS,
     BackgroundPool,
     load_background_pool,
     render_generated,
@@ -225,7 +226,12 @@ class OcrGenerator:
                 stats = generated_luminance_stats(background, canvas, text_region)
             else:
                 stats = luminance_stats(self._background(background, canvas).crop(text_region))
-            color = sample_text_color(stats, spec.color.min_contrast_ratio, rng)
+            ink = (
+                spec.color.ink_prob > 0
+                and background["kind"] in DOCUMENT_KINDS
+                and bool(rng.random() < spec.color.ink_prob)
+            )
+            color = sample_text_color(stats, spec.color.min_contrast_ratio, rng, ink=ink)
             if color is not None:
                 break
             reject("low_contrast_background")

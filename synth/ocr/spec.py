@@ -109,6 +109,9 @@ class ColorSpec(StrictModel):
 
     min_contrast_ratio: float = Field(3.0, ge=1.0, le=21.0)
     min_char_contrast_ratio: float = Field(1.0, ge=1.0, le=21.0)
+    # On a document background: the chance that the text is a pen or print ink (black, grey,
+    # blues, red, green) rather than any colour.
+    ink_prob: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class GeometrySpec(StrictModel):
@@ -192,7 +195,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "fonts": {"size_px_range": [20, 56]},
         "backgrounds": {"photo_prob": 0.35, "document_prob": 0.7},
-        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 1.7},
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 1.7, "ink_prob": 0.7},
         "geometry": {
             "prob": 0.5,
             "padding_px_range": [2, 20],
@@ -217,7 +220,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "fonts": {"size_px_range": [20, 56]},
         "backgrounds": {"photo_prob": 0.0, "document_prob": 1.0, "generated": []},
-        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0},
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0, "ink_prob": 0.8},
         "geometry": {
             "prob": 0.5,
             "padding_px_range": [2, 20],

@@ -24,8 +24,10 @@ def write_card(
     previews: list[tuple[str, str]],
     notes: list[str] | None = None,
 ) -> Path:
-    """Write ``README.md`` in the dataset folder; ``previews`` are (relative path, caption);
-    ``notes`` are the kind's own paragraphs on its files (the generator's ``card_notes``)."""
+    """Write ``README.md`` in the dataset folder; ``previews`` are (relative path, caption),
+    and consecutive captions ``"<group>: <label>"`` (contact sheets per script, per background
+    kind) go under one ``By <group>`` heading; ``notes`` are the kind's own paragraphs on its
+    files (the generator's ``card_notes``)."""
     kind = info["kind"]
     stats = info["statistics"]
     lines = [
@@ -51,7 +53,15 @@ def write_card(
     if info.get("parent"):
         lines.append(f"- expanded from: `{info['parent']['id']}`")
     lines += ["", "## Preview", ""]
+    group = None
     for rel, caption in previews:
+        # "script: Latin (40 of the first 100)": sheets of one group under one heading
+        head, sep, label = caption.partition(": ")
+        if sep and head != group:
+            group = head
+            lines += [f"### By {head}", ""]
+        if sep:
+            lines += [f"{label}:", ""]
         lines += [f"![{caption}]({rel})", ""]
     lines += [
         "## Load it",

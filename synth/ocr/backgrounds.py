@@ -1,4 +1,5 @@
-"""Backgrounds: random crops of photos (crop first, then resize) or generated ones.
+"""Backgrounds: random crops of photos (crop first, then resize), generated fills (flat,
+gradient, noise) or procedural documents (paper, forms, receipts, scans: ``synth.ocr.documents``).
 
 Each photo is decoded once per worker process and kept as RGB.
 """
@@ -16,7 +17,10 @@ from PIL import Image, UnidentifiedImageError
 from synth.assets import embedded_dir, embedded_record
 from synth.errors import AssetError
 from synth.hashing import sha256_file
+from synth.ocr import documents
 
+FILL_KINDS = ("flat", "gradient", "noise")
+DOCUMENT_KINDS = documents.KINDS
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 _MIN_SIDE_PX = 16
 
@@ -41,12 +45,32 @@ class BackgroundPool:
     skipped: list[dict[str, str]]
 
 
+def to_rgb(im: Image.Image) -> Image.Image:
+    """An opened image as 8-bit RGB. 16- and 32-bit greyscale (``I;16``, ``I``) is scaled from
+    its 16-bit range to 8 bits, not clipped (Pillow's own conversion turns anything above 255
+    white); an image with transparency is composited over white, as a viewer shows it, so
+    the colours hidden under transparent pixels never show."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        wide = np.asarray(im, dtype=np.float64)
+        grey = np.clip(wide / 257.0, 0, 255).round().astype(np.uint8)  # 65535 -> 255
+        return Image.fromarray(grey, "L").convert("RGB")
+    if im.mode == "F":
+        grey = np.clip(np.asarray(im, dtype=np.float64), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
 def load_photo(path: Path) -> Photo:
-    """Decode one photo fully to RGB; a truncated or non-image file raises AssetError."""
+    """Decode one photo fully to RGB (see ``to_rgb``); a truncated or non-image file raises
+    AssetError."""
     try:
         with Image.open(path) as im:
             im.load()
-            rgb = im.convert("RGB")
+            rgb = to_rgb(im)
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,
@@ -127,7 +151,10 @@ def render_photo(photo: Photo, crop: list[int], size: tuple[int, int]) -> Image.
 
 
 def sample_generated(kind: str, rng: np.random.Generator) -> dict[str, Any]:
-    """Parameters of a generated background: colours as RGB 0-255 lists."""
+    """Parameters of a generated background: colours as RGB 0-255 lists; a document kind's
+    are drawn by ``synth.ocr.documents``."""
+    if kind in DOCUMENT_KINDS:
+        return documents.sample_document(kind, rng)
 
     def colour() -> list[int]:
         return rng.integers(0, 256, size=3).tolist()
@@ -172,6 +199,8 @@ def _gradient_line(start: tuple[int, ...], stop: tuple[int, ...], n: int) -> np.
 def render_generated(params: dict[str, Any], size: tuple[int, int]) -> Image.Image:
     w, h = size
     kind = params["kind"]
+    if kind in DOCUMENT_KINDS:
+        return Image.fromarray(documents.render_document(params, size), "RGB")
     if kind == "flat":
         return Image.new("RGB", size, tuple(params["color"]))
     if kind == "gradient":

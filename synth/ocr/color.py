@@ -69,14 +69,23 @@ def _percentile_pair(values: np.ndarray, low: float, high: float) -> tuple[float
 
 def luminance_stats(region: Image.Image) -> dict[str, float]:
     """Luminance percentiles of a background region (sampled on a 2-px grid for speed)."""
-    rgb = np.asarray(region)[::2, ::2].reshape(-1, 3)
-    lum = (_LUM_R[rgb[:, 0]] + _LUM_G[rgb[:, 1]]) + _LUM_B[rgb[:, 2]]
+    lum = _lum_u8(np.asarray(region)[::2, ::2].reshape(-1, 3))
     lo, hi = _percentile_pair(lum, _LOW_PCT, _HIGH_PCT)
     return {"p10": round(lo, 5), "p90": round(hi, 5)}
 
 
+# R's and G's contributions summed for every (R, G) pair: two look-ups a pixel instead of three,
+# with the same float32 sums in the same order, so the same results.
+_LUM_RG = (_LUM_R[:, None] + _LUM_G[None, :]).astype(np.float32).reshape(-1)
+
+
 def _lum_u8(rgb: np.ndarray) -> np.ndarray:
-    return (_LUM_R[rgb[..., 0]] + _LUM_G[rgb[..., 1]]) + _LUM_B[rgb[..., 2]]
+    """WCAG relative luminance of uint8 RGB pixels (float32, the shape without its last axis)."""
+    pair = rgb[..., 0].astype(np.uint16) << 8
+    pair |= rgb[..., 1]
+    out = _LUM_RG[pair]
+    out += _LUM_B[rgb[..., 2]]
+    return out
 
 
 def _percentile_of_repeated(sorted_values: np.ndarray, repeat: int, q: float) -> float:
@@ -139,11 +148,26 @@ def _mix(base: list[int], target: float, towards: float) -> list[int]:
     return [round(v * (1 - hi) + towards * hi) for v in (r, g, b)]
 
 
+# Pen and print inks (sRGB): black, carbon grey, blue-black, ballpoint blue, royal blue, red,
+# green; each drawn with a little spread.
+INKS = (
+    (20, 20, 22),
+    (70, 70, 74),
+    (28, 36, 72),
+    (20, 40, 140),
+    (40, 70, 190),
+    (180, 30, 40),
+    (30, 110, 60),
+)
+
+
 def sample_text_color(
-    stats: dict[str, float], min_ratio: float, rng: np.random.Generator
+    stats: dict[str, float], min_ratio: float, rng: np.random.Generator, ink: bool = False
 ) -> dict[str, Any] | None:
     """Draw a text colour whose contrast with the background's worst case is >= ``min_ratio``.
 
+    The base colour is any sRGB colour, or with ``ink`` a pen or print ink (``INKS``, spread by
+    up to 12 levels a channel) as on paper; either is then darkened or lightened as needed.
     Returns None when neither dark nor light text can reach it on this background.
     """
     dark_max = (stats["p10"] + 0.05) / min_ratio - 0.05  # luminance ceiling for dark text
@@ -155,8 +179,15 @@ def sample_text_color(
         options.append("light")
     if not options:
         return None
-    polarity = options[int(rng.integers(len(options)))]
-    base = rng.integers(0, 256, size=3).tolist()  # ints: luminance from the 8-bit table
+    ink = ink and "dark" in options
+    if ink:
+        polarity = "dark"  # inks are dark: light text on paper is not ink
+        tone = INKS[int(rng.integers(len(INKS)))]
+        spread = rng.integers(-12, 13, size=3)
+        base = [int(min(255, max(0, c + int(d)))) for c, d in zip(tone, spread, strict=True)]
+    else:
+        polarity = options[int(rng.integers(len(options)))]
+        base = rng.integers(0, 256, size=3).tolist()  # ints: luminance from the 8-bit table
     if polarity == "dark":
         target = float(rng.uniform(0.0, dark_max))
         rgb = (
@@ -175,4 +206,4 @@ def sample_text_color(
         rgb = [0, 0, 0] if polarity == "dark" else [255, 255, 255]
         ref = stats["p10"] if polarity == "dark" else stats["p90"]
         ratio = contrast_ratio(relative_luminance(rgb), ref)
-    return {"rgb": rgb, "polarity": polarity, "contrast_ratio": round(ratio, 3)}
+    return {"rgb": rgb, "polarity": polarity, "contrast_ratio": round(ratio, 3), "ink": ink}

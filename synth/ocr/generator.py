@@ -3,12 +3,14 @@
 Recipe (one per sample, JSON): text and where it came from; font id, sha256, size and layout
 engine; padding; geometry (or ``{"applied": false}``); canvas size; background (photo id, sha256
 and crop box, or generated parameters) and its luminance under the text; text colour with the
-achieved contrast; effects; rejections counted by reason. ``render(recipe)`` is pure.
+achieved contrast; effects; the worst character's contrast measured on the final image
+(``legibility``); rejections counted by reason. ``render(recipe)`` is pure.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from synth.engine.generator import InputRef, Rendered, register_kind
 from synth.errors import TooManyRejections
 from synth.ocr import geometry as geo
 from synth.ocr.backgrounds import (
+    DOCUMENT_KINDS,
     BackgroundPool,
     load_background_pool,
     render_generated,
@@ -33,6 +36,7 @@ from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_t
 from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
 from synth.ocr.glyphs import checked_line_mask, line_mask
 from synth.ocr.layout import LineLayout, layout_line
+from synth.ocr.legibility import measure as measure_legibility
 from synth.ocr.spec import OcrSpec
 from synth.ocr.text import TextSource
 from synth.version import library_versions
@@ -65,6 +69,9 @@ class OcrGenerator:
         # The last layout and background drawn by sample(), reused by render() of that recipe.
         self._layout_memo: tuple[tuple, LineLayout] | None = None
         self._bg_memo: tuple[str, Image.Image] | None = None
+        # The encoded image and outputs of the last recipe sample() accepted (its legibility
+        # was measured on them), reused by render() of that same recipe.
+        self._render_memo: tuple[str, bytes, dict[str, Any]] | None = None
 
     # -- lineage -------------------------------------------------------------------------------
     def inputs(self) -> list[InputRef]:
@@ -111,8 +118,49 @@ class OcrGenerator:
 
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
-        spec = self.spec
+        """Draw a recipe whose final image is legible: each candidate is rendered and its worst
+        character's contrast measured; one under ``color.min_char_contrast_ratio`` is redrawn
+        (counted as ``illegible``)."""
+        floor = self.spec.color.min_char_contrast_ratio
         rejections: dict[str, int] = {}
+        worst = None
+        for _ in range(self.spec.max_retries):
+            recipe = self._draw(index, rng, rejections)
+            data, outputs, legibility = self._render_measured(recipe)
+            recipe["legibility"] = legibility
+            if legibility["min_contrast_ratio"] >= floor:
+                self._render_memo = (_recipe_key(recipe), data, outputs)
+                return recipe
+            rejections["illegible"] = rejections.get("illegible", 0) + 1
+            worst = legibility
+        raise TooManyRejections(
+            f"sample {index}: no draw was legible in {self.spec.max_retries} tries (the last "
+            f"one's worst {worst['unit'] if worst else 'character'} had contrast "
+            f"{worst['min_contrast_ratio'] if worst else '?'} < color.min_char_contrast_ratio "
+            f"{floor}; lower it, or use plainer backgrounds and milder effects)"
+        )
+
+    def _render_measured(self, recipe: dict[str, Any]) -> tuple[bytes, dict[str, Any], dict]:
+        """Render a recipe and measure its legibility on the image as written (decoded again
+        when lossy), under the text's coverage."""
+        composed = self.compose(recipe, want_mask=True)
+        data = _encode(composed.image, recipe)
+        if recipe["format"] == "jpeg":
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+                final = np.asarray(im)  # RGB: the encoder was given RGB
+        else:
+            final = np.asarray(composed.image)
+        coverage = np.asarray(composed.mask) if composed.mask is not None else None
+        if coverage is None:
+            raise RuntimeError("compose(want_mask=True) returned no mask")
+        legibility = measure_legibility(final, coverage, composed.outputs)
+        return data, composed.outputs, legibility
+
+    def _draw(
+        self, index: int, rng: np.random.Generator, rejections: dict[str, int]
+    ) -> dict[str, Any]:
+        spec = self.spec
 
         def reject(reason: str) -> None:
             rejections[reason] = rejections.get(reason, 0) + 1
@@ -168,6 +216,9 @@ class OcrGenerator:
                     "sha256": photo.sha256,
                     "crop": sample_photo_crop(photo, canvas, bg_spec.crop_scale_range, rng),
                 }
+            elif bg_spec.document_prob > 0 and rng.random() < bg_spec.document_prob:
+                kind = bg_spec.documents[int(rng.integers(len(bg_spec.documents)))]
+                background = sample_generated(kind, rng)
             else:
                 kind = bg_spec.generated[int(rng.integers(len(bg_spec.generated)))]
                 background = sample_generated(kind, rng)
@@ -175,7 +226,12 @@ class OcrGenerator:
                 stats = generated_luminance_stats(background, canvas, text_region)
             else:
                 stats = luminance_stats(self._background(background, canvas).crop(text_region))
-            color = sample_text_color(stats, spec.color.min_contrast_ratio, rng)
+            ink = (
+                spec.color.ink_prob > 0
+                and background["kind"] in DOCUMENT_KINDS
+                and bool(rng.random() < spec.color.ink_prob)
+            )
+            color = sample_text_color(stats, spec.color.min_contrast_ratio, rng, ink=ink)
             if color is not None:
                 break
             reject("low_contrast_background")
@@ -311,12 +367,12 @@ class OcrGenerator:
         return Composed(image, mask, _boxes(lay, matrix, canvas, recipe["geometry"]["applied"]))
 
     def render(self, recipe: dict[str, Any], stem: str) -> Rendered:
-        composed = self.compose(recipe)
-        buf = io.BytesIO()
-        if recipe["format"] == "jpeg":
-            composed.image.save(buf, "JPEG", quality=recipe["effects"]["jpeg_quality"])
+        memo = self._render_memo
+        if memo is not None and memo[0] == _recipe_key(recipe):
+            data, outputs = memo[1], memo[2]
         else:
-            composed.image.save(buf, "PNG", compress_level=1)
+            composed = self.compose(recipe)
+            data, outputs = _encode(composed.image, recipe), composed.outputs
         file_name = stem + _EXT[recipe["format"]]
         bg = recipe["background"]
         row = {
@@ -328,8 +384,10 @@ class OcrGenerator:
             "width": recipe["canvas_px"][0],
             "height": recipe["canvas_px"][1],
             "contrast_ratio": recipe["text_color"]["contrast_ratio"],
+            "background_kind": bg["kind"],
+            "min_char_contrast_ratio": _legibility(recipe),
         }
-        return Rendered({file_name: buf.getvalue()}, row, composed.outputs)
+        return Rendered({file_name: data}, row, outputs)
 
     def card_notes(self) -> list[str]:
         """The dataset card's paragraph on the images and their labels."""
@@ -340,12 +398,17 @@ class OcrGenerator:
         ]
 
     def preview(self, out_dir: Path, records: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-        """Write the contact sheet; returns its (relative path, caption)."""
+        """Write the contact sheet of the first samples, then one per script and one per
+        background kind (``synth.ocr.sheets``); returns their (relative path, caption)."""
         from synth.engine.card import preview_dir
+        from synth.ocr.sheets import variety_sheets
 
         path = preview_dir(out_dir) / "preview.jpg"
         path.write_bytes(contact_sheet(out_dir, records))
-        return [(path.relative_to(out_dir).as_posix(), "the first samples")]
+        return [
+            (path.relative_to(out_dir).as_posix(), "the first samples"),
+            *variety_sheets(out_dir),
+        ]
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         bg = recipe["background"]
@@ -360,12 +423,35 @@ class OcrGenerator:
             "blur": "applied" if fx["blur"]["applied"] else "none",
             "noise": "applied" if fx["noise"]["applied"] else "none",
             "contrast_ratio": recipe["text_color"]["contrast_ratio"],
+            "background_kind": bg["kind"],
+            "min_char_contrast_ratio": _legibility(recipe),
             "font_size_px": recipe["font_size_px"],
             "text_length_chars": len(recipe["text"]),
             "width_px": recipe["canvas_px"][0],
             "height_px": recipe["canvas_px"][1],
             "jpeg_quality": fx["jpeg_quality"],
         }
+
+
+def _recipe_key(recipe: dict[str, Any]) -> str:
+    return json.dumps(recipe, sort_keys=True, separators=(",", ":"))
+
+
+def _encode(image: Image.Image, recipe: dict[str, Any]) -> bytes:
+    """The image file's bytes in the recipe's format."""
+    buf = io.BytesIO()
+    if recipe["format"] == "jpeg":
+        image.save(buf, "JPEG", quality=recipe["effects"]["jpeg_quality"])
+    else:
+        image.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _legibility(recipe: dict[str, Any]) -> float:
+    """The recipe's measured worst-character contrast (recipes made before it was measured
+    have none: their minimum is unknown, shown as 0)."""
+    leg = recipe.get("legibility")
+    return leg["min_contrast_ratio"] if leg else 0.0
 
 
 def _line_glyphs(

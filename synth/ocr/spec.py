@@ -13,6 +13,9 @@ from pydantic import Field, field_validator, model_validator
 from synth.config import StrictModel, deep_merge, validate
 
 FONT_STYLES = ("serif", "sans", "mono", "condensed", "handwriting", "script")
+FILL_KINDS = ("flat", "gradient", "noise")
+# synth.ocr.documents.KINDS (kept literal here: the spec imports no rendering code)
+DOCUMENT_KINDS = ("paper", "lined", "squared", "form", "receipt", "scan", "photographed")
 Prob = Field(ge=0.0, le=1.0)
 
 
@@ -71,9 +74,14 @@ class FontSpec(StrictModel):
 
 
 class BackgroundSpec(StrictModel):
+    """A photo with ``photo_prob``; otherwise a procedural document (one of ``documents``,
+    uniformly) with ``document_prob``; otherwise a generated fill (one of ``generated``)."""
+
     dir: str | None = None  # None: the embedded photos
     photo_prob: float = Prob
-    generated: tuple[Literal["flat", "gradient", "noise"], ...] = ("flat", "gradient", "noise")
+    generated: tuple[Literal[FILL_KINDS], ...] = FILL_KINDS
+    document_prob: float = Field(0.0, ge=0.0, le=1.0)  # of the backgrounds that are not photos
+    documents: tuple[Literal[DOCUMENT_KINDS], ...] = DOCUMENT_KINDS
     crop_scale_range: tuple[float, float] = (1.0, 2.0)  # photo crop size / output size
 
     @field_validator("crop_scale_range")
@@ -83,13 +91,27 @@ class BackgroundSpec(StrictModel):
 
     @model_validator(mode="after")
     def _some_source(self) -> BackgroundSpec:
-        if self.photo_prob < 1.0 and not self.generated:
-            raise ValueError("photo_prob < 1 needs at least one generated background kind")
+        if self.photo_prob < 1.0 and self.document_prob < 1.0 and not self.generated:
+            raise ValueError(
+                "photo_prob < 1 and document_prob < 1 need at least one generated background kind"
+            )
+        if self.photo_prob < 1.0 and self.document_prob > 0.0 and not self.documents:
+            raise ValueError("document_prob > 0 needs at least one document kind in documents")
         return self
 
 
 class ColorSpec(StrictModel):
-    min_contrast_ratio: float = Field(3.0, ge=1.0, le=21.0)  # WCAG contrast ratio
+    """``min_contrast_ratio`` (WCAG) is what the text colour is chosen for, against the
+    background under the line before any effect. ``min_char_contrast_ratio`` is the legibility
+    floor: the worst character's contrast measured on the final image (after geometry, blur,
+    noise and JPEG; see ``synth.ocr.legibility``); a sample under it is redrawn and counted
+    (rejection ``illegible``). 1.0 measures and records without rejecting."""
+
+    min_contrast_ratio: float = Field(3.0, ge=1.0, le=21.0)
+    min_char_contrast_ratio: float = Field(1.0, ge=1.0, le=21.0)
+    # On a document background: the chance that the text is a pen or print ink (black, grey,
+    # blues, red, green) rather than any colour.
+    ink_prob: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class GeometrySpec(StrictModel):
@@ -151,23 +173,54 @@ class OcrSpec(StrictModel):
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Print fonts, dark-on-light or light-on-dark generated backgrounds, WCAG AAA contrast, no
-    # distortion: lines any good OCR engine reads back exactly.
+    # distortion: lines any good OCR engine reads back exactly. The measured floor (WCAG AA for
+    # body text) only catches a line JPEG or a rounding spoiled.
     "clean": {
         "fonts": {"styles": ["serif", "sans", "mono", "condensed"], "size_px_range": [28, 48]},
         "backgrounds": {"photo_prob": 0.0, "generated": ["flat", "gradient"]},
-        "color": {"min_contrast_ratio": 7.0},
+        "color": {"min_contrast_ratio": 7.0, "min_char_contrast_ratio": 4.5},
         "geometry": {"prob": 0.0, "padding_px_range": [6, 16]},
         "effects": {"blur_prob": 0.0, "noise_prob": 0.0, "jpeg_quality_range": [95, 95]},
     },
-    # Realistic variety: every font style, mostly photo backgrounds, mild rotation, skew and
-    # perspective, some blur and sensor noise, a spread of JPEG qualities.
+    # Realistic variety: every font style; backgrounds 35% photos, 45.5% documents (paper,
+    # forms, receipts, scans, photographed pages), 19.5% flat, gradient and noise fills; mild
+    # rotation, skew and perspective, some blur and sensor noise, a spread of JPEG qualities.
+    # The legibility floor 1.7 (worst character, measured on the final image with a texture
+    # penalty; see synth.ocr.legibility) removes lines a reader cannot read whole: characters
+    # lost over a highlight, a pole or a star (measured 1.0-1.4), thin script on brick (~1.6);
+    # at 1.7-2 lines read, if with effort.
     "default": {
         "text": {
             "faker_kinds": ["sentence", "words", "name", "address", "company", "date", "number"]
         },
         "fonts": {"size_px_range": [20, 56]},
-        "backgrounds": {"photo_prob": 0.7},
-        "color": {"min_contrast_ratio": 3.0},
+        "backgrounds": {"photo_prob": 0.35, "document_prob": 0.7},
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 1.7, "ink_prob": 0.7},
+        "geometry": {
+            "prob": 0.5,
+            "padding_px_range": [2, 20],
+            "rotation_deg_range": [-3.0, 3.0],
+            "skew_deg_range": [-10.0, 10.0],
+            "perspective_frac_range": [0.0, 0.15],
+        },
+        "effects": {
+            "blur_prob": 0.3,
+            "blur_radius_px_range": [0.3, 1.2],
+            "noise_prob": 0.3,
+            "noise_std_range": [2.0, 8.0],
+            "jpeg_quality_range": [60, 95],
+        },
+    },
+    # Lines on paper only: plain, lined and squared paper, forms, receipts, scanned and
+    # photographed pages (synth.ocr.documents), no photos or fills; every font style, the
+    # default's geometry and effects, and a higher floor, as printed or written pages read.
+    "document": {
+        "text": {
+            "faker_kinds": ["sentence", "words", "name", "address", "company", "date", "number"]
+        },
+        "fonts": {"size_px_range": [20, 56]},
+        "backgrounds": {"photo_prob": 0.0, "document_prob": 1.0, "generated": []},
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0, "ink_prob": 0.8},
         "geometry": {
             "prob": 0.5,
             "padding_px_range": [2, 20],

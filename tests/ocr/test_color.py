@@ -78,3 +78,21 @@ def test_flat_and_gradient_luminance_match_the_drawn_background():
     ):
         drawn = luminance_stats(render_generated(params, canvas).crop(box))
         assert generated_luminance_stats(params, canvas, box) == drawn
+
+
+def test_ink_text_on_paper_is_a_dark_pen_colour_with_the_contrast():
+    from synth.ocr.color import INKS
+
+    stats = {"p10": 0.8, "p90": 0.85}  # light paper
+    for seed in range(30):
+        color = sample_text_color(stats, 4.5, np.random.default_rng(seed), ink=True)
+        assert color["ink"] is True and color["polarity"] == "dark"
+        assert color["contrast_ratio"] >= 4.5
+        # one of the inks (spread up to 12 a channel), or that ink darkened towards black
+        assert any(
+            all(c <= t + 12 for c, t in zip(color["rgb"], tone, strict=True)) for tone in INKS
+        )
+        assert relative_luminance(color["rgb"]) <= relative_luminance((192, 82, 202))
+    dark_paper = {"p10": 0.01, "p90": 0.02}  # no dark ink can reach 4.5 here: light text, not ink
+    color = sample_text_color(dark_paper, 4.5, np.random.default_rng(0), ink=True)
+    assert color["polarity"] == "light" and color["ink"] is False

@@ -169,7 +169,7 @@ OCR_CASES = {
     ),
     "unknown-preset": (
         lambda b: _ocr(b, "--preset", "fancy"),
-        lambda b: "synth: error: unknown preset 'fancy' (known: clean, default)",
+        lambda b: "synth: error: unknown preset 'fancy' (known: clean, default, document)",
     ),
     "unknown-locale": (
         lambda b: _ocr(b, "--locale", "xx_XX"),

@@ -222,7 +222,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_count(ocr, "number of images")
     add_seed(ocr)
     add_workers(ocr)
-    ocr.add_argument("--preset", default="default", help="clean | default (default: default)")
+    ocr.add_argument(
+        "--preset", default="default", help="clean | default | document (default: default)"
+    )
     ocr.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
     ocr.add_argument("--fonts", help="a folder of font files (default: the embedded fonts)")
     ocr.add_argument("--backgrounds", help="a folder of background images (default: embedded)")

@@ -356,11 +356,16 @@ def load_font(
     )
 
 
-def load_font_pool(font_dir: str | None, styles: tuple[str, ...] | None) -> FontPool:
+def load_font_pool(
+    font_dir: str | None,
+    styles: tuple[str, ...] | None,
+    not_for_scripts: dict[str, tuple[str, ...]] | None = None,
+) -> FontPool:
     """Every usable font of ``font_dir`` (None: the embedded fonts), sorted by file name.
 
     Unreadable files are skipped and listed in ``skipped`` with the reason; a folder with no
-    usable font is an error.
+    usable font is an error. ``not_for_scripts``: font file name -> scripts it may not draw
+    (taken from its tags).
     """
     embedded = font_dir is None
     folder = embedded_dir("fonts") if embedded else Path(font_dir).expanduser()
@@ -393,6 +398,10 @@ def load_font_pool(font_dir: str | None, styles: tuple[str, ...] | None) -> Font
             fonts.append(load_font(path, style, licence, attribution, small_caps, scripts))
         except AssetError as err:
             skipped.append({"file": str(path), "reason": err.problem})
+    for font in fonts:
+        taken = (not_for_scripts or {}).get(font.id)
+        if taken:
+            font.scripts = font.scripts - frozenset(taken)
     if not fonts:
         detail = (
             f" ({len(skipped)} file(s) skipped; {Path(skipped[0]['file']).name}: "

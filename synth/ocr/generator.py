@@ -64,7 +64,9 @@ class OcrGenerator:
     def __init__(self, spec: dict[str, Any] | OcrSpec) -> None:
         self.spec = spec if isinstance(spec, OcrSpec) else OcrSpec.model_validate(spec)
         self.texts = TextSource(self.spec.text)
-        self.fonts: FontPool = load_font_pool(self.spec.fonts.dir, self.spec.fonts.styles)
+        self.fonts: FontPool = load_font_pool(
+            self.spec.fonts.dir, self.spec.fonts.styles, self.spec.fonts.not_for_scripts
+        )
         self.texts.require_script_fonts(self.fonts)
         self.font_by_id: dict[str, Font] = {f.id: f for f in self.fonts.fonts}
         bg = self.spec.backgrounds

@@ -177,6 +177,20 @@ def clusters(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+_CHAR_INFO: dict[str, tuple[str, bool, bool]] = {}  # character -> (script, rtl, joins a cluster)
+
+
+def _char_info(ch: str) -> tuple[str, bool, bool]:
+    return (
+        script_of(ch),
+        unicodedata.bidirectional(ch) in ("R", "AL"),
+        unicodedata.category(ch)[0] == "M"
+        or ch in _JOINERS
+        or 0xFE00 <= ord(ch) <= 0xFE0F
+        or unicodedata.combining(ch) != 0,
+    )
+
+
 def main_script(text: str) -> str:
     """The script most of ``text``'s letters are in (the first one seen on a tie), or common."""
     counts: dict[str, int] = {}
@@ -229,30 +243,43 @@ class FontPool:
         if not HAS_RAQM and needs_shaping(text):
             return None
         chars = set(text)
-        main = main_script(text)
-        rtl = any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in chars)
-        if main == COMMON or rtl:
+        scripts: dict[str, set[str]] = {}
+        rtl = marked = False
+        info = _CHAR_INFO
+        for ch in chars:
+            known = info.get(ch)
+            if known is None:
+                known = info[ch] = _char_info(ch)
+            script, is_rtl, is_mark = known
+            rtl |= is_rtl
+            marked |= is_mark
+            if script != COMMON:
+                scripts.setdefault(script, set()).add(ch)
+        if not scripts or rtl:
             whole = [f for f in self.fonts if f.can_draw_chars(chars)]
             if not whole:
                 return None
             font = whole[int(rng.integers(len(whole)))]
             return font, [(font, 0, len(text))]
-        marked = any(
-            unicodedata.category(ch)[0] == "M" or ch in _JOINERS or unicodedata.combining(ch)
-            for ch in chars
-        )
-        spans = clusters(text) if marked else [(i, i + 1) for i in range(len(text))]
-        need: set[str] = set()
-        for s, e in spans:
-            piece = text[s:e]
-            if any(script_of(ch) == main for ch in piece):
-                need.update(piece)
+        main = next(iter(scripts)) if len(scripts) == 1 else main_script(text)
+        if marked:
+            spans = clusters(text)
+            need: set[str] = set()
+            for s, e in spans:
+                piece = text[s:e]
+                if any(script_of(ch) == main for ch in piece):
+                    need.update(piece)
+        else:
+            spans = []  # one character each, made only if a fallback is needed
+            need = scripts[main]
         primaries = [f for f in self.fonts if f.can_draw_chars(need)]
         if not primaries:
             return None
         primary = primaries[int(rng.integers(len(primaries)))]
         if primary.can_draw_chars(chars):
             return primary, [(primary, 0, len(text))]
+        if not spans:
+            spans = [(i, i + 1) for i in range(len(text))]
         lacking = [(s, e) for s, e in spans if not primary.can_draw_chars(set(text[s:e]))]
         wanted = {ch for s, e in lacking for ch in text[s:e]}
         others = [f for f in self.fonts if f is not primary]

@@ -165,3 +165,23 @@ def test_the_error_names_the_characters_no_font_draws(tmp_path):
         gen.sample(0, sample_rng(1, 0))
     assert str(err.value).endswith("e.g. '你好世界.': no font draws U+002E '.'")
     assert describe_chars("。.") == "U+002E '.', U+3002 '。'"
+
+
+def test_a_script_tag_the_character_map_does_not_back_fails_at_load():
+    from synth.errors import AssetError
+    from synth.ocr.fonts import load_font
+
+    path = embedded_dir("fonts") / "DejaVuSansMono.ttf"
+    with pytest.raises(AssetError) as err:
+        load_font(path, "mono", "x", "", scripts=("latin", "hebrew"))
+    message = str(err.value)
+    assert str(path) in message
+    assert (
+        "tagged 'hebrew' but its character map lacks 27 of the script's core letters: " in message
+    )
+    assert "U+05D0 'א'" in message
+    with pytest.raises(AssetError, match="unknown script tag 'klingon'"):
+        load_font(path, "mono", "x", "", scripts=("klingon",))
+    # a font from a user's folder (no tags) is tagged with the scripts it covers
+    untagged = load_font(path, "unknown", "x", "")
+    assert untagged.scripts == {"latin", "greek", "cyrillic", "arabic"}

@@ -150,3 +150,37 @@ def test_rejections_are_counted_per_text_kind_and_warned_above_ten_percent():
     # at or under 10%: no warning
     assert text_warnings({"text:name:x": 1}, {"text_kind": {"name": 9}}) == []
     assert text_warnings({"text:name:x": 2}, {"text_kind": {"name": 9}}) != []
+
+
+def test_a_build_records_text_kinds_and_warns_of_a_kind_mostly_rejected(tmp_path):
+    import json
+
+    from synth.catalog import open_catalog
+    from synth.engine.build import build, prepare
+
+    config = {
+        "text": {
+            "faker_kinds": ["sentence", "number"],
+            "charset": "0123456789,.+%",
+            "length_chars_range": [3, 20],
+        },
+        "shard_size": 10,
+    }
+    spec = build_spec("clean", config).model_dump(mode="json")
+    home = tmp_path / "home"
+    plan, gen = prepare("ocr", spec, seed=3, count=10, name="kinds", home=home)
+    catalog = open_catalog(home)
+    try:
+        build(plan, gen, catalog)
+    finally:
+        catalog.close()
+    info = json.loads((plan.out_dir / "dataset.json").read_text(encoding="utf-8"))
+    stats = info["statistics"]
+    assert stats["counts"]["text_kind"] == {"number": 10}
+    assert stats["counts"]["script"] == {"common": 10}
+    bad = stats["rejections"]["text:sentence:text_too_short"]
+    assert bad > 0
+    warned = {s["file"]: s["reason"] for s in info["skipped_inputs"]}
+    assert warned["text kind 'sentence'"] == (
+        f"{bad} of {bad} draws rejected (100%: text_too_short={bad})"
+    )

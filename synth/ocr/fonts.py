@@ -238,7 +238,8 @@ class FontPool:
         A fallback is drawn among the fonts that draw every missing cluster, of the primary's
         style where one does (else per cluster, the first such font in pool order). A line
         holding right-to-left letters is drawn in one font (runs would need their own bidi
-        reordering); so is a line without letters.
+        reordering); so is a line without letters, by a Latin-tagged font where one draws it
+        (not a Devanagari font's digits in a Chinese dataset).
         """
         if not HAS_RAQM and needs_shaping(text):
             return None
@@ -259,6 +260,8 @@ class FontPool:
             whole = [f for f in self.fonts if f.can_draw_chars(chars)]
             if not whole:
                 return None
+            if not scripts:  # digits and punctuation: general-purpose (Latin-tagged) fonts
+                whole = [f for f in whole if "latin" in f.scripts] or whole
             font = whole[int(rng.integers(len(whole)))]
             return font, [(font, 0, len(text))]
         main = next(iter(scripts)) if len(scripts) == 1 else main_script(text)

@@ -235,33 +235,33 @@ class FontPool:
         and the runs of fonts (primary and fallbacks for the clusters it lacks) that draw the
         line, in logical order; None when no plan draws the line.
 
-        A fallback is drawn among the fonts that draw every missing cluster, of the primary's
-        style where one does (else per cluster, the first such font in pool order). A line
-        holding right-to-left letters is drawn in one font (runs would need their own bidi
-        reordering); so is a line without letters, by a Latin-tagged font where one draws it
-        (not a Devanagari font's digits in a Chinese dataset).
+        A fallback is drawn among the fonts that draw every missing cluster (Latin-tagged
+        fonts first, then the primary's style), else per cluster the first such font in pool
+        order. Runs are in logical order; a line with right-to-left letters is put in visual
+        order when drawn (``synth.ocr.bidi``). A line without letters is drawn in one font, a
+        Latin-tagged one where one draws it (not a Devanagari font's digits in a Chinese
+        dataset).
         """
         if not HAS_RAQM and needs_shaping(text):
             return None
         chars = set(text)
         scripts: dict[str, set[str]] = {}
-        rtl = marked = False
+        marked = False
         info = _CHAR_INFO
         for ch in chars:
             known = info.get(ch)
             if known is None:
                 known = info[ch] = _char_info(ch)
-            script, is_rtl, is_mark = known
-            rtl |= is_rtl
+            script, _, is_mark = known
             marked |= is_mark
             if script != COMMON:
                 scripts.setdefault(script, set()).add(ch)
-        if not scripts or rtl:
+        if not scripts:
             whole = [f for f in self.fonts if f.can_draw_chars(chars)]
             if not whole:
                 return None
-            if not scripts:  # digits and punctuation: general-purpose (Latin-tagged) fonts
-                whole = [f for f in whole if "latin" in f.scripts] or whole
+            # digits and punctuation: general-purpose (Latin-tagged) fonts where one draws them
+            whole = [f for f in whole if "latin" in f.scripts] or whole
             font = whole[int(rng.integers(len(whole)))]
             return font, [(font, 0, len(text))]
         main = next(iter(scripts)) if len(scripts) == 1 else main_script(text)

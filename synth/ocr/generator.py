@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from synth.ocr.backgrounds import (
     sample_generated,
     sample_photo_crop,
 )
+from synth.ocr.bidi import visual_runs
 from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
 from synth.ocr.fonts import (
     Font,
@@ -276,11 +278,7 @@ class OcrGenerator:
                 text, font.get(size, engine), shaped=engine == "raqm", kerning=font.kern_table
             )
         else:
-            parts = []
-            for fid, start, end in runs:
-                f = self.font_by_id[fid]
-                parts.append((f.get(size, engine), start, end, f.kern_table))
-            lay = layout_runs(text, parts, shaped=engine == "raqm")
+            lay = layout_runs(text, self._segments(text, runs, size, engine), engine == "raqm")
         self._layout_memo = (key, lay)
         return lay
 
@@ -290,9 +288,9 @@ class OcrGenerator:
         """A line in several fonts: its coverage and offset from the anchor (as
         ``_line_glyphs``). Unshaped lines come from the glyph cache, each character in its
         run's font; shaped runs are drawn by Pillow (raqm), each at its whole-pixel offset."""
-        objs = [(self.font_by_id[fid].get(size, engine), start, end) for fid, start, end in runs]
+        segments = self._segments(text, runs, size, engine)
         if lay.pens is not None:
-            per_char = [obj for obj, start, end in objs for _ in range(end - start)]
+            per_char = [obj for obj, start, end, _, _ in segments for _ in range(end - start)]
             left, top, right, bottom = bbox = lay.bbox
             if right <= left or bottom <= top:
                 return Image.new("L", (1, 1), 0), (0, 0)
@@ -301,9 +299,33 @@ class OcrGenerator:
         layer = Image.new("L", (lay.width, lay.height), 0)
         draw = ImageDraw.Draw(layer)
         ox, oy = lay.origin
-        for (obj, start, end), off in zip(objs, lay.run_offsets or (), strict=True):
-            draw.text((ox + int(off), oy), text[start:end], fill=255, font=obj, anchor="ls")
+        for (obj, start, end, _, direction), off in zip(
+            segments, lay.run_offsets or (), strict=True
+        ):
+            draw.text(
+                (ox + int(off), oy),
+                text[start:end],
+                fill=255,
+                font=obj,
+                anchor="ls",
+                direction=direction,
+            )
         return layer, (-ox, -oy)
+
+    def _segments(
+        self, text: str, runs: tuple, size: int, engine: str
+    ) -> list[tuple[ImageFont.FreeTypeFont, int, int, bool, str | None]]:
+        """The runs as ``layout_runs`` takes them: font object, start, end, kerning and
+        direction, in visual order (a line with right-to-left letters is reordered)."""
+        if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
+            ordered = visual_runs(text, list(runs))
+        else:
+            ordered = [(fid, start, end, None) for fid, start, end in runs]
+        out = []
+        for fid, start, end, direction in ordered:
+            f = self.font_by_id[fid]
+            out.append((f.get(size, engine), start, end, f.kern_table, direction))
+        return out
 
     def _background(self, params: dict[str, Any], canvas: tuple[int, int]) -> Image.Image:
         key = repr((params, canvas))

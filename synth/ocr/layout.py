@@ -216,17 +216,18 @@ def layout_line(
 
 def layout_runs(
     text: str,
-    runs: list[tuple[ImageFont.FreeTypeFont, int, int, bool]],
+    runs: list[tuple[ImageFont.FreeTypeFont, int, int, bool, str | None]],
     shaped: bool,
     margin: int = 2,
 ) -> LineLayout:
     """``layout_line`` for a line drawn in several fonts: ``runs`` are (font object, start,
-    end, kerning) in logical order, laid left to right on one baseline (left-to-right text
-    only; ``FontPool.plan`` keeps right-to-left lines in one font), each run shaped on its own
-    when ``shaped``. No kerning across a run boundary, as between two fonts.
+    end, kerning, direction) in visual order (``synth.ocr.bidi.visual_runs``; direction None
+    for a left-to-right line), laid left to right on one baseline, each run shaped on its own
+    (in its direction) when ``shaped``. No kerning across a run boundary, as between two fonts.
 
     Unshaped: character boxes from each run's cached boxes, as ``layout_line``. Shaped: word
-    boxes, a word that spans runs being the union of its pieces.
+    boxes, a word that spans runs being the union of its pieces; a line with right-to-left
+    runs gets its line box only.
     """
     offsets: list[float] = []
     pens: list[float] = []
@@ -234,7 +235,8 @@ def layout_runs(
     pieces: list[tuple[float, tuple[int, int, int, int]]] = []  # per run: offset, ink box
     ascent = descent = 0
     x = 0.0
-    for font, start, end, kerning in runs:
+    rtl = any(r[4] == "rtl" for r in runs)
+    for font, start, end, kerning, direction in runs:
         a, d = font.getmetrics()
         ascent, descent = max(ascent, a), max(descent, d)
         piece = text[start:end]
@@ -242,8 +244,8 @@ def layout_runs(
             x = float(pixel(x))
         offsets.append(x)
         if shaped:
-            length = font.getlength(piece)
-            pieces.append((x, font.getbbox(piece, anchor="ls")))
+            length = font.getlength(piece, direction=direction)
+            pieces.append((x, font.getbbox(piece, anchor="ls", direction=direction)))
         else:
             run_pens, run_infos, length = _pens(piece, font, kerning)
             pens += [x + p for p in run_pens]
@@ -269,8 +271,11 @@ def layout_runs(
     height = int(bottom - top) + 2 * margin
     spans = _words(text)
     char_boxes: list[Box | None] | None = None
-    word_boxes: list[Box] = []
-    if not shaped:
+    word_boxes: list[Box] | None = []
+    if rtl:
+        word_boxes = None
+        note = "line only (right-to-left in several fonts)"
+    elif not shaped:
         char_boxes = []
         for ch, pen, (_, (x0, t, x1, b)) in zip(text, pens, infos, strict=True):
             if ch == " " or x1 <= x0 or b <= t:
@@ -284,7 +289,7 @@ def layout_runs(
     else:
         for s, e in spans:
             parts = []
-            for (font, start, end, _), off in zip(runs, offsets, strict=True):
+            for (font, start, end, _, _), off in zip(runs, offsets, strict=True):
                 a, b = max(s, start), min(e, end)
                 if a >= b:
                     continue

@@ -137,16 +137,50 @@ def test_a_devanagari_conjunct_is_one_cluster():
     assert "".join(spans) == text
 
 
-def test_a_right_to_left_line_stays_in_one_font():
+def test_a_right_to_left_line_takes_fallbacks_in_visual_order():
+    from synth.ocr.bidi import levels, visual_runs
+
     pool = load_font_pool(None, None)
-    for seed in range(20):
-        _, runs = pool.plan("שלום 123 עולם.", np.random.default_rng(seed))
-        assert len(runs) == 1
-        assert runs[0][0].id in {
-            "DejaVuSans.ttf",
-            "LiberationSans-Italic.ttf",
-            "LiberationSerif-Regular.ttf",
-        }
+    text = "שלום 123 עולם."
+    hebrew = [f for f in pool.fonts if f.id == "NotoSansHebrew-Regular.ttf"]
+    primaries = set()
+    for seed in range(40):
+        primary, runs = pool.plan(text, np.random.default_rng(seed))
+        primaries.add(primary.id)
+        if primary.id == "NotoSansHebrew-Regular.ttf":  # it has no digits and no '.'
+            drawn = {text[s:e] for f, s, e in runs if f is not primary}
+            assert drawn == {"123", "."}
+    assert hebrew and "NotoSansHebrew-Regular.ttf" in primaries
+    assert levels(text) == [1] * 5 + [2] * 3 + [1] * 6
+    order = visual_runs(text, [("H", 0, 5), ("D", 5, 8), ("H", 8, 13), ("D", 13, 14)])
+    # left to right: the final '.', the second word, the number (left to right), the first
+    assert [(text[s:e], d) for _, s, e, d in order] == [
+        (".", "rtl"),
+        (" עולם", "rtl"),
+        ("123", "ltr"),
+        ("שלום ", "rtl"),
+    ]
+    latin = "مرحبا John Smith 2024."
+    order = visual_runs(latin, [("A", 0, 6), ("L", 6, 22)])
+    # a number after a Latin word joins it (W7): one left-to-right run
+    assert [latin[s:e] for _, s, e, _ in order] == [".", "John Smith 2024", "مرحبا "]
+
+
+def test_a_right_to_left_fallback_line_replays_and_boxes_its_line():
+    gen = _gen("clean", "he_IL", faker_kinds=["address", "sentence"])
+    recipes = _fallback_recipes(gen, 64, 200, 4)
+    assert len(recipes) >= 2
+    first = [gen.render(r, "x").files for r in recipes]
+    fresh = _gen("clean", "he_IL", faker_kinds=["address", "sentence"])
+    assert first == [fresh.render(json.loads(json.dumps(r)), "x").files for r in recipes]
+    for r in recipes:
+        composed = gen.compose(r, want_mask=True)
+        out = composed.outputs
+        assert out["boxes_note"] == "line only (right-to-left in several fonts)"
+        assert out["word_boxes"] is None and out["char_boxes"] is None
+        ys, xs = np.nonzero(np.asarray(composed.mask) > 0)
+        lx0, ly0, lx1, ly1 = out["line_box"]
+        assert lx0 <= xs.min() and xs.max() < lx1 and ly0 <= ys.min() and ys.max() < ly1
 
 
 def test_the_error_names_the_characters_no_font_draws(tmp_path):

@@ -318,6 +318,11 @@ class TextSource:
         raw = _faker_text(fake, kind, locale)
         if kind != "email":  # an e-mail address is ASCII in every locale
             raw = _drop_foreign(raw, script)
+        source = {"kind": "faker", "locale": locale, "faker_kind": kind, "seed": seed}
+        lettered = kind not in ("email", "number", "date")
+        if lettered and not any(script_of(ch) == script for ch in raw):
+            # e.g. ko_KR, whose Faker lorem is Latin and which has no word list here
+            return Drawn(None, source, "text_not_in_script")
         text = normalise(raw, self.charset)
         # Too short: add words from the same seeded stream until the range is reached.
         for _ in range(8):
@@ -325,12 +330,9 @@ class TextSource:
                 break
             text = normalise(f"{text} {fake.word(ext_word_list=words)}", self.charset)
         fitted = fit_length(text, lo, hi)
-        source = {"kind": "faker", "locale": locale, "faker_kind": kind, "seed": seed}
         if fitted is None:
             return Drawn(None, source, "text_too_short")
-        if kind not in ("email", "number", "date") and not any(
-            script_of(ch) == script for ch in fitted
-        ):
+        if lettered and self.charset is None and not any(script_of(ch) == script for ch in fitted):
             return Drawn(None, source, "text_not_in_script")
         return Drawn(fitted, source)
 

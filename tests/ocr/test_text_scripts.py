@@ -184,3 +184,16 @@ def test_a_build_records_text_kinds_and_warns_of_a_kind_mostly_rejected(tmp_path
     assert warned["text kind 'sentence'"] == (
         f"{bad} of {bad} draws rejected (100%: text_too_short={bad})"
     )
+
+
+def test_a_locale_without_words_in_its_script_is_rejected_as_such():
+    # Faker's ko_KR lorem is Latin and no Hangul word list is embedded: sentences are counted
+    # as text_not_in_script (names are Hangul, and kept)
+    source = TextSource(TextSpec(locales=("ko_KR",), faker_kinds=("sentence", "name")))
+    reasons = {}
+    for i in range(30):
+        drawn = source.draw(sample_rng(11, i))
+        key = (drawn.source["faker_kind"], drawn.reason)
+        reasons[key] = reasons.get(key, 0) + 1
+    assert {k for k in reasons if k[0] == "sentence"} == {("sentence", "text_not_in_script")}
+    assert ("name", "") in reasons

@@ -14,7 +14,7 @@ def test_every_data_file_is_in_the_manifest_with_its_hash():
     on_disk = {
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.parts[len(root.parts)] in ("fonts", "backgrounds", "speech")
+        if p.is_file() and p.parts[len(root.parts)] in ("fonts", "backgrounds", "speech", "words")
     }
     assert on_disk == set(listed) - {p for p in listed if p.startswith(("noise/", "LICENSES/"))}
     for rel, rec in listed.items():
@@ -46,8 +46,41 @@ def test_every_licence_has_its_text():
         "LicenseRef-CMU-ARCTIC": "CMU-ARCTIC",
         "LicenseRef-CMU-Flite": "flite",
         "Bitstream-Vera": "dejavu",
+        "CC-BY-SA-4.0": "CC-BY-SA-4.0",
     }
     used = {rec.licence for rec in manifest().values()}
     for licence, name in needed.items():
         if any(licence in u for u in used):
             assert name in texts, licence
+
+
+def test_every_script_tag_is_true_of_the_fonts_character_map():
+    """A font tagged for a script maps that script's core letters and draws them with ink
+    (not as its missing-glyph box); a font is drawn in a script only when tagged for it."""
+    from fontTools.ttLib import TTFont
+
+    from synth.ocr.fonts import load_font_pool
+    from synth.ocr.scripts import CORE_LETTERS, SCRIPTS
+
+    root = asset_root()
+    with open(root / "fonts" / "styles.tsv", encoding="utf-8") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f, delimiter="\t")}
+    pool = {f.id: f for f in load_font_pool(None, None).fonts}
+    assert set(rows) == set(pool)
+    for name, row in rows.items():
+        tags = set(row["scripts"].split(","))
+        assert tags <= set(SCRIPTS), name
+        cmap = TTFont(root / "fonts" / name, lazy=True).getBestCmap()
+        font = pool[name]
+        assert font.scripts == tags, name
+        for script in SCRIPTS:
+            letters = CORE_LETTERS[script]
+            if script in tags:
+                assert all(ord(ch) in cmap for ch in letters), (name, script)
+                drawn = [ch for ch in letters if not (font.small_caps_lowercase and ch.islower())]
+                assert all(font.can_draw_char(ch) for ch in drawn), (name, script)
+            else:  # whatever its cmap holds, none of the script's letters is drawn by it
+                assert not any(font.can_draw_char(ch) for ch in letters), (name, script)
+    # the case that was wrong: DejaVu Sans Mono maps Arabic letters but is not tagged for them
+    mono = pool["DejaVuSansMono.ttf"]
+    assert ord("ب") in mono.cmap and not mono.can_draw("باب")

@@ -104,7 +104,7 @@ def test_an_unknown_key_is_named_with_the_keys_allowed_there():
     with pytest.raises(ConfigError) as err:
         validate(OcrSpec, {"fonts": {"sizes": [1, 2]}}, "my.toml")
     assert _message(err) == (
-        "my.toml: unknown key 'fonts.sizes' (known: dir, size_px_range, styles)"
+        "my.toml: unknown key 'fonts.sizes' (known: dir, not_for_scripts, size_px_range, styles)"
     )
     with pytest.raises(ConfigError) as err:
         validate(OcrSpec, {"bogus": 1}, "my.toml")

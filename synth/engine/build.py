@@ -147,7 +147,10 @@ def finish(
         # while rendering are listed from them); a hook without parameters is called bare.
         if skipped_inputs is None:
             return {"skipped_inputs": []}
-        if inspect.signature(skipped_inputs).parameters:
+        params = inspect.signature(skipped_inputs).parameters
+        if "counts" in params:  # the hook also reads the counted categories (described values)
+            return {"skipped_inputs": skipped_inputs(dict(stats.rejections), counts=stats.counts)}
+        if params:
             return {"skipped_inputs": skipped_inputs(dict(stats.rejections))}
         return {"skipped_inputs": skipped_inputs()}
 

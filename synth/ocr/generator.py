@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,18 @@ from synth.ocr.backgrounds import (
     sample_generated,
     sample_photo_crop,
 )
+from synth.ocr.bidi import visual_runs
 from synth.ocr.color import generated_luminance_stats, luminance_stats, sample_text_color
-from synth.ocr.fonts import Font, FontPool, load_font_pool, needs_shaping
+from synth.ocr.fonts import (
+    Font,
+    FontPool,
+    describe_chars,
+    load_font_pool,
+    main_script,
+    needs_shaping,
+)
 from synth.ocr.glyphs import checked_line_mask, line_mask
-from synth.ocr.layout import LineLayout, layout_line
+from synth.ocr.layout import LineLayout, layout_line, layout_runs
 from synth.ocr.legibility import measure as measure_legibility
 from synth.ocr.spec import OcrSpec
 from synth.ocr.text import TextSource
@@ -61,7 +70,10 @@ class OcrGenerator:
     def __init__(self, spec: dict[str, Any] | OcrSpec) -> None:
         self.spec = spec if isinstance(spec, OcrSpec) else OcrSpec.model_validate(spec)
         self.texts = TextSource(self.spec.text)
-        self.fonts: FontPool = load_font_pool(self.spec.fonts.dir, self.spec.fonts.styles)
+        self.fonts: FontPool = load_font_pool(
+            self.spec.fonts.dir, self.spec.fonts.styles, self.spec.fonts.not_for_scripts
+        )
+        self.texts.require_script_fonts(self.fonts)
         self.font_by_id: dict[str, Font] = {f.id: f for f in self.fonts.fonts}
         bg = self.spec.backgrounds
         self.backgrounds: BackgroundPool = load_background_pool(bg.dir, needed=bg.photo_prob > 0)
@@ -113,8 +125,15 @@ class OcrGenerator:
                 )
         return refs
 
-    def skipped_inputs(self, rejections: dict[str, int] | None = None) -> list[dict[str, str]]:
-        return self.fonts.skipped + self.backgrounds.skipped
+    def skipped_inputs(
+        self,
+        rejections: dict[str, int] | None = None,
+        counts: dict[str, dict[str, int]] | None = None,
+    ) -> list[dict[str, str]]:
+        """Font and photo files left out, and each text category (Faker kind or file) whose
+        draws were rejected more than ``TEXT_REJECTED_WARN`` of the time: the lines it made are
+        ``counts["text_kind"]``, its rejections ``text:<kind>:<reason>``."""
+        return self.fonts.skipped + self.backgrounds.skipped + text_warnings(rejections, counts)
 
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
@@ -168,15 +187,18 @@ class OcrGenerator:
         last_text = ""
         for _ in range(spec.max_retries):
             drawn = self.texts.draw(rng)
+            kind = _text_kind(drawn.source)
             if drawn.text is None:
                 reject(drawn.reason)
+                reject(f"text:{kind}:{drawn.reason}")
                 continue
             last_text = drawn.text
-            candidates = self.fonts.candidates(drawn.text)
-            if not candidates:
+            planned = self.fonts.plan(drawn.text, rng)
+            if planned is None:
                 reject("no_font_can_draw_text")
+                reject(f"text:{kind}:no_font_can_draw_text")
                 continue
-            font = candidates[int(rng.integers(len(candidates)))]
+            font, runs = planned
             break
         else:
             raise TooManyRejections(self._explain_text_failure(index, rejections, last_text))
@@ -185,7 +207,10 @@ class OcrGenerator:
         lo, hi = spec.fonts.size_px_range
         size = int(rng.integers(lo, hi + 1))
         layout_engine = "raqm" if needs_shaping(text) else "basic"
-        lay = self._layout(text, font, size, layout_engine)
+        font_runs = [
+            {"id": f.id, "sha256": f.sha256, "start": start, "end": end} for f, start, end in runs
+        ]
+        lay = self._layout(text, font, size, layout_engine, _runs_key(font_runs))
 
         g = spec.geometry
         pad = [
@@ -262,6 +287,7 @@ class OcrGenerator:
             "text": text,
             "text_source": drawn.source,
             "font": {"id": font.id, "sha256": font.sha256},
+            "font_runs": font_runs,
             "font_size_px": size,
             "layout": layout_engine,
             "padding_px": pad,
@@ -277,29 +303,85 @@ class OcrGenerator:
 
     def _explain_text_failure(self, index: int, rejections: dict[str, int], text: str) -> str:
         where = self.texts.path if self.texts.path else "text source"
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(rejections.items()))
+        reasons = ", ".join(
+            f"{k}={v}" for k, v in sorted(rejections.items()) if not k.startswith("text:")
+        )
         detail = ""
         if text and "no_font_can_draw_text" in rejections:
-            missing = sorted(
-                {ch for ch in text if not any(f.can_draw_char(ch) for f in self.fonts.fonts)}
+            missing = self.fonts.missing(text)
+            shown = (
+                f"no font draws {describe_chars(missing)}"
+                if missing
+                else "each character exists in some font, but no font plan draws them all"
             )
-            shown = "".join(missing[:10]) or "(each character exists, but no single font has all)"
-            detail = f"; e.g. {text[:40]!r}: no font draws {shown!r}"
+            detail = f"; e.g. {text[:40]!r}: {shown}"
         return (
             f"{where}: sample {index}: no usable text in {self.spec.max_retries} draws "
             f"({reasons}){detail}"
         )
 
     # -- rendering -----------------------------------------------------------------------------
-    def _layout(self, text: str, font: Font, size: int, engine: str) -> LineLayout:
-        key = (text, font.id, size, engine)
+    def _layout(
+        self, text: str, font: Font, size: int, engine: str, runs: tuple | None = None
+    ) -> LineLayout:
+        """The line's layout in ``font``, or in the font ``runs`` ((id, start, end), see
+        ``_runs_key``) when there are several."""
+        key = (text, font.id, size, engine, runs)
         if self._layout_memo is not None and self._layout_memo[0] == key:
             return self._layout_memo[1]
-        lay = layout_line(
-            text, font.get(size, engine), shaped=engine == "raqm", kerning=font.kern_table
-        )
+        if runs is None:
+            lay = layout_line(
+                text, font.get(size, engine), shaped=engine == "raqm", kerning=font.kern_table
+            )
+        else:
+            lay = layout_runs(text, self._segments(text, runs, size, engine), engine == "raqm")
         self._layout_memo = (key, lay)
         return lay
+
+    def _runs_glyphs(
+        self, lay: LineLayout, text: str, runs: tuple, size: int, engine: str
+    ) -> tuple[Image.Image, tuple[int, int]]:
+        """A line in several fonts: its coverage and offset from the anchor (as
+        ``_line_glyphs``). Unshaped lines come from the glyph cache, each character in its
+        run's font; shaped runs are drawn by Pillow (raqm), each at its whole-pixel offset."""
+        segments = self._segments(text, runs, size, engine)
+        if lay.pens is not None:
+            per_char = [obj for obj, start, end, _, _ in segments for _ in range(end - start)]
+            left, top, right, bottom = bbox = lay.bbox
+            if right <= left or bottom <= top:
+                return Image.new("L", (1, 1), 0), (0, 0)
+            ink = line_mask(per_char[0], text, lay.pens, bbox, fonts=per_char)
+            return Image.fromarray(ink, "L"), (left, top)
+        layer = Image.new("L", (lay.width, lay.height), 0)
+        draw = ImageDraw.Draw(layer)
+        ox, oy = lay.origin
+        for (obj, start, end, _, direction), off in zip(
+            segments, lay.run_offsets or (), strict=True
+        ):
+            draw.text(
+                (ox + int(off), oy),
+                text[start:end],
+                fill=255,
+                font=obj,
+                anchor="ls",
+                direction=direction,
+            )
+        return layer, (-ox, -oy)
+
+    def _segments(
+        self, text: str, runs: tuple, size: int, engine: str
+    ) -> list[tuple[ImageFont.FreeTypeFont, int, int, bool, str | None]]:
+        """The runs as ``layout_runs`` takes them: font object, start, end, kerning and
+        direction, in visual order (a line with right-to-left letters is reordered)."""
+        if any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
+            ordered = visual_runs(text, list(runs))
+        else:
+            ordered = [(fid, start, end, None) for fid, start, end in runs]
+        out = []
+        for fid, start, end, direction in ordered:
+            f = self.font_by_id[fid]
+            out.append((f.get(size, engine), start, end, f.kern_table, direction))
+        return out
 
     def _background(self, params: dict[str, Any], canvas: tuple[int, int]) -> Image.Image:
         key = repr((params, canvas))
@@ -318,14 +400,18 @@ class OcrGenerator:
         size = recipe["font_size_px"]
         engine = recipe["layout"]
         text = recipe["text"]
-        lay = self._layout(text, font, size, engine)
+        runs = _runs_key(recipe.get("font_runs"))  # recipes from before fallbacks: one font
+        lay = self._layout(text, font, size, engine, runs)
         matrix, canvas = _placement(lay, recipe["geometry"], recipe["padding_px"])
         if list(canvas) != recipe["canvas_px"]:
             raise ValueError(f"recipe canvas {recipe['canvas_px']} != layout {list(canvas)}")
         image = self._background(recipe["background"], canvas)
         color = tuple(recipe["text_color"]["rgb"])
         ftobj = font.get(size, engine)
-        glyphs = _line_glyphs(lay, ftobj, text, check=self.spec.fonts.dir is not None)
+        if runs is None:
+            glyphs = _line_glyphs(lay, ftobj, text, check=self.spec.fonts.dir is not None)
+        else:
+            glyphs = self._runs_glyphs(lay, text, runs, size, engine)
         mask = None
         if recipe["geometry"]["applied"]:
             layer = Image.new("L", (lay.width, lay.height), 0)
@@ -415,6 +501,9 @@ class OcrGenerator:
         fx = recipe["effects"]
         return {
             "font": recipe["font"]["id"],
+            "font_fallback": _fallback_note(recipe),
+            "text_kind": _text_kind(recipe["text_source"]),
+            "script": main_script(recipe["text"]),
             "background": bg["id"] if bg["kind"] == "photo" else f"generated:{bg['kind']}",
             "layout": recipe["layout"],
             "boxes": outputs["boxes_note"],
@@ -469,6 +558,55 @@ def _line_glyphs(
     if ink is None:
         return None
     return Image.fromarray(ink, "L"), (left, top)
+
+
+TEXT_REJECTED_WARN = 0.10  # share of a text category's draws rejected before a build warns
+
+
+def text_warnings(
+    rejections: dict[str, int] | None, counts: dict[str, dict[str, int]] | None
+) -> list[dict[str, str]]:
+    """One entry per text category rejected for more than ``TEXT_REJECTED_WARN`` of its draws
+    (a build of lines in one script that silently lost its sentences or addresses)."""
+    made = (counts or {}).get("text_kind", {})
+    rejected: dict[str, dict[str, int]] = {}
+    for key, k in (rejections or {}).items():
+        if key.startswith("text:"):
+            _, kind, reason = key.split(":", 2)
+            rejected.setdefault(kind, {})[reason] = k
+    out = []
+    for kind in sorted(rejected):
+        bad = sum(rejected[kind].values())
+        draws = bad + made.get(kind, 0)
+        if draws and bad / draws > TEXT_REJECTED_WARN:
+            why = ", ".join(f"{r}={k}" for r, k in sorted(rejected[kind].items()))
+            out.append(
+                {
+                    "file": f"text kind '{kind}'",
+                    "reason": f"{bad} of {draws} draws rejected ({bad / draws:.0%}: {why})",
+                }
+            )
+    return out
+
+
+def _text_kind(source: dict[str, Any]) -> str:
+    """A text's category: its Faker kind, or ``file``."""
+    return source.get("faker_kind", source["kind"])
+
+
+def _fallback_note(recipe: dict[str, Any]) -> str:
+    """``none``, or the fallback fonts of a line drawn in several (``+``-joined, sorted)."""
+    runs = recipe.get("font_runs") or []
+    primary = recipe["font"]["id"]
+    others = sorted({r["id"] for r in runs} - {primary})
+    return "+".join(others) if others else "none"
+
+
+def _runs_key(font_runs: list[dict[str, Any]] | None) -> tuple | None:
+    """A recipe's ``font_runs`` as ((id, start, end), ...), or None for a line in one font."""
+    if not font_runs or len(font_runs) == 1:
+        return None
+    return tuple((r["id"], r["start"], r["end"]) for r in font_runs)
 
 
 def _uri(path: str) -> str:

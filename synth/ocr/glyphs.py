@@ -96,18 +96,21 @@ def line_mask(
     text: str,
     pens: Sequence[float],
     bbox: tuple[int, int, int, int],
+    fonts: Sequence[ImageFont.FreeTypeFont] | None = None,
 ) -> np.ndarray:
     """The coverage mask of ``text`` over ``bbox`` (``font.getbbox(text, anchor="ls")``): what
     ``ImageDraw.text`` blends into an image, its top-left at the anchor plus (left, top).
 
-    ``pens`` are the characters' pen positions in pixels (``synth.ocr.layout``).
+    ``pens`` are the characters' pen positions in pixels (``synth.ocr.layout``); ``fonts``,
+    when given, the font object of each character (a line in a primary font and fallbacks),
+    blended as one line.
     """
     left, top, right, bottom = bbox
     width, height = right - left, bottom - top
     mask = np.zeros((height, width), dtype=np.uint8)
     filled = 0  # columns at and right of this are still blank
-    for ch, pen in zip(text, pens, strict=True):
-        g = glyph(font, ch)
+    for k, (ch, pen) in enumerate(zip(text, pens, strict=True)):
+        g = glyph(fonts[k] if fonts is not None else font, ch)
         if g is None:
             continue
         ink, dx, dy = g

@@ -31,6 +31,9 @@ class LineLayout:
     # Unshaped lines: each character's pen position (px from the anchor), from which
     # ``synth.ocr.glyphs`` draws the line.
     pens: tuple[float, ...] | None = None
+    # A line in several fonts: where each font run starts (px from the anchor, its pen at the
+    # run's first character); None for a line in one font.
+    run_offsets: tuple[float, ...] | None = None
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -208,4 +211,103 @@ def layout_line(
         word_boxes,
         note,
         tuple(pens) if not shaped else None,
+    )
+
+
+def layout_runs(
+    text: str,
+    runs: list[tuple[ImageFont.FreeTypeFont, int, int, bool, str | None]],
+    shaped: bool,
+    margin: int = 2,
+) -> LineLayout:
+    """``layout_line`` for a line drawn in several fonts: ``runs`` are (font object, start,
+    end, kerning, direction) in visual order (``synth.ocr.bidi.visual_runs``; direction None
+    for a left-to-right line), laid left to right on one baseline, each run shaped on its own
+    (in its direction) when ``shaped``. No kerning across a run boundary, as between two fonts.
+
+    Unshaped: character boxes from each run's cached boxes, as ``layout_line``. Shaped: word
+    boxes, a word that spans runs being the union of its pieces; a line with right-to-left
+    runs gets its line box only.
+    """
+    offsets: list[float] = []
+    pens: list[float] = []
+    infos: list = []
+    pieces: list[tuple[float, tuple[int, int, int, int]]] = []  # per run: offset, ink box
+    ascent = descent = 0
+    x = 0.0
+    rtl = any(r[4] == "rtl" for r in runs)
+    for font, start, end, kerning, direction in runs:
+        a, d = font.getmetrics()
+        ascent, descent = max(ascent, a), max(descent, d)
+        piece = text[start:end]
+        if shaped:  # a whole pixel: Pillow then draws the run at its measured box
+            x = float(pixel(x))
+        offsets.append(x)
+        if shaped:
+            length = font.getlength(piece, direction=direction)
+            pieces.append((x, font.getbbox(piece, anchor="ls", direction=direction)))
+        else:
+            run_pens, run_infos, length = _pens(piece, font, kerning)
+            pens += [x + p for p in run_pens]
+            infos += run_infos
+        x += length
+    if shaped:
+        left = min(min(0, pixel(o) + b[0]) for o, b in pieces)
+        ink_top = min(b[1] for _, b in pieces)
+        right = max(max(pixel(x), pixel(o) + b[2]) for o, b in pieces)
+        ink_bottom = max(b[3] for _, b in pieces)
+    else:
+        left = top_ = right = bottom_ = 0
+        for pen, (_, (x0, t, x1, b)) in zip(pens, infos, strict=True):
+            px = pixel(pen)
+            left, right = min(left, px + x0), max(right, px + x1)
+            top_, bottom_ = min(top_, t), max(bottom_, b)
+        right = max(right, pixel(x))
+        ink_top, ink_bottom = top_, bottom_
+    top = min(ink_top, -ascent)
+    bottom = max(ink_bottom, descent)
+    ox, oy = margin - left, margin - top
+    width = int(right - left) + 2 * margin
+    height = int(bottom - top) + 2 * margin
+    spans = _words(text)
+    char_boxes: list[Box | None] | None = None
+    word_boxes: list[Box] | None = []
+    if rtl:
+        word_boxes = None
+        note = "line only (right-to-left in several fonts)"
+    elif not shaped:
+        char_boxes = []
+        for ch, pen, (_, (x0, t, x1, b)) in zip(text, pens, infos, strict=True):
+            if ch == " " or x1 <= x0 or b <= t:
+                char_boxes.append(None)
+                continue
+            char_boxes.append([ox + pen + x0, oy + t, ox + pen + x1, oy + b])
+        for s, e in spans:
+            inked = [b for b in char_boxes[s:e] if b is not None]
+            word_boxes.append(_union(inked) if inked else [ox, oy, ox, oy])
+        note = "chars+words"
+    else:
+        for s, e in spans:
+            parts = []
+            for (font, start, end, _, _), off in zip(runs, offsets, strict=True):
+                a, b = max(s, start), min(e, end)
+                if a >= b:
+                    continue
+                pen = off + font.getlength(text[start:a])
+                x0, t, x1, bt = font.getbbox(text[a:b], anchor="ls")
+                if x1 > x0 and bt > t:
+                    parts.append([ox + pen + x0, oy + t, ox + pen + x1, oy + bt])
+            word_boxes.append(_union(parts) if parts else [ox, oy, ox, oy])
+        note = "words (shaped script)"
+    line_box = [ox + left, oy + ink_top, ox + right, oy + ink_bottom]
+    return LineLayout(
+        width,
+        height,
+        (ox, oy),
+        line_box,
+        char_boxes,
+        word_boxes,
+        note,
+        tuple(pens) if not shaped else None,
+        tuple(offsets),
     )

@@ -1,5 +1,13 @@
 """Text sources: seeded Faker in chosen locales, or a user's file with one text per line.
 
+Faker text is in the locale's own script (``synth.ocr.scripts``): words and sentences from the
+locale's lorem word list where Faker's is in that script, else from another Faker locale of the
+same language, else from an embedded word list (``assets/words/``); dates with the locale's
+month names and order, numbers (and the digits of dates and addresses) in the locale's own
+numerals for a share of lines; Faker's English scaffolding inside other locales' addresses and
+company names ("Suite", "Inc", "and") removed. A line left with no letter of its script is
+rejected as ``text_not_in_script``.
+
 Every text is normalised at the edge: Unicode NFC, runs of whitespace folded to one space, the
 optional charset applied, then the length range in characters enforced.
 """
@@ -17,8 +25,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 from faker import Faker
 
+from synth.assets import embedded_dir
 from synth.errors import AssetError, ConfigError
 from synth.hashing import sha256_file
+from synth.ocr.fonts import describe_chars
+from synth.ocr.scripts import (
+    CORE_LETTERS,
+    MONTHS,
+    NATIVE_DIGITS,
+    is_letter,
+    locale_script,
+    script_of,
+)
 from synth.ocr.spec import TextSpec
 from synth.rng import child_seed
 
@@ -56,23 +74,153 @@ def _faker(locale: str) -> Faker:
         raise ConfigError(f"text.locales: unknown Faker locale '{locale}'") from None
 
 
-def _faker_text(fake: Faker, kind: str) -> str:
+# Where a language's own Faker locale has no lorem in its script, one that has.
+_LOREM_LOCALE = {"ar": "ar_AA", "zh": "zh_CN", "fa": "fa_IR", "he": "he_IL", "th": "th_TH"}
+# Embedded word lists (assets/words/<language>.txt), for languages no Faker lorem writes.
+_WORD_LISTS = ("hi",)
+_SENTENCE_END = {"zh": "。", "ja": "。", "hi": "।", "ne": "।", "mr": "।", "th": ""}
+# Date orders by language, beside ISO 8601 (which every locale prints too).
+_DATE_FORMATS = {
+    "zh": ("{y}年{m}月{d}日", "{y}/{m}/{d}"),
+    "ja": ("{y}年{m}月{d}日", "{y}/{m}/{d}"),
+    "ko": ("{y}. {m}. {d}.",),
+    "en": ("{m}/{d}/{y}", "{month} {d}, {y}"),
+    "de": ("{d}.{m}.{y}", "{d}. {month} {y}"),
+    "ru": ("{d}.{m}.{y}", "{d} {month} {y}"),
+    "uk": ("{d}.{m}.{y}", "{d} {month} {y}"),
+    "th": ("{d}/{m}/{be}", "{d} {month} {be}"),
+}
+_DATE_DEFAULT = ("{d}/{m}/{y}", "{d} {month} {y}")
+
+
+@lru_cache(maxsize=32)
+def _word_list(name: str) -> tuple[str, ...]:
+    path = embedded_dir("words") / f"{name}.txt"
+    with open(path, encoding="utf-8") as f:
+        return tuple(w for w in (line.strip() for line in f) if w and not w.startswith("#"))
+
+
+def _in_script(words: list[str] | tuple[str, ...], script: str) -> bool:
+    letters = [ch for w in words for ch in w if is_letter(ch)]
+    return bool(letters) and sum(script_of(ch) == script for ch in letters) > 0.9 * len(letters)
+
+
+@lru_cache(maxsize=32)
+def lorem_words(locale: str) -> tuple[tuple[str, ...] | None, str]:
+    """The word list of ``locale``'s sentences and words, and where it comes from: None for
+    Faker's own lorem (in the locale's script), another locale's Faker lorem, or an embedded
+    list; (None, "faker:<locale>") also when nothing better exists (the draws then fail the
+    script check and are counted)."""
+    script = locale_script(locale)
+    lang = locale.split("_")[0]
+    own = _lorem_provider(_faker(locale))
+    if own is None or _in_script(list(own.word_list[:200]), script):
+        return None, f"faker:{locale}"
+    other = _LOREM_LOCALE.get(lang)
+    if other and other != locale:
+        words = _lorem_provider(_faker(other))
+        if words is not None and _in_script(list(words.word_list[:200]), script):
+            return tuple(words.word_list), f"faker:{other}"
+    if lang in _WORD_LISTS:
+        return _word_list(lang), f"asset:words/{lang}.txt"
+    return None, f"faker:{locale}"
+
+
+def _lorem_provider(fake: Faker):
+    for p in fake.providers:
+        if type(p).__module__.startswith("faker.providers.lorem"):
+            return p
+    return None
+
+
+def _month_names(fake: Faker, locale: str) -> tuple[str, ...] | None:
+    lang = locale.split("_")[0]
+    if lang in MONTHS:
+        return MONTHS[lang]
+    for p in fake.providers:
+        if type(p).__module__.startswith("faker.providers.date_time"):
+            names = getattr(p, "MONTH_NAMES", None)
+            if names:
+                return tuple(names[f"{m:02d}"] for m in range(1, 13))
+    return None
+
+
+def _native(text: str, fake: Faker, locale: str) -> str:
+    """``text`` with its digits in the locale's own numerals, for that locale's share of
+    lines (drawn from the seeded Faker stream)."""
+    native = NATIVE_DIGITS.get(locale.split("_")[0])
+    if native is None or not any(ch.isdigit() for ch in text):
+        return text
+    digits, share = native
+    if fake.random.random() >= share:
+        return text
+    return text.translate({ord("0") + k: digits[k] for k in range(10)})
+
+
+def _drop_foreign(text: str, script: str) -> str:
+    """``text`` without runs of letters of another script (Faker's English scaffolding in
+    other locales' formats: "Suite", "Inc", "and", "OR")."""
+    if not any(is_letter(ch) and script_of(ch) not in (script, "common") for ch in text):
+        return text
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if is_letter(ch) and script_of(ch) not in (script, "common"):
+            j = i
+            while j < n and (is_letter(text[j]) and script_of(text[j]) not in (script, "common")):
+                j += 1
+            i = j
+            continue
+        out.append(ch)
+        i += 1
+    cleaned = _WS.sub(" ", "".join(out))
+    # Commas and dots left alone by a removed word ("X, and Y" -> "X, Y"; "Inc." -> "").
+    cleaned = re.sub(r"\s+([,.])(?=\s|$)", r"\1", cleaned)
+    cleaned = re.sub(r"([,.])(\s*[,.])+", r"\1", cleaned)
+    return cleaned.strip(" ,")
+
+
+def _date(fake: Faker, locale: str) -> str:
+    # A fixed range: Faker's own default ends today, so the same seed would change with time.
+    day = fake.date_between_dates(date_start=_DATE_START, date_end=_DATE_END)
+    lang = locale.split("_")[0]
+    months = _month_names(fake, locale)
+    formats = ("{y}-{m}-{d}", *_DATE_FORMATS.get(lang, _DATE_DEFAULT))
+    if months is None:  # no month names known here: numeric forms only
+        formats = tuple(f for f in formats if "{month}" not in f)
+    fmt = fake.random_element(formats)
+    return fmt.format(
+        y=day.year,
+        be=day.year + 543,  # the Thai solar calendar's Buddhist Era
+        m=f"{day.month:02d}",
+        d=f"{day.day:02d}",
+        month=months[day.month - 1] if months else "",
+    )
+
+
+def _faker_text(fake: Faker, kind: str, locale: str = "en_US") -> str:
+    words, _ = lorem_words(locale)
+    lang = locale.split("_")[0]
     if kind == "sentence":
-        return fake.sentence(nb_words=int(fake.random_int(3, 10)))
+        text = fake.sentence(nb_words=int(fake.random_int(3, 10)), ext_word_list=words)
+        end = _SENTENCE_END.get(lang)
+        if end is not None and text.endswith("."):
+            text = text[:-1].rstrip() + end
+        return text
     if kind == "words":
-        return " ".join(fake.words(nb=int(fake.random_int(1, 5))))
+        return " ".join(fake.words(nb=int(fake.random_int(1, 5)), ext_word_list=words))
     if kind == "name":
         return fake.name()
     if kind == "address":
-        return fake.address()
+        return _native(fake.address(), fake, locale)
     if kind == "company":
         return fake.company()
     if kind == "date":
-        # A fixed range: Faker's own default ends today, so the same seed would change with time.
-        day = fake.date_between_dates(date_start=_DATE_START, date_end=_DATE_END)
-        return day.strftime(fake.random_element(("%Y-%m-%d", "%d/%m/%Y", "%d %B %Y")))
+        return _native(_date(fake, locale), fake, locale)
     if kind == "number":
-        return fake.numerify(fake.random_element(("###", "#,###.##", "+## ### ### ###", "#%")))
+        pattern = fake.random_element(("###", "#,###.##", "+## ### ### ###", "#%"))
+        return _native(fake.numerify(pattern), fake, locale)
     if kind == "email":
         return fake.email()
     raise ValueError(f"unknown faker kind {kind!r}")
@@ -99,6 +247,7 @@ class TextSource:
         else:
             for locale in spec.locales:
                 _faker(locale)
+                lorem_words(locale)
 
     def _load_file(self, path: Path) -> None:
         if not path.exists():
@@ -136,15 +285,16 @@ class TextSource:
         """
         if self.path is None or not fonts.fonts:
             return
+        probe = np.random.default_rng(0)  # whether a plan exists does not depend on its draws
         for line in self.lines:
-            if any(f.can_draw(line) for f in fonts.fonts):
+            if fonts.plan(line, probe) is not None:
                 return
         first = self.lines[0]
-        missing = sorted({ch for ch in first if not any(f.can_draw_char(ch) for f in fonts.fonts)})
+        missing = fonts.missing(first)
         why = (
-            f"no font draws {''.join(missing[:10])!r}"
+            f"no font draws {describe_chars(missing)}"
             if missing
-            else "each character exists in some font, but no single font has all of them"
+            else "each character exists in some font, but no font plan draws them all"
         )
         folder = Path(fonts.fonts[0].path).parent
         raise AssetError(
@@ -163,14 +313,41 @@ class TextSource:
         seed = child_seed(rng)
         fake = _faker(locale)
         fake.seed_instance(seed)
-        text = normalise(_faker_text(fake, kind), self.charset)
+        script = locale_script(locale)
+        words, _ = lorem_words(locale)
+        raw = _faker_text(fake, kind, locale)
+        if kind != "email":  # an e-mail address is ASCII in every locale
+            raw = _drop_foreign(raw, script)
+        source = {"kind": "faker", "locale": locale, "faker_kind": kind, "seed": seed}
+        lettered = kind not in ("email", "number", "date")
+        if lettered and not any(script_of(ch) == script for ch in raw):
+            # e.g. ko_KR, whose Faker lorem is Latin and which has no word list here
+            return Drawn(None, source, "text_not_in_script")
+        text = normalise(raw, self.charset)
         # Too short: add words from the same seeded stream until the range is reached.
         for _ in range(8):
             if len(text) >= lo:
                 break
-            text = normalise(f"{text} {fake.word()}", self.charset)
+            text = normalise(f"{text} {fake.word(ext_word_list=words)}", self.charset)
         fitted = fit_length(text, lo, hi)
-        source = {"kind": "faker", "locale": locale, "faker_kind": kind, "seed": seed}
         if fitted is None:
             return Drawn(None, source, "text_too_short")
+        if lettered and self.charset is None and not any(script_of(ch) == script for ch in fitted):
+            return Drawn(None, source, "text_not_in_script")
         return Drawn(fitted, source)
+
+    def require_script_fonts(self, fonts: FontPool) -> None:
+        """Fail, naming the locale, when no font of ``fonts`` draws its script's letters
+        (a build would otherwise be all numbers and dates, or nothing)."""
+        if self.spec.source != "faker":
+            return
+        for locale in self.spec.locales:
+            script = locale_script(locale)
+            core = CORE_LETTERS[script]
+            if not any(f.can_draw_chars(set(core)) for f in fonts.fonts):
+                folder = Path(fonts.fonts[0].path).parent if fonts.fonts else "the fonts"
+                raise ConfigError(
+                    f"text.locales: no allowed font in {folder} draws {script} letters, "
+                    f"which locale '{locale}' writes in (add a font tagged '{script}', "
+                    "or allow more font styles)"
+                )

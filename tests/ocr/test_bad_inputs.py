@@ -213,7 +213,8 @@ def test_texts_no_font_can_draw_are_an_error_naming_the_file(tmp_path):
         source.require_drawable(load_font_pool(str(fonts), None))
     assert _one_line(err) == (
         f"{path}: no line can be drawn by any font in {fonts} (2 line(s); "
-        "e.g. 'Привет мир': no font draws 'Пвеимрт')"
+        "e.g. 'Привет мир': no font draws U+041F 'П', U+0432 'в', U+0435 'е', "
+        "U+0438 'и', U+043C 'м', U+0440 'р', U+0442 'т')"
     )
     # one drawable line is enough to pass; the others are rejected and counted per sample
     path.write_text("Привет мир\nGood morning\n", encoding="utf-8")
@@ -303,7 +304,8 @@ def test_a_build_that_fails_half_way_registers_nothing(tmp_path):
         message = _one_line(err)
         assert message.startswith(f"{texts}: sample {failing}: no usable text in 1 draws ")
         assert message.endswith(
-            "(no_font_can_draw_text=1); e.g. 'Привет мир': no font draws 'Пвеимрт'"
+            "(no_font_can_draw_text=1); e.g. 'Привет мир': no font draws U+041F 'П', U+0432 'в', "
+            "U+0435 'е', U+0438 'и', U+043C 'м', U+0440 'р', U+0442 'т'"
         )
         assert catalog.list() == []
         [record] = catalog.builds()

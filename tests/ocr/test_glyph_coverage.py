@@ -14,6 +14,7 @@ from synth.assets import embedded_dir
 from synth.errors import TooManyRejections
 from synth.ocr.fonts import load_font, load_font_pool
 from synth.ocr.generator import OcrGenerator
+from synth.ocr.scripts import script_of
 from synth.ocr.spec import build_spec
 from synth.rng import sample_rng
 
@@ -86,13 +87,26 @@ def test_every_label_character_is_drawable_in_its_font():
     pool = load_font_pool(None, None)
     reference = {f.id: f for f in pool.fonts}  # fresh caches: an independent check
     scripts = set()
+    fallbacks = 0
     for i in range(150):
         r = gen.sample(i, sample_rng(9, i))
-        font = reference[r["font"]["id"]]
-        for ch in r["text"]:
-            assert font.can_draw_char(ch), (r["text"], ch, font.id)
+        runs = r["font_runs"]
+        # the runs cover the text once, in order
+        assert [(a["start"], a["end"]) for a in runs] == list(
+            zip([0] + [a["end"] for a in runs[:-1]], [a["end"] for a in runs], strict=True)
+        )
+        assert runs[-1]["end"] == len(r["text"])
+        fallbacks += len(runs) > 1
+        for run in runs:
+            font = reference[run["id"]]
+            assert run["sha256"] == font.sha256
+            for ch in r["text"][run["start"] : run["end"]]:
+                assert font.can_draw_char(ch), (r["text"], ch, font.id)
+                script = script_of(ch)
+                assert script == "common" or script in font.scripts, (r["text"], ch, font.id)
         scripts.add(r["text_source"]["locale"])
     assert len(scripts) >= 6
+    assert fallbacks > 0  # Japanese addresses' digits, Thai's digits and punctuation
 
 
 def test_a_font_that_draws_lower_case_as_small_capitals_gets_only_lines_without_it(tmp_path):

@@ -189,7 +189,8 @@ def test_a_bad_input_in_a_real_process_is_one_line_without_traceback(tmp_path):
     for args, expected in [
         (
             ("ocr", "--count", "2", "--config", str(config), "--json"),
-            f"synth: error: {config}: unknown key 'fonts.size' (known: dir, size_px_range, styles)",
+            f"synth: error: {config}: unknown key 'fonts.size' "
+            "(known: dir, not_for_scripts, size_px_range, styles)",
         ),
         (
             ("ocr", "--count", "2", "--home", str(tmp_path / "plain-file" / "sub"), "--json"),

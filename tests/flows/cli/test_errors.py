@@ -132,7 +132,8 @@ OCR_CASES = {
         lambda b: _ocr(b, "--texts", str(b / "cyrillic.txt"), "--fonts", str(b / "fonts-latin")),
         lambda b: (
             f"synth: error: {b / 'cyrillic.txt'}: no line can be drawn by any font in "
-            f"{b / 'fonts-latin'} (2 line(s); e.g. 'Привет мир': no font draws 'Пвеимрт')"
+            f"{b / 'fonts-latin'} (2 line(s); e.g. 'Привет мир': no font draws U+041F 'П', "
+            "U+0432 'в', U+0435 'е', U+0438 'и', U+043C 'м', U+0440 'р', U+0442 'т')"
         ),
     ),
     "unknown-config-key": (

@@ -48,6 +48,7 @@ class VerifyReport:
     checked_files: int = 0
     hashed_files: int = 0
     checked_inputs: int = 0
+    own_files: int = 0  # the card, dataset.json and the rest beside the samples, all hashed
     rerendered: list[int] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -71,6 +72,7 @@ class VerifyReport:
             "checked_files": self.checked_files,
             "hashed_files": self.hashed_files,
             "checked_inputs": self.checked_inputs,
+            "own_files": self.own_files,
             "rerendered": self.rerendered,
             "missing": self.missing,
             "changed": self.changed,
@@ -97,10 +99,15 @@ def _read_info(root: Path, report: VerifyReport) -> dict[str, Any] | None:
         return None
     shape = info_shape_problems(info, info_path)
     report.problems += shape
-    if shape:
+    if not isinstance(info, dict) or any(
+        line.split(": ", 2)[1] in _NEEDED for line in shape
+    ):  # the file checks cannot run without these
         return None
     report.info = info
     return info
+
+
+_NEEDED = frozenset({"kind", "count", "spec", "shards", "inputs", "statistics"})
 
 
 def _show(value: Any) -> str:
@@ -559,14 +566,14 @@ def check_sealed(root: Path, info: dict[str, Any], seal: str | None, report: Ver
         report.problems.append(f"{index_rel}: not the index written at assembly")
         return
     for rel, digest in sorted(sealed.items()):
-        report.checked_files += 1
-        report.hashed_files += 1
+        report.own_files += 1
         p = root / rel
         if not p.is_file():
             report.missing.append(rel)
         elif sha256_file(p) != digest:
             what = "the dataset card" if rel == CARD else "written with the card"
             report.changed.append(f"{rel} ({what}: edited since the build)")
+    report.own_files += 1
     if dataset_json_sha256(info) != index.get("dataset_json_sha256"):
         report.changed.append(f"{DATASET_JSON} (edited since the build)")
     known = set(sealed) | {index_rel, f"{INTERNAL_DIR}/{FILES_INDEX}"}
@@ -818,29 +825,131 @@ def built_renderer_version(info: dict[str, Any]) -> int:
     return int(version) if _is_int(version) else 0
 
 
-def verify_import(home: str | Path, root: str | Path, expected_id: str) -> VerifyReport:
-    """Rehash an imported dataset's files in place against the manifest taken at import."""
-    from synth.engine.importer import import_dir
+def verify_import(
+    home: str | Path,
+    root: str | Path,
+    expected_id: str,
+    record: dict[str, Any] | None = None,
+) -> VerifyReport:
+    """Rehash an imported dataset's files in place against the manifest taken at import, read
+    its labels again from the folder (the recorded layout and manifest), and check the files
+    beside the samples: each label file must hash as at import, and a file added since is named
+    unexpected. The seal of the import's record (``folder.json``) comes from the catalog's
+    ``record`` when given, else from the import's own ``dataset.json``. An import recorded
+    before label files and stray files were checked gets a note for what it cannot check."""
+    from synth.engine.importer import FOLDER_JSON, import_dir
 
     report = VerifyReport(expected_id)
-    manifest = import_dir(Path(home), expected_id) / "files.jsonl"
+    own = import_dir(Path(home), expected_id)
+    manifest = own / "files.jsonl"
     if not manifest.is_file():
         report.problems.append(f"{manifest}: import manifest missing")
         return report
+    root = Path(root)
     files: list[tuple[str, str, int]] = []
+    texts: dict[str, str] = {}
     labels = hashlib.sha256()
     with open(manifest, encoding="utf-8") as f:
         for line in f:
             rec = json.loads(line)
             rel, digest, size = rec["file_name"], rec["sha256"], rec["size"]
+            texts[rel] = rec["text"]
             labels.update(canonical_json([{"file_name": rel, "text": rec["text"]}, {}]).encode())
             labels.update(b"\n")
             files.append((rel, digest, size))
             report.checked_files += 1
-            p = Path(root) / rel
+            report.hashed_files += 1
+            p = root / rel
             if not p.is_file():
                 report.missing.append(rel)
             elif p.stat().st_size != size or sha256_file(p) != digest:
                 report.changed.append(rel)
     report.actual_id = content_id(files, labels.hexdigest())
+    try:
+        info = json.loads((own / DATASET_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    stats = (record if record is not None else info).get("statistics") or {}
+    folder = _import_folder(own / FOLDER_JSON, stats.get(SEAL), report)
+    source = ((info.get("spec") or {}).get("imported") or {}) if isinstance(info, dict) else {}
+    layout = folder.get("layout") if folder else source.get("layout")
+    _check_import_labels(root, str(info.get("kind", "")), layout, folder, texts, report)
+    if folder:
+        known = set(texts) | set(folder["label_files"]) | set(folder["other_files"])
+        for rel, digest in sorted(folder["other_files"].items()):
+            report.own_files += 1
+            if not (root / rel).is_file():
+                report.missing.append(rel)
+            elif sha256_file(root / rel) != digest:
+                report.changed.append(f"{rel} (beside the samples: edited since the import)")
+        from synth.engine.importer import folder_files
+
+        report.extra += [rel for rel in folder_files(root) if rel not in known]
     return report
+
+
+def _import_folder(path: Path, seal: str | None, report: VerifyReport) -> dict[str, Any] | None:
+    """The import's ``folder.json`` when the record seals it; None (with a note) for an import
+    recorded before it existed."""
+    if seal is None:
+        report.notes.append(
+            "the label files and the files beside the samples were not recorded when this "
+            "dataset was imported (an older synth): the labels are read again, stray files are "
+            "not checked"
+        )
+        return None
+    try:
+        data = path.read_bytes()
+        folder = json.loads(data)
+        if not all(isinstance(folder.get(k), dict) for k in ("label_files", "other_files")):
+            raise ValueError
+    except OSError:
+        report.problems.append(f"{path}: missing (the import's record of the folder)")
+        return None
+    except (ValueError, AttributeError):
+        report.problems.append(f"{path}: not the record written at import")
+        return None
+    if sha256_bytes(data) != seal:
+        report.problems.append(f"{path}: edited since the import (not the catalog's seal)")
+    return folder
+
+
+def _check_import_labels(
+    root: Path,
+    kind: str,
+    layout: str | None,
+    folder: dict[str, Any] | None,
+    texts: dict[str, str],
+    report: VerifyReport,
+) -> None:
+    """Each label file hashes as at import (one line per file), and the labels read again from
+    the folder are the ones imported (the content id's labels)."""
+    from synth.engine.importer import read_labelled_from, read_recorded
+
+    named: set[str] = set()
+    for rel, digest in sorted(((folder or {}).get("label_files") or {}).items()):
+        report.own_files += 1
+        p = root / rel
+        if not p.is_file():
+            report.missing.append(rel)
+            named.add(rel)
+        elif sha256_file(p) != digest:
+            report.changed.append(f"{rel} (labels: edited since the import)")
+            named.add(rel)
+    try:
+        if folder is not None and layout:
+            items = read_recorded(root, kind, layout, folder.get("manifest"))
+        else:
+            _layout, _root, items, _manifest = read_labelled_from(root, kind)
+    except SynthError as err:
+        if not named:
+            report.problems.append(f"labels cannot be read again: {err}")
+        return
+    now = {i.relpath: i.text for i in items}
+    differ = sorted(set(now) ^ set(texts) | {r for r in now if r in texts and now[r] != texts[r]})
+    if differ and not named:
+        where = folder.get("manifest") if folder else None
+        report.changed.append(
+            f"{where or 'labels'} (labels of {len(differ)} sample(s) differ from the import's, "
+            f"first {differ[0]})"
+        )

@@ -31,6 +31,7 @@ DATASET_JSON = "dataset.json"
 FILES_INDEX = "files.tsv"  # in __synth__/: the sorted file manifest, "relpath<TAB>sha256<TAB>size"
 INDEX_JSON = "index.json"  # in __synth__/: hashes and recipes.jsonl offsets for quick checks
 INDEX_VERSION = 1
+PLAN_JSON = "plan.json"  # in __synth__/: the build plan (written again by a rerun)
 CARD = "README.md"
 SEAL = "index_sha256"
 """The key, in the dataset's statistics, of the hash of ``__synth__/index.json`` once the card is
@@ -342,8 +343,23 @@ def assemble(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **((extra(stats) if callable(extra) else extra) or {}),
     }
+    earlier = _earlier_info(out)
+    if earlier.get("id") == dataset_id:
+        # A rerun of a complete build: the catalog keeps the first registration (no second
+        # record), so the folder keeps describing it; only the run's own facts are new.
+        for key in ("trigger", "created"):
+            if key in earlier:
+                info[key] = earlier[key]
     write_dataset_json(out, info)
     return Assembled(dataset_id, out, count, statistics, info)
+
+
+def _earlier_info(out: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((out / DATASET_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def write_dataset_json(out: Path, info: dict[str, Any]) -> None:
@@ -360,18 +376,20 @@ def dataset_json_sha256(info: dict[str, Any]) -> str:
 
 def unsealed_internal(rel: str) -> bool:
     """Files under ``__synth__/`` the seal does not hash, being checked otherwise: the file index
-    and the shard manifests (the content id and the label hashes cover them) and the index."""
+    and the shard manifests (the content id and the label hashes cover them), the index, and
+    the plan (which a rerun writes again with its own trigger; verify checks that it gives the
+    dataset's fingerprint)."""
     head = f"{INTERNAL_DIR}/"
     name = rel[len(head) :]
-    return name in (INDEX_JSON, FILES_INDEX) or (
+    return name in (INDEX_JSON, FILES_INDEX, PLAN_JSON) or (
         name.startswith("shards/") and name.endswith(".jsonl") and name.count("/") == 1
     )
 
 
 def own_files(out: Path) -> list[str]:
     """The folder's own files the seal hashes: the card (``README.md``) and every file under
-    ``__synth__/`` but ``unsealed_internal`` ones (the card's pictures, the shard statistics, the
-    plan, and whatever a kind writes there). Hidden files (temporary ones) are left out."""
+    ``__synth__/`` but ``unsealed_internal`` ones (the card's pictures, the shard statistics,
+    and whatever a kind writes there). Hidden files (temporary ones) are left out."""
     found = [CARD] if (out / CARD).is_file() else []
     return found + [rel for rel in internal_files(out) if not unsealed_internal(rel)]
 
@@ -395,7 +413,10 @@ def seal_folder(out: Path, info: dict[str, Any]) -> str:
     The card holds the dataset's id, so it can only be hashed after the content id is known; the
     seal is the catalog's, so an edited index cannot vouch for an edited card."""
     index_path = out / INTERNAL_DIR / INDEX_JSON
-    index = json.loads(index_path.read_text(encoding="utf-8"))
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # a card written outside an assembly
+        index = {}
     index["sealed"] = {rel: sha256_file(out / rel) for rel in own_files(out)}
     index["dataset_json_sha256"] = dataset_json_sha256(info)
     data = (json.dumps(index) + "\n").encode()

@@ -27,6 +27,7 @@ from synth.engine.assemble import (
     INDEX_JSON,
     INDEX_VERSION,
     METADATA,
+    PLAN_JSON,
     RECIPES,
     SEAL,
     SortedFiles,
@@ -524,6 +525,16 @@ def verify_dataset(
     return report
 
 
+def _plan_fingerprint(path: Path) -> str | None:
+    """The fingerprint the plan at ``path`` gives (None when it is not a plan)."""
+    from synth.engine.plan import BuildPlan
+
+    try:
+        return BuildPlan.from_json(json.loads(path.read_text(encoding="utf-8"))).fingerprint
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def _verify_full(
     path: str | Path, expected_id: str, samples: int, seed: int | None
 ) -> VerifyReport:
@@ -576,7 +587,13 @@ def check_sealed(root: Path, info: dict[str, Any], seal: str | None, report: Ver
     report.own_files += 1
     if dataset_json_sha256(info) != index.get("dataset_json_sha256"):
         report.changed.append(f"{DATASET_JSON} (edited since the build)")
-    known = set(sealed) | {index_rel, f"{INTERNAL_DIR}/{FILES_INDEX}"}
+    plan_rel = f"{INTERNAL_DIR}/{PLAN_JSON}"
+    report.own_files += 1
+    if not (root / plan_rel).is_file():
+        report.missing.append(plan_rel)
+    elif _plan_fingerprint(root / plan_rel) != info.get("fingerprint"):
+        report.changed.append(f"{plan_rel} (edited since the build: not the dataset's plan)")
+    known = set(sealed) | {index_rel, f"{INTERNAL_DIR}/{FILES_INDEX}", plan_rel}
     known |= {f"{INTERNAL_DIR}/shards/{s['number']:05d}.jsonl" for s in info["shards"]}
     report.extra += [rel for rel in internal_files(root) if rel not in known]
 

@@ -54,14 +54,13 @@ def test_an_intact_folder_passes_with_every_own_file_hashed(built, quick):
     index = json.loads((root / "__synth__" / "index.json").read_bytes())
     assert sorted(index["sealed"]) == [
         "README.md",
-        "__synth__/plan.json",
         "__synth__/preview.jpg",
         "__synth__/shards/00000.stats.json",
         "__synth__/shards/00001.stats.json",
     ]
     # the catalog keeps the seal: the hash of the index as it lies in the folder
     assert record["statistics"][SEAL] == sha256_bytes((root / "__synth__/index.json").read_bytes())
-    assert report.own_files == len(index["sealed"]) + 1  # and dataset.json
+    assert report.own_files == len(index["sealed"]) + 2  # and dataset.json, plan.json
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -129,9 +128,30 @@ def test_an_edited_dataset_json_or_index_is_named(built):
 
 def test_a_rebuild_in_the_same_folder_keeps_the_seal(tmp_path):
     first = _build(tmp_path)
-    again = _build(tmp_path)  # an idempotent rerun: reassembles and rewrites the card
-    assert again["id"] == first["id"]
+    catalog = open_catalog(tmp_path)
+    try:  # an idempotent rerun by another trigger: reassembles and rewrites the card
+        plan, gen = prepare(
+            "ocr", SPEC, seed=2, count=8, name="s", home=tmp_path, trigger={"type": "schedule"}
+        )
+        again = build(plan, gen, catalog).record.to_json()
+    finally:
+        catalog.close()
+    assert again == first  # the catalog keeps the first registration
+    info = json.loads((Path(first["path"]) / "dataset.json").read_text())
+    assert info["trigger"] == {"type": "manual"}  # and the folder keeps describing it
     assert verify_dataset(first["path"], first["id"], samples=2, record=first).ok
+
+
+def test_an_edited_plan_is_named(built):
+    root, record = built
+    path = root / "__synth__" / "plan.json"
+    plan = json.loads(path.read_text())
+    plan["seed"] += 1
+    path.write_text(json.dumps(plan))
+    report = _verify(root, record, quick=True)
+    assert report.changed == [
+        "__synth__/plan.json (edited since the build: not the dataset's plan)"
+    ]
 
 
 def test_a_folder_assembled_before_the_seal_passes_with_a_note(built):

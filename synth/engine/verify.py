@@ -397,9 +397,15 @@ def verify_quick(
 ) -> VerifyReport:
     """The sampled check, in about a second on 100,000 samples: the file index written at
     assembly must give the catalog's content id; every file must exist with its recorded size;
-    ``metadata.jsonl`` must hash as recorded; ``samples`` random samples have their files hashed
-    and are re-rendered from their recipes; recorded inputs are rehashed. A folder without the
-    index (built by an older synth) gets the full check instead."""
+    ``metadata.jsonl``, ``recipes.jsonl`` and the derived files must hash as recorded; a file
+    that is not the dataset's is named; ``samples`` random samples have their files hashed and
+    are re-rendered from their recipes; recorded inputs are rehashed (``verify_dataset`` adds
+    the card and the other sealed files, hashed in full in both checks).
+
+    What it skips: the hashes of the samples not drawn (their sizes are checked), and reading
+    the shard manifests (the content id is recomputed from the file index, which the full check
+    rebuilds from the manifests, and the manifests' recipes are not compared with the recorded
+    ones). A folder without the index (built by an older synth) gets the full check instead."""
     root = Path(path)
     report = VerifyReport(expected_id, mode="quick")
     info = _read_info(root, report)

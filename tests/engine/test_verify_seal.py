@@ -93,12 +93,14 @@ def test_a_stray_file_anywhere_is_named_unexpected(built, quick):
     (root / "__synth__" / "shards" / "00007.jsonl").write_text("{}\n")
     (root / "more").mkdir()
     (root / "more" / "x.jpg").write_bytes(b"x")
+    (root / "shard-00000" / "copy.jpg").write_bytes(b"x")
     report = _verify(root, record, quick)
     assert not report.ok
     assert sorted(report.extra) == [
         "__synth__/notes.txt",
         "__synth__/shards/00007.jsonl",
         "more/x.jpg",
+        "shard-00000/copy.jpg",
     ]
     assert report.changed == report.missing == []
 

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synth.engine.plan import BuildPlan, Shard
+from synth.engine.plan import INTERNAL_DIR, BuildPlan, Shard
 from synth.engine.shard import shard_manifest_path, shard_stats_path
 from synth.engine.stats import Stats
 from synth.errors import SynthError
-from synth.hashing import canonical_json
+from synth.hashing import canonical_json, sha256_bytes, sha256_file, sha256_json
 
 METADATA = "metadata.jsonl"
 RECIPES = "recipes.jsonl"
@@ -31,6 +31,14 @@ DATASET_JSON = "dataset.json"
 FILES_INDEX = "files.tsv"  # in __synth__/: the sorted file manifest, "relpath<TAB>sha256<TAB>size"
 INDEX_JSON = "index.json"  # in __synth__/: hashes and recipes.jsonl offsets for quick checks
 INDEX_VERSION = 1
+PLAN_JSON = "plan.json"  # in __synth__/: the build plan (written again by a rerun)
+CARD = "README.md"
+SEAL = "index_sha256"
+"""The key, in the dataset's statistics, of the hash of ``__synth__/index.json`` once the card is
+written (``seal_folder``): the catalog keeps it, so verify trusts the hashes the index records."""
+UNSEALED = ("statistics", "created", "run")
+"""``dataset.json`` keys the seal leaves out: the statistics hold the seal itself (and the
+catalog holds them); when and how the last run went changes with an idempotent rerun."""
 
 
 class IncompleteBuild(SynthError):
@@ -302,6 +310,9 @@ def assemble(
     tmp.write_text(json.dumps(index_info) + "\n", encoding="utf-8")
     os.replace(tmp, internal / INDEX_JSON)
     statistics = stats.summary()
+    if plan.renderer_version is not None:
+        # Also here, not only at the top level: the catalog keeps the statistics.
+        statistics["renderer_version"] = plan.renderer_version
     info = {
         "id": dataset_id,
         "fingerprint": plan.fingerprint,
@@ -312,6 +323,9 @@ def assemble(
         "shard_size": plan.shard_size,
         "spec": plan.spec,
         "code_version": plan.code_version,
+        **(
+            {"renderer_version": plan.renderer_version} if plan.renderer_version is not None else {}
+        ),
         "libraries": plan.libraries,
         "inputs": used_inputs(plan.inputs, stats),
         "licences": sorted({i["licence"] for i in used_inputs(plan.inputs, stats)}),
@@ -329,10 +343,90 @@ def assemble(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **((extra(stats) if callable(extra) else extra) or {}),
     }
+    earlier = _earlier_info(out)
+    if earlier.get("id") == dataset_id:
+        # A rerun of a complete build: the catalog keeps the first registration (no second
+        # record), so the folder keeps describing it; only the run's own facts are new.
+        for key in ("trigger", "created"):
+            if key in earlier:
+                info[key] = earlier[key]
+    write_dataset_json(out, info)
+    return Assembled(dataset_id, out, count, statistics, info)
+
+
+def _earlier_info(out: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((out / DATASET_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def write_dataset_json(out: Path, info: dict[str, Any]) -> None:
     tmp = out / f".{DATASET_JSON}.tmp"
     tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, out / DATASET_JSON)
-    return Assembled(dataset_id, out, count, statistics, info)
+
+
+def dataset_json_sha256(info: dict[str, Any]) -> str:
+    """The hash the seal records of ``dataset.json``: its content without the ``UNSEALED`` keys,
+    as canonical JSON (so a rewrite with other indentation is not a change)."""
+    return sha256_json({k: v for k, v in info.items() if k not in UNSEALED})
+
+
+def unsealed_internal(rel: str) -> bool:
+    """Files under ``__synth__/`` the seal does not hash, being checked otherwise: the file index
+    and the shard manifests (the content id and the label hashes cover them), the index, and
+    the plan (which a rerun writes again with its own trigger; verify checks that it gives the
+    dataset's fingerprint)."""
+    head = f"{INTERNAL_DIR}/"
+    name = rel[len(head) :]
+    return name in (INDEX_JSON, FILES_INDEX, PLAN_JSON) or (
+        name.startswith("shards/") and name.endswith(".jsonl") and name.count("/") == 1
+    )
+
+
+def own_files(out: Path) -> list[str]:
+    """The folder's own files the seal hashes: the card (``README.md``) and every file under
+    ``__synth__/`` but ``unsealed_internal`` ones (the card's pictures, the shard statistics,
+    and whatever a kind writes there). Hidden files (temporary ones) are left out."""
+    found = [CARD] if (out / CARD).is_file() else []
+    return found + [rel for rel in internal_files(out) if not unsealed_internal(rel)]
+
+
+def internal_files(out: Path) -> list[str]:
+    """Every file under ``__synth__/`` (relative to the folder, sorted), hidden ones left out."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(out / INTERNAL_DIR):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(out).as_posix()
+        found += [f"{rel_dir}/{n}" for n in sorted(filenames) if not n.startswith(".")]
+    return found
+
+
+def seal_folder(out: Path, info: dict[str, Any]) -> str:
+    """Record, once the card is written, the hash of every file of the folder the content id does
+    not cover: ``own_files`` and ``dataset.json`` (``dataset_json_sha256``) go into
+    ``__synth__/index.json``, whose own hash goes into ``info["statistics"]`` (key ``SEAL``, and
+    ``dataset.json`` is written again with it) for the catalog to keep. Returns that hash.
+
+    The card holds the dataset's id, so it can only be hashed after the content id is known; the
+    seal is the catalog's, so an edited index cannot vouch for an edited card."""
+    index_path = out / INTERNAL_DIR / INDEX_JSON
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:  # a card written outside an assembly
+        index = {}
+    index["sealed"] = {rel: sha256_file(out / rel) for rel in own_files(out)}
+    index["dataset_json_sha256"] = dataset_json_sha256(info)
+    data = (json.dumps(index) + "\n").encode()
+    tmp = index_path.with_name(f".{INDEX_JSON}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, index_path)
+    digest = sha256_bytes(data)
+    info["statistics"][SEAL] = digest
+    write_dataset_json(out, info)
+    return digest
 
 
 def iter_records(path: Path) -> Any:

@@ -67,6 +67,7 @@ def prepare(
         inputs=[i.to_json() for i in gen.inputs()],
         parent=parent,
         trigger=trigger or {"type": "manual"},
+        renderer_version=getattr(gen, "renderer_version", None),
     )
     return plan, gen
 

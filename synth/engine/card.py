@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from synth.engine.assemble import seal_folder
 from synth.engine.plan import INTERNAL_DIR
 
 _TASK = {"ocr": "image-to-text", "speech": "automatic-speech-recognition"}
@@ -27,7 +28,12 @@ def write_card(
     """Write ``README.md`` in the dataset folder; ``previews`` are (relative path, caption),
     and consecutive captions ``"<group>: <label>"`` (contact sheets per script, per background
     kind) go under one ``By <group>`` heading; ``notes`` are the kind's own paragraphs on its
-    files (the generator's ``card_notes``)."""
+    files (the generator's ``card_notes``).
+
+    Then seals the folder (``seal_folder``): the card, its pictures and every other file the
+    assembly wrote are hashed, and the hash of that record goes into ``info["statistics"]``,
+    which the catalog keeps. Write every picture before calling this: a file added under
+    ``__synth__/`` afterwards is one ``verify`` calls unexpected."""
     kind = info["kind"]
     stats = info["statistics"]
     lines = [
@@ -108,6 +114,7 @@ def write_card(
     tmp = out_dir / f".README.md.tmp-{os.getpid()}"
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, path)
+    seal_folder(out_dir, info)
     return path
 
 

@@ -37,14 +37,50 @@ def parent_ref(record: DatasetRecord) -> dict[str, Any]:
 
 
 def check_parent_folder(record: DatasetRecord) -> dict[str, Any]:
-    """The parent's ``dataset.json``; errors name the folder when it is gone or incomplete."""
+    """The parent's ``dataset.json``; errors name the folder when it is gone or incomplete, the
+    file and key when a value has the wrong shape, and the dataset when it was imported (its
+    samples were not rendered by synth: there is nothing to continue)."""
+    if record.trigger.get("type") == "import" or record.code_version == "import":
+        raise SynthError(
+            f"{record.id[:12]}: imported datasets cannot be expanded (its samples were not made "
+            f"by synth); draw from it instead, e.g. `synth speech --clean {record.id[:12]}` or "
+            f"`synth ocr --texts-from {record.id[:12]}`"
+        )
     path = Path(record.path) / DATASET_JSON
     if not path.is_file():
         raise SynthError(f"{record.path}: the parent dataset's folder is missing or incomplete")
-    info = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:
+        raise SynthError(f"{path}: cannot be read as JSON ({err})") from None
+    from synth.engine.verify import info_shape_problems
+
+    problems = info_shape_problems(info, path)
+    if problems:
+        raise SynthError(problems[0])
     if info.get("id") != record.id:
         raise SynthError(f"{record.path}: dataset.json does not belong to {record.id[:12]}")
     return info
+
+
+def check_same_renderer(record: DatasetRecord, info: dict[str, Any], current: int | None) -> None:
+    """An expansion renders its new samples with this code's renderer: one that renders
+    differently from the parent's would put two renderings in one dataset. A parent recording
+    no version (built before versions were recorded) counts as v0, known to equal none."""
+    from synth.engine.verify import built_renderer_version
+
+    if current is None:
+        return
+    built = built_renderer_version(info)
+    recorded = record.statistics.get("renderer_version")
+    if isinstance(recorded, int) and recorded != built:
+        built = recorded  # the catalog's word over the folder's
+    if built != current:
+        raise SynthError(
+            f"{record.id[:12]}: built by {record.kind} renderer v{built}, this code renders "
+            f"v{current}; expanding would mix both renderings in one dataset: build a new "
+            "dataset instead"
+        )
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -127,6 +163,7 @@ def prepare_expansion(
         parent=parent,
     )
     info = check_parent_folder(record)
+    check_same_renderer(record, info, plan.renderer_version)
     check_inputs_unchanged(info, plan.inputs)
     if config:
         check_relocated_inputs(info, plan.inputs, planned_inputs(record.path))

@@ -4,6 +4,8 @@ Layouts: a Hugging Face imagefolder/audiofolder (``metadata.jsonl`` or ``metadat
 ``file_name`` and a text column), a NeMo manifest (speech), or files with same-named ``.txt``
 labels. Nothing in the user's folder is written: the file manifest and labels go to
 ``<data root>/imports/<id>/``. Paths that point outside the dataset's folder are refused.
+``folder.json`` there records the label files' hashes and every other file the folder holds,
+for ``verify``; its hash is in the record's statistics.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
-from synth.errors import AssetError, SynthError
-from synth.hashing import canonical_json, content_id, sha256_file, sha256_json
+from synth.errors import AssetError, NotFound, SynthError
+from synth.hashing import canonical_json, content_id, sha256_bytes, sha256_file, sha256_json
 
 TEXT_COLUMNS = ("text", "transcription", "transcript", "sentence", "label")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -105,10 +107,17 @@ def _read_pairs(root: Path, suffixes: set[str]) -> list[Item]:
 
 def read_labelled(path: str | Path, kind: str) -> tuple[str, Path, list[Item]]:
     """The layout, the root folder and the labelled items of the dataset at ``path``."""
+    layout, root, items, _manifest = read_labelled_from(path, kind)
+    return layout, root, items
+
+
+def read_labelled_from(path: str | Path, kind: str) -> tuple[str, Path, list[Item], Path | None]:
+    """``read_labelled`` and the label manifest read (None for ``.txt`` pairs)."""
     if kind not in SUFFIXES:
         raise SynthError(f"--kind: expected ocr or speech, got '{kind}'")
     p = Path(path).expanduser().resolve()
     if p.is_file():
+        manifest: Path | None = p
         if p.name in ("metadata.jsonl", "metadata.csv"):
             layout, root, items = "metadata", p.parent, _read_metadata(p)
         elif p.suffix in (".json", ".jsonl") and kind == "speech":
@@ -119,11 +128,12 @@ def read_labelled(path: str | Path, kind: str) -> tuple[str, Path, list[Item]]:
         meta = [p / n for n in ("metadata.jsonl", "metadata.csv") if (p / n).is_file()]
         nemo = [m for m in sorted(p.glob("*.json*")) if kind == "speech" and _is_nemo(m)]
         if meta:
-            layout, root, items = "metadata", p, _read_metadata(meta[0])
+            layout, root, items, manifest = "metadata", p, _read_metadata(meta[0]), meta[0]
         elif nemo:
-            layout, root, items = "nemo", p, _read_nemo(nemo[0])
+            layout, root, items, manifest = "nemo", p, _read_nemo(nemo[0]), nemo[0]
         else:
             layout, root, items = "text_pairs", p, _read_pairs(p, SUFFIXES[kind])
+            manifest = None
     else:
         raise AssetError(p, "dataset to import not found")
     if not items:
@@ -131,7 +141,62 @@ def read_labelled(path: str | Path, kind: str) -> tuple[str, Path, list[Item]]:
     wrong = [i.relpath for i in items if Path(i.relpath).suffix.lower() not in SUFFIXES[kind]]
     if wrong:
         raise AssetError(root / wrong[0], f"not a {kind} sample file (by extension)")
-    return layout, root, items
+    return layout, root, items, manifest
+
+
+def read_recorded(root: Path, kind: str, layout: str, manifest: str | None) -> list[Item]:
+    """The labelled items of an imported folder read again as they were at import: the same
+    layout from the same manifest (relative to ``root``)."""
+    if layout == "text_pairs":
+        return _read_pairs(root, SUFFIXES[kind])
+    if manifest is None:
+        raise SynthError(f"{root}: the import recorded no label manifest")
+    path = root / manifest
+    if not path.is_file():
+        raise AssetError(path, "the label manifest read at import is missing")
+    return _read_nemo(path) if layout == "nemo" else _read_metadata(path)
+
+
+FOLDER_JSON = "folder.json"  # in the import's own folder: the files beside the samples
+FOLDER_VERSION = 1
+
+
+def folder_files(root: Path) -> list[str]:
+    """Every file under ``root`` (relative, POSIX, sorted); hidden files and folders left out,
+    as loaders leave them."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        found += [prefix + n for n in sorted(filenames) if not n.startswith(".")]
+    return found
+
+
+def label_files(root: Path, layout: str, manifest: Path | None, items: list[Item]) -> list[str]:
+    """The files the labels were read from: the manifest, or each sample's ``.txt``."""
+    if layout == "text_pairs":
+        return sorted(Path(i.relpath).with_suffix(".txt").as_posix() for i in items)
+    return [manifest.relative_to(root).as_posix()] if manifest is not None else []
+
+
+def folder_record(
+    root: Path, layout: str, manifest: Path | None, items: list[Item], samples: set[str]
+) -> dict[str, Any]:
+    """What ``verify`` checks beside the samples: the label files' hashes, and every other file
+    the folder held at import (a README, a licence) with its hash, so that a changed label file
+    or a file added since is named."""
+    labels = label_files(root, layout, manifest, items)
+    known = samples | set(labels)
+    return {
+        "version": FOLDER_VERSION,
+        "layout": layout,
+        "manifest": labels[0] if manifest is not None else None,
+        "label_files": {rel: sha256_file(root / rel) for rel in labels},
+        "other_files": {
+            rel: sha256_file(root / rel) for rel in folder_files(root) if rel not in known
+        },
+    }
 
 
 def _is_nemo(path: Path) -> bool:
@@ -161,7 +226,7 @@ def import_dataset(
     The content id is computed exactly as for a synthetic dataset, so the same files and labels
     give the same id however they are laid out on disk.
     """
-    layout, root, items = read_labelled(path, kind)
+    layout, root, items, manifest = read_labelled_from(path, kind)
     files: list[tuple[str, str, int]] = []
     labels = hashlib.sha256()
     for item in items:
@@ -186,6 +251,13 @@ def import_dataset(
     with open(out / "texts.txt", "w", encoding="utf-8") as f:
         for item in items:
             f.write(" ".join(item.text.split()) + "\n")
+    try:  # imported before: the first import's record (and its seal of folder.json) stands
+        return catalog.get(dataset_id), False
+    except NotFound:
+        pass
+    folder = folder_record(root, layout, manifest, items, {rel for rel, _, _ in files})
+    folder_bytes = (json.dumps(folder, indent=2, ensure_ascii=False) + "\n").encode()
+    (out / FOLDER_JSON).write_bytes(folder_bytes)
     source = {
         "layout": layout,
         "path": str(root),
@@ -206,6 +278,8 @@ def import_dataset(
             "counts": {"layout": {layout: len(items)}},
             "numbers": {},
             "rejections": {},
+            # The seal of folder.json (see synth.engine.assemble.SEAL), kept by the catalog.
+            "index_sha256": sha256_bytes(folder_bytes),
         },
         "trigger": {"type": "import", "source": str(root)},
         "run": {},

@@ -52,6 +52,7 @@ class BuildPlan:
     libraries: dict[str, str] = field(default_factory=library_versions)
     parent: dict[str, Any] | None = None  # {"id", "path", "count"} of the dataset being expanded
     trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
+    renderer_version: int | None = None  # the kind's RENDERER_VERSION (None: a kind without one)
 
     @property
     def parent_count(self) -> int:
@@ -60,7 +61,8 @@ class BuildPlan:
     @cached_property
     def fingerprint(self) -> str:
         """Hash of all that fixes the bytes: kind, spec, seed, count, shard size, input hashes,
-        code and library versions, and the parent's content id. Known before building."""
+        code, library and renderer versions, and the parent's content id. Known before
+        building."""
         return sha256_json(
             {
                 "kind": self.kind,
@@ -72,6 +74,13 @@ class BuildPlan:
                 "code_version": self.code_version,
                 "libraries": self.libraries,
                 "parent": self.parent["id"] if self.parent else None,
+                # Same spec, seed and inputs rendered another way must not share a folder or
+                # resume into one; a kind without a renderer version keeps its fingerprint.
+                **(
+                    {"renderer_version": self.renderer_version}
+                    if self.renderer_version is not None
+                    else {}
+                ),
             }
         )
 

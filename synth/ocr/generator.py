@@ -52,6 +52,11 @@ from synth.version import library_versions
 
 _EXT = {"jpeg": ".jpg", "png": ".png"}
 
+RENDERER_VERSION: int = 1
+"""The OCR rendering's version, recorded in every recipe and in the dataset record. Bump it
+with any change that renders a recipe to other bytes: verify then skips the re-render of older
+datasets instead of calling them changed, and expand refuses to mix both renderings."""
+
 
 def _r(x: float, nd: int = 4) -> float:
     return round(float(x), nd)
@@ -66,6 +71,7 @@ class Composed:
 
 class OcrGenerator:
     kind = "ocr"
+    renderer_version = RENDERER_VERSION
 
     def __init__(self, spec: dict[str, Any] | OcrSpec) -> None:
         self.spec = spec if isinstance(spec, OcrSpec) else OcrSpec.model_validate(spec)
@@ -284,6 +290,7 @@ class OcrGenerator:
 
         return {
             "index": index,
+            "renderer_version": RENDERER_VERSION,
             "text": text,
             "text_source": drawn.source,
             "font": {"id": font.id, "sha256": font.sha256},

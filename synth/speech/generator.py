@@ -42,6 +42,12 @@ from synth.speech.pools import CLEAN_PROBLEMS, SpeechPools
 from synth.speech.spec import SpeechSpec
 
 TARGET_DIR = "__target__"
+
+RENDERER_VERSION: int = 1
+"""The mixing's version, recorded in every recipe and in the dataset record. Bump it with any
+change that renders a recipe to other bytes (a loop crossfade, a resampler): verify then skips
+the re-render of older datasets instead of calling them changed, and expand refuses to mix both
+renderings."""
 NOISE_DIR = "__noise__"
 
 
@@ -86,6 +92,7 @@ class SpeechGenerator:
     """Builds noisy-speech samples from a ``SpeechSpec`` (given as a dict or a spec)."""
 
     kind: ClassVar[str] = "speech"
+    renderer_version: ClassVar[int] = RENDERER_VERSION
 
     def __init__(self, spec: dict[str, Any] | SpeechSpec) -> None:
         self.spec = (
@@ -201,6 +208,7 @@ class SpeechGenerator:
         item = self.pools.clean_for(params.clean_id, params.clean_sha256)
         recipe = params.to_json()
         recipe["clean"] |= {"text": item.text, "speaker": item.speaker}
+        recipe["renderer_version"] = RENDERER_VERSION
         return recipe
 
     def render(self, recipe: dict[str, Any], stem: str) -> Rendered:

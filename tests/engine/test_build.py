@@ -184,7 +184,8 @@ def test_verify_names_a_lineage_field_edited_in_dataset_json(tmp_path, edit, nam
     assert f"dataset.json: {named} differ from the catalog's record (edited since the build?)" in (
         report.problems
     )
-    assert report.missing == report.changed == []  # the samples themselves are intact
+    assert report.missing == []  # the samples themselves are intact; the file is named
+    assert report.changed == ["dataset.json (edited since the build)"]
 
 
 def test_verify_catches_an_edited_label(tmp_path):

@@ -350,6 +350,9 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
     skipped = list(info.get("skipped_inputs") or [])
     for item in skipped:
         print(f"synth: warning: skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    input_warnings = list(info.get("input_warnings") or [])
+    for line in input_warnings:
+        print(f"synth: warning: {line}", file=sys.stderr)
     statistics = info.get("statistics") or rec["statistics"]
     obj = {
         "id": rec["id"],
@@ -363,6 +366,7 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
         "skipped_shards": result["skipped_shards"],
         "rejections": statistics.get("rejections", {}),
         "skipped_inputs": skipped,
+        "input_warnings": input_warnings,
     }
     state = "registered" if result["created"] else "already registered"
     if built["fingerprint"] != rec["fingerprint"]:

@@ -142,14 +142,19 @@ def finish(
     if emitter is not None:
         run["openlineage_run_id"] = emitter.run_id
 
+    input_warnings = getattr(gen, "input_warnings", None)
+
     def extra(stats: Stats) -> dict[str, Any]:
         # The optional hook takes the build's rejection counts (files found unusable only
         # while rendering are listed from them); a hook without parameters is called bare.
-        if skipped_inputs is None:
-            return {"skipped_inputs": []}
-        if inspect.signature(skipped_inputs).parameters:
-            return {"skipped_inputs": skipped_inputs(dict(stats.rejections))}
-        return {"skipped_inputs": skipped_inputs()}
+        out: dict[str, Any] = {"skipped_inputs": []}
+        if skipped_inputs is not None and inspect.signature(skipped_inputs).parameters:
+            out["skipped_inputs"] = skipped_inputs(dict(stats.rejections))
+        elif skipped_inputs is not None:
+            out["skipped_inputs"] = skipped_inputs()
+        if input_warnings is not None:  # lines on inputs used as they are, e.g. upsampled audio
+            out["input_warnings"] = input_warnings(stats.to_json()["counts"])
+        return out
 
     assembled = assemble(plan, run, extra=extra)
     previews: list[tuple[str, str]] = []

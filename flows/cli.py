@@ -423,6 +423,8 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides["with_targets"] = True
     if args.kaldi:
         overrides["kaldi"] = True
+    if args.lhotse:
+        overrides["lhotse"] = True
     return deep_merge(config, overrides)
 
 
@@ -852,7 +854,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--kaldi",
         action="store_true",
-        help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk)",
+        help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk, ...)",
+    )
+    sp.add_argument(
+        "--lhotse",
+        action="store_true",
+        help="also write Lhotse manifests (recordings, supervisions, cuts .jsonl.gz)",
     )
     sp.add_argument(
         "--with-targets",

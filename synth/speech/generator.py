@@ -8,8 +8,9 @@ name starts with ``__`` when it lists data files, so the extra files do not beco
 ``target_file_name`` and ``noise_file_name`` columns of ``metadata.jsonl`` point at them (recent
 ``datasets`` versions load them as the audio columns ``target`` and ``noise``).
 
-Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, and the
-Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set (see ``synth.speech.manifests``).
+Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, the
+Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set, and the Lhotse manifests when
+``spec.lhotse`` is set (see ``synth.speech.manifests``).
 Card pictures (``preview``): ``__synth__/preview.jpg`` (spectrograms of the first mixes) and
 ``__synth__/snr_histogram.png`` (achieved SNR of every mix).
 """
@@ -34,6 +35,7 @@ from synth.errors import ConfigError, TooManyRejections
 from synth.hashing import sha256_json
 from synth.speech.audio_io import encode_pcm16
 from synth.speech.corpus import file_sha256
+from synth.speech.lhotse_manifests import CUTS, RECORDINGS, SUPERVISIONS
 from synth.speech.manifests import KALDI_DIR, NEMO_MANIFEST, write_nemo_and_kaldi
 from synth.speech.mix import render_mix, sample_mix
 from synth.speech.noise import NOISE_VERSION, PROCEDURAL_KINDS
@@ -335,14 +337,28 @@ class SpeechGenerator:
             )
         files = f"`{NEMO_MANIFEST}` is a NeMo manifest of the same mixes"
         if spec.kaldi:
-            files += f"; `{KALDI_DIR}/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`)"
-        return [*notes, files + "."]
+            files += (
+                f"; `{KALDI_DIR}/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`, "
+                "`spk2utt`, `utt2dur`, `reco2dur`) whose `wav.scp` paths are relative to this "
+                "folder: run Kaldi from here"
+            )
+        if spec.lhotse:
+            files += (
+                f"; `{RECORDINGS}`, `{SUPERVISIONS}` and `{CUTS}` are Lhotse manifests "
+                "(`lhotse.load_manifest`) with paths relative to this folder: load them from "
+                "here or add the folder with `CutSet.with_recording_path_prefix`"
+            )
+        notes.append(files + ". Every path in them is relative to this folder, so it can be moved.")
+        return notes
 
     def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[Path]:
-        """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory (see
-        ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once; returns
-        the paths written."""
-        return write_nemo_and_kaldi(Path(out_dir), rows, kaldi=self.spec.kaldi)
+        """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory, with
+        ``spec.lhotse`` the Lhotse manifests (see ``synth.speech.manifests``) from the
+        ``metadata.jsonl`` rows, streamed once; returns the paths written."""
+        spec = self.spec
+        return write_nemo_and_kaldi(
+            Path(out_dir), rows, kaldi=spec.kaldi, lhotse=spec.lhotse, rate_hz=spec.sample_rate_hz
+        )
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         """Per-sample statistics: kinds and flags as strings (counted), levels as numbers."""

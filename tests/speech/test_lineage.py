@@ -64,7 +64,7 @@ def test_clean_from_a_catalog_dataset_records_it_and_carries_its_licences(run_sy
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_verify_names_an_edited_recipe_and_edited_or_deleted_derived_files(tmp_path, quick):
-    spec = build_speech_spec({"kaldi": True}).model_dump(mode="json")
+    spec = build_speech_spec({"kaldi": True, "lhotse": True}).model_dump(mode="json")
     catalog = open_catalog(tmp_path / "home")
     plan, gen = prepare("speech", spec, seed=2, count=5, name="v", home=tmp_path / "home")
     rec = build(plan, gen, catalog, workers=1).record
@@ -80,14 +80,20 @@ def test_verify_names_an_edited_recipe_and_edited_or_deleted_derived_files(tmp_p
     with open(root / "manifest.nemo.jsonl", "a", encoding="utf-8") as f:
         f.write('{"audio_filepath": "junk.wav", "duration": 1.0, "text": "junk"}\n')
     (root / "kaldi" / "utt2spk").unlink()
+    (root / "kaldi" / "reco2dur").write_text("000000000 1.0\n", encoding="utf-8")
+    (root / "supervisions.jsonl.gz").unlink()
+    cuts = (root / "cuts.jsonl.gz").read_bytes()
+    (root / "cuts.jsonl.gz").write_bytes(cuts[:-1] + bytes([cuts[-1] ^ 1]))
 
     report = verify_dataset(root, rec.id, samples=0, quick=quick)
     assert not report.ok
     assert sorted(report.changed) == [
+        "cuts.jsonl.gz (derived from metadata.jsonl: edited since the build)",
+        "kaldi/reco2dur (derived from metadata.jsonl: edited since the build)",
         "manifest.nemo.jsonl (derived from metadata.jsonl: edited since the build)",
         "recipes.jsonl (recipes differ from the shard manifests)",
     ]
-    assert report.missing == ["kaldi/utt2spk"]
+    assert sorted(report.missing) == ["kaldi/utt2spk", "supervisions.jsonl.gz"]
 
 
 def test_unusable_clips_give_the_same_dataset_whatever_the_workers(tmp_path):

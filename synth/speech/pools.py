@@ -41,8 +41,6 @@ from synth.speech.spec import SpeechSpec
 CLEAN_CACHE_SIZE = 1024
 SILENT_SPEECH_DBFS = -70.0
 """A clean clip whose active level is below this holds no usable speech."""
-CLEAN_PROBLEMS = ("clean_unreadable", "clean_not_finite", "clean_too_short", "clean_silent")
-"""The rejection reasons that are a clean clip's own (``SpeechPools.clean_problem``)."""
 
 
 @lru_cache(maxsize=CLEAN_CACHE_SIZE)

@@ -116,7 +116,12 @@ class SpeechPools:
         self._noise_index: dict[NoiseRef, NoiseIndex] = {}
         self.corpus: Corpus = read_corpus(spec.clean)
         self._clean_by_id = {it.id: it for it in self.corpus.items}
-        problems = [(it, self.clean_problem(it)) for it in self.corpus.items]  # decodes each
+        # Kept per clip for the whole build: the caches may evict them in a large corpus.
+        self._stats = {
+            (it.id, it.sha256): clean_stats(str(it.path), it.sha256, self.rate)
+            for it in self.corpus.items
+        }
+        problems = [(it, self.clean_problem(it)) for it in self.corpus.items]
         self.clean: tuple[CleanItem, ...] = tuple(it for it, p in problems if p is None)
         """The clips the draw sees: every usable one, in corpus order."""
         self.clean_skipped: tuple[SkippedClip, ...] = self.corpus.skipped + tuple(
@@ -171,7 +176,7 @@ class SpeechPools:
         return decoded_clean(str(item.path), item.sha256, self.rate)
 
     def clean_problem(self, item: CleanItem) -> str | None:
-        st = clean_stats(str(item.path), item.sha256, self.rate)
+        st = self._stat(item)
         if st.unreadable:
             return "clean_unreadable"
         if not st.finite:
@@ -182,9 +187,16 @@ class SpeechPools:
             return "clean_silent"
         return None
 
+    def _stat(self, item: CleanItem) -> CleanStats:
+        """The facts of a corpus clip, measured when the pools were made."""
+        st = self._stats.get((item.id, item.sha256))
+        if st is None:  # not a clip of this corpus (a caller's own item)
+            st = clean_stats(str(item.path), item.sha256, self.rate)
+        return st
+
     def _skipped(self, item: CleanItem, problem: str) -> SkippedClip:
         """The skip entry of an unusable clip, with the reason in words."""
-        st = clean_stats(str(item.path), item.sha256, self.rate)
+        st = self._stat(item)
         reason = {
             "clean_unreadable": st.unreadable,
             "clean_not_finite": "NaN or infinite samples",
@@ -198,14 +210,14 @@ class SpeechPools:
 
     def source_rate(self, item: CleanItem) -> int:
         """The rate ``item`` was recorded at (Hz), before resampling to the working rate."""
-        return clean_stats(str(item.path), item.sha256, self.rate).source_rate_hz
+        return self._stat(item).source_rate_hz
 
     def clean_level(self, item: CleanItem, reference: str) -> float:
-        st = clean_stats(str(item.path), item.sha256, self.rate)
+        st = self._stat(item)
         return st.active_level if reference == "active" else st.rms
 
     def clean_peak(self, item: CleanItem) -> float:
-        return clean_stats(str(item.path), item.sha256, self.rate).peak
+        return self._stat(item).peak
 
     def noise_index(self, ref: NoiseRef) -> NoiseIndex:
         """The block sums of a noise buffer (16 bytes per 1024 samples), made once."""

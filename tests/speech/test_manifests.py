@@ -447,3 +447,30 @@ def test_cli_lhotse_flag_and_config_key_and_the_upsampling_warning(run_synth, tm
     assert (root / "kaldi" / "reco2dur").is_file() and out["input_warnings"] == []
     spec = json.loads((root / "dataset.json").read_text(encoding="utf-8"))["spec"]
     assert spec["lhotse"] is True and spec["kaldi"] is True
+
+
+def test_lhotse_entries_leave_out_what_is_not_known():
+    from synth.speech.lhotse_manifests import lhotse_entries
+
+    row = {
+        "file_name": "shard-00001/000000007.wav",
+        "text": "seven",
+        "speaker": "",
+        "snr_db": None,
+        "noise_kind": "pink",
+        "duration_s": 12345 / 16000,
+    }
+    recording, supervision, cut = lhotse_entries(row, 16000)
+    assert recording == {
+        "id": "000000007",
+        "sources": [{"type": "file", "channels": [0], "source": "shard-00001/000000007.wav"}],
+        "sampling_rate": 16000,
+        "num_samples": 12345,
+        "duration": 12345 / 16000,
+        "channel_ids": [0],
+    }
+    assert "speaker" not in supervision and "language" not in supervision
+    assert supervision["custom"] == {"noise_kind": "pink"}  # an unknown SNR is left out
+    assert "custom" not in cut and cut["type"] == "MonoCut" and cut["recording"] == recording
+    with pytest.raises(ValueError, match="rate_hz"):
+        write_nemo_and_kaldi(Path("unused"), iter([]), kaldi=False, lhotse=True)

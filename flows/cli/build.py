@@ -125,6 +125,9 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
     skipped = list(info.get("skipped_inputs") or [])
     for item in skipped:
         print(f"synth: warning: skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    input_warnings = list(info.get("input_warnings") or [])
+    for line in input_warnings:
+        print(f"synth: warning: {line}", file=sys.stderr)
     statistics = info.get("statistics") or rec["statistics"]
     obj = {
         "id": rec["id"],
@@ -138,6 +141,7 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
         "skipped_shards": result["skipped_shards"],
         "rejections": statistics.get("rejections", {}),
         "skipped_inputs": skipped,
+        "input_warnings": input_warnings,
     }
     state = "registered" if result["created"] else "already registered"
     if built["fingerprint"] != rec["fingerprint"]:
@@ -272,7 +276,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument(
         "--kaldi",
         action="store_true",
-        help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk)",
+        help="also write a Kaldi data directory (kaldi/: wav.scp, text, utt2spk, ...)",
+    )
+    sp.add_argument(
+        "--lhotse",
+        action="store_true",
+        help="also write Lhotse manifests (recordings, supervisions, cuts .jsonl.gz)",
     )
     sp.add_argument(
         "--with-targets",

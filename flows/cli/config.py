@@ -106,6 +106,8 @@ def _speech_config(args: argparse.Namespace) -> dict[str, Any]:
         overrides["with_targets"] = True
     if args.kaldi:
         overrides["kaldi"] = True
+    if args.lhotse:
+        overrides["lhotse"] = True
     return deep_merge(config, overrides)
 
 

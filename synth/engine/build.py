@@ -143,17 +143,25 @@ def finish(
     if emitter is not None:
         run["openlineage_run_id"] = emitter.run_id
 
+    input_warnings = getattr(gen, "input_warnings", None)
+
     def extra(stats: Stats) -> dict[str, Any]:
         # The optional hook takes the build's rejection counts (files found unusable only
         # while rendering are listed from them); a hook without parameters is called bare.
-        if skipped_inputs is None:
-            return {"skipped_inputs": []}
-        params = inspect.signature(skipped_inputs).parameters
-        if "counts" in params:  # the hook also reads the counted categories (described values)
-            return {"skipped_inputs": skipped_inputs(dict(stats.rejections), counts=stats.counts)}
-        if params:
-            return {"skipped_inputs": skipped_inputs(dict(stats.rejections))}
-        return {"skipped_inputs": skipped_inputs()}
+        out: dict[str, Any] = {"skipped_inputs": []}
+        if skipped_inputs is not None:
+            params = inspect.signature(skipped_inputs).parameters
+            if "counts" in params:  # the hook also reads the counted categories
+                out["skipped_inputs"] = skipped_inputs(
+                    dict(stats.rejections), counts=stats.counts
+                )
+            elif params:
+                out["skipped_inputs"] = skipped_inputs(dict(stats.rejections))
+            else:
+                out["skipped_inputs"] = skipped_inputs()
+        if input_warnings is not None:  # lines on inputs used as they are, e.g. upsampled audio
+            out["input_warnings"] = input_warnings(stats.to_json()["counts"])
+        return out
 
     assembled = assemble(plan, run, extra=extra)
     previews: list[tuple[str, str]] = []

@@ -201,6 +201,14 @@ def resample(x: np.ndarray, rate_hz: int, target_rate_hz: int) -> np.ndarray:
     return np.asarray(y, dtype=np.float32)
 
 
+def source_rate(path: str | Path) -> int:
+    """The sample rate (Hz) a readable audio file declares, from its header alone."""
+    try:
+        return int(sf.info(os.fspath(path)).samplerate)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        raise UndecodableAudio(path, f"not a readable audio file ({_one_line(str(err))})") from None
+
+
 def load_audio(path: str | Path, target_rate_hz: int = 16000) -> np.ndarray:
     """Load any WAV (16/24-bit, float), FLAC, OGG or MP3 file as float32 mono at ``target_rate_hz``.
 

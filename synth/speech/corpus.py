@@ -11,6 +11,13 @@ Layouts, detected automatically from a folder (or from the manifest file itself)
 
 Paths in a manifest are relative to the manifest's folder and must stay inside it (checked on the
 path's text, so symlinks inside the folder are allowed). Errors name the file and line.
+
+A clip without a transcript (no ``.txt`` beside it, an empty text, a row without a text field)
+is skipped like an unusable recording: it is left out of ``Corpus.items`` and listed in
+``Corpus.skipped`` with its reason, and a corpus none of whose clips is usable is a one-line
+error naming why (``no_usable_clean``). A malformed manifest (bad JSON or CSV, a missing
+``file_name``, a transcript that is a number, a listed audio file that is not there) stays an
+error naming the file and line.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -56,14 +64,59 @@ class CleanItem:
     transcript_sha256: str = ""
 
 
+NO_TRANSCRIPT = "clean_no_transcript"
+"""The skip reason of a clip listed without a usable transcript."""
+PROBLEM_LABELS = {
+    "clean_unreadable": "unreadable",
+    "clean_not_finite": "not finite",
+    "clean_too_short": "too short",
+    "clean_silent": "silent",
+    NO_TRANSCRIPT: "without transcript",
+}
+"""Short words for each reason a clean clip is skipped, for one-line summaries."""
+
+
+@dataclass(frozen=True)
+class SkippedClip:
+    """A clean clip left out of the draw: the audio file, why in words, and the reason code
+    (one of ``PROBLEM_LABELS``)."""
+
+    file: str
+    reason: str
+    problem: str
+
+    def to_json(self) -> dict[str, str]:
+        """The ``skipped_inputs`` entry of ``dataset.json``."""
+        return {"file": self.file, "reason": self.reason}
+
+
 @dataclass(frozen=True)
 class Corpus:
-    """The items of a corpus and where they were listed (``manifest`` is None for text pairs)."""
+    """The items of a corpus and where they were listed (``manifest`` is None for text pairs);
+    ``skipped`` are the clips listed without a usable transcript, in listing order."""
 
     layout: str
     root: Path
     manifest: Path | None
     items: tuple[CleanItem, ...]
+    skipped: tuple[SkippedClip, ...] = ()
+
+
+def no_usable_clean(where: str | Path, root: Path, skipped: Sequence[SkippedClip]) -> AssetError:
+    """The one-line error of a corpus none of whose clips is usable: how many were skipped for
+    which reason, and the first one with its reason (relative to ``root`` when inside it)."""
+    counts = Counter(s.problem for s in skipped)
+    summary = ", ".join(
+        f"{counts[p]} {label}" for p, label in PROBLEM_LABELS.items() if p in counts
+    )
+    first = skipped[0]
+    _, prefix = _base(root)
+    name = first.file[len(prefix) :] if first.file.startswith(prefix) else first.file
+    return AssetError(
+        where,
+        f"no usable clean clip: all {len(skipped)} skipped ({summary}); first: {name}: "
+        f"{first.reason}",
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -119,18 +172,35 @@ def _clip_id(root: Path, path: Path) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _item(root: Path, path: Path, text: Any, speaker: Any, where: str) -> CleanItem:
-    if text is not None and not isinstance(text, str):
-        raise AssetError(
-            where, f"the transcript of {path.name} is not text ({json.dumps(text)}): quote it"
-        )
-    if not isinstance(text, str) or not text.strip():
-        raise AssetError(where, f"empty or missing transcript for {path.name}")
-    rel = _clip_id(root, path)
-    return CleanItem(rel, path, " ".join(text.split()), file_sha256(path), str(speaker or ""))
+class _Listing:
+    """The clips a reader found: usable items, and clips skipped for want of a transcript."""
+
+    def __init__(self) -> None:
+        self.items: list[CleanItem] = []
+        self.skipped: list[SkippedClip] = []
+
+    def add(self, root: Path, path: Path, text: Any, speaker: Any, where: str) -> CleanItem | None:
+        """Add the clip at ``path`` with transcript ``text`` (None: the listing has none);
+        returns the item, or None when the clip was skipped."""
+        if text is not None and not isinstance(text, str):
+            raise AssetError(
+                where, f"the transcript of {path.name} is not text ({json.dumps(text)}): quote it"
+            )
+        if text is None or not text.strip():
+            self.skip(path, f"empty or missing transcript ({where})")
+            return None
+        rel = _clip_id(root, path)
+        item = CleanItem(rel, path, " ".join(text.split()), file_sha256(path), str(speaker or ""))
+        self.items.append(item)
+        return item
+
+    def skip(self, path: Path, reason: str) -> None:
+        self.skipped.append(SkippedClip(str(path), reason, NO_TRANSCRIPT))
 
 
-def _check_unique(items: list[CleanItem], source: Path) -> tuple[CleanItem, ...]:
+def _check_unique(
+    items: list[CleanItem], source: Path, root: Path, skipped: Sequence[SkippedClip] = ()
+) -> tuple[CleanItem, ...]:
     seen: dict[str, Path] = {}
     for it in items:
         if it.id in seen:
@@ -139,6 +209,8 @@ def _check_unique(items: list[CleanItem], source: Path) -> tuple[CleanItem, ...]
             )
         seen[it.id] = it.path
     if not items:
+        if skipped:
+            raise no_usable_clean(source, root, skipped)
         raise AssetError(source, "the corpus lists no clips")
     return tuple(items)
 
@@ -164,14 +236,14 @@ def _table(path: Path, **dialect: Any) -> Iterator[tuple[int, list[str]]]:
         raise AssetError(f"{path}:{reader.line_num}", f"not valid CSV/TSV ({err})") from None
 
 
-def _read_tsv(manifest: Path) -> list[CleanItem]:
+def _read_tsv(manifest: Path) -> _Listing:
     root = manifest.parent
     table = list(_table(manifest, delimiter="\t", quoting=csv.QUOTE_NONE))
     header = table[0][1] if table else []
     for col in ("file", "text"):
         if col not in header:
             raise AssetError(manifest, f"missing column '{col}' (expected file, text[, speaker])")
-    items = []
+    listing = _Listing()
     for i, values in table[1:]:
         if not any(v.strip() for v in values):
             continue
@@ -181,10 +253,9 @@ def _read_tsv(manifest: Path) -> list[CleanItem]:
                 where, f"expected {len(header)} tab-separated fields, got {len(values)}"
             )
         row = dict(zip(header, values, strict=True))
-        items.append(
-            _item(root, _inside(root, row["file"], where), row["text"], row.get("speaker"), where)
-        )
-    return items
+        path = _inside(root, row["file"], where)
+        listing.add(root, path, row["text"], row.get("speaker"), where)
+    return listing
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -202,7 +273,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield i, row
 
 
-def _read_audiofolder(manifest: Path) -> list[CleanItem]:
+def _read_audiofolder(manifest: Path) -> _Listing:
     root = manifest.parent
     if manifest.suffix == ".csv":
         table = list(_table(manifest))
@@ -219,36 +290,35 @@ def _read_audiofolder(manifest: Path) -> list[CleanItem]:
             rows.append((i, dict(zip(header, values, strict=True))))
     else:
         rows = list(_jsonl_rows(manifest))
-    items = []
+    listing = _Listing()
     for i, row in rows:
         where = f"{manifest}:{i}"
         if "file_name" not in row:
             raise AssetError(where, f"missing field 'file_name' (found: {', '.join(row)})")
+        path = _inside(root, row["file_name"], where)
         col = next((c for c in TEXT_COLUMNS if c in row), None)
         if col is None:
             found = ", ".join(row)
-            raise AssetError(
-                where,
-                f"no transcript field: expected one of {', '.join(TEXT_COLUMNS)} (found: {found})",
+            listing.skip(
+                path,
+                f"no transcript field: expected one of {', '.join(TEXT_COLUMNS)} "
+                f"(found: {found}; {where})",
             )
-        path = _inside(root, row["file_name"], where)
-        items.append(
-            _item(root, path, row[col], row.get("speaker") or row.get("speaker_id"), where)
-        )
-    return items
+            continue
+        listing.add(root, path, row[col], row.get("speaker") or row.get("speaker_id"), where)
+    return listing
 
 
-def _read_nemo(manifest: Path) -> list[CleanItem]:
+def _read_nemo(manifest: Path) -> _Listing:
     root = manifest.parent
-    items = []
+    listing = _Listing()
     for i, row in _jsonl_rows(manifest):
         where = f"{manifest}:{i}"
-        for field in ("audio_filepath", "text"):
-            if field not in row:
-                raise AssetError(
-                    where,
-                    f"missing field '{field}' (a NeMo manifest line needs audio_filepath, text)",
-                )
+        if "audio_filepath" not in row:
+            raise AssetError(
+                where,
+                "missing field 'audio_filepath' (a NeMo manifest line needs audio_filepath, text)",
+            )
         if row.get("offset") not in (None, 0, 0.0):
             raise AssetError(
                 where,
@@ -256,19 +326,22 @@ def _read_nemo(manifest: Path) -> list[CleanItem]:
                 "cut the clips first",
             )
         path = _inside(root, row["audio_filepath"], where, anywhere=True)
-        items.append(_item(root, path, row["text"], row.get("speaker"), where))
-    return items
+        listing.add(root, path, row.get("text"), row.get("speaker"), where)
+    return listing
 
 
-def _read_text_pairs(root: Path) -> list[CleanItem]:
-    items = []
+def _read_text_pairs(root: Path) -> _Listing:
+    listing = _Listing()
     for path in sorted(p for p in _visible_files(root) if p.suffix.lower() in AUDIO_SUFFIXES):
         txt = path.with_suffix(".txt")
         if not txt.is_file():
-            raise AssetError(path, f"no transcript: expected {txt.name} beside it")
-        item = _item(root, path, _read_text(txt), "", str(txt))
-        items.append(replace(item, transcript=txt, transcript_sha256=file_sha256(txt)))
-    return items
+            listing.skip(path, f"no transcript: expected {txt.name} beside it")
+            continue
+        item = listing.add(root, path, _read_text(txt), "", str(txt))
+        if item is not None:
+            with_txt = replace(item, transcript=txt, transcript_sha256=file_sha256(txt))
+            listing.items[-1] = with_txt
+    return listing
 
 
 def _first_row(path: Path) -> dict[str, Any] | None:
@@ -342,7 +415,8 @@ def read_corpus(path: str | Path | None = None) -> Corpus:
     """Read the corpus at ``path`` (a folder or a manifest); None reads the embedded clips."""
     target = embedded_dir("speech") if path is None else Path(path)
     layout, source = detect_layout(target)
-    items = _READERS[layout](source)
+    listing = _READERS[layout](source)
     root = source if layout == "text_pairs" else source.parent
     manifest = None if layout == "text_pairs" else source
-    return Corpus(layout, root, manifest, _check_unique(items, source))
+    items = _check_unique(listing.items, source, root, listing.skipped)
+    return Corpus(layout, root, manifest, items, tuple(listing.skipped))

@@ -8,8 +8,9 @@ name starts with ``__`` when it lists data files, so the extra files do not beco
 ``target_file_name`` and ``noise_file_name`` columns of ``metadata.jsonl`` point at them (recent
 ``datasets`` versions load them as the audio columns ``target`` and ``noise``).
 
-Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, and the
-Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set (see ``synth.speech.manifests``).
+Derived label files (``write_extras``, after assembly): ``manifest.nemo.jsonl`` always, the
+Kaldi data directory ``kaldi/`` when ``spec.kaldi`` is set, and the Lhotse manifests when
+``spec.lhotse`` is set (see ``synth.speech.manifests``).
 Card pictures (``preview``): ``__synth__/preview.jpg`` (spectrograms of the first mixes) and
 ``__synth__/snr_histogram.png`` (achieved SNR of every mix).
 """
@@ -34,11 +35,12 @@ from synth.errors import ConfigError, TooManyRejections
 from synth.hashing import sha256_json
 from synth.speech.audio_io import encode_pcm16
 from synth.speech.corpus import file_sha256
+from synth.speech.lhotse_manifests import CUTS, RECORDINGS, SUPERVISIONS
 from synth.speech.manifests import KALDI_DIR, NEMO_MANIFEST, write_nemo_and_kaldi
 from synth.speech.mix import render_mix, sample_mix
 from synth.speech.noise import NOISE_VERSION, PROCEDURAL_KINDS
 from synth.speech.params import MixParams
-from synth.speech.pools import CLEAN_PROBLEMS, SpeechPools
+from synth.speech.pools import SpeechPools
 from synth.speech.spec import SpeechSpec
 
 TARGET_DIR = "__target__"
@@ -184,30 +186,55 @@ class SpeechGenerator:
             ]
         return refs
 
-    def skipped_inputs(self, rejections: dict[str, int] | None = None) -> list[dict[str, str]]:
-        """Input files left out, each ``{"file": path, "reason": text}``: noise-folder clips, and
-        when the build's ``rejections`` count a clean clip's problem, the clean clips that are
-        unreadable, not finite, too short or silent (found wherever the shards ran, so listed
-        here by decoding the corpus)."""
+    def skipped_inputs(self) -> list[dict[str, str]]:
+        """Input files left out, each ``{"file": path, "reason": text}``: noise-folder clips, then
+        clean clips listed without a transcript or whose audio is unusable (unreadable, not
+        finite, too short, silent). All are found when the generator is made, before any draw,
+        so the list is the same whatever the workers."""
         folder = self.pools.noise_folder
         skipped = list(folder.skipped) if folder is not None else []
-        if rejections and any(rejections.get(r) for r in CLEAN_PROBLEMS):
-            skipped += self.pools.unusable_clean()
-        return skipped
+        return skipped + [clip.to_json() for clip in self.pools.clean_skipped]
+
+    def input_warnings(self, counts: dict[str, dict[str, int]]) -> list[str]:
+        """One line when mixes use clean clips recorded below ``sample_rate_hz`` (upsampled:
+        nothing above half their own rate), from the build's statistics ``counts``: how many
+        mixes and distinct clips came from which rate."""
+        rate = self.spec.sample_rate_hz
+        by_rate = counts.get("clean_source_rate_hz", {})
+        low = sorted((int(r), n) for r, n in by_rate.items() if int(r) < rate)
+        if not low:
+            return []
+        clips: dict[int, int] = {}
+        for clean_id in counts.get("clean_speech", {}):
+            source = self.pools.source_rate(self.pools.clean_for_id(clean_id))
+            if source < rate:
+                clips[source] = clips.get(source, 0) + 1
+        mixes = sum(n for _, n in low)
+        parts = ", ".join(
+            f"{n} from {r} Hz ({clips.get(r, 0)} clip{'s' if clips.get(r, 0) != 1 else ''})"
+            for r, n in low
+        )
+        return [
+            f"{mixes} of {sum(by_rate.values())} mixes use clean speech recorded below "
+            f"{rate} Hz and upsampled, with nothing above half its own rate: {parts} "
+            "(clean_source_rate_hz in metadata.jsonl)"
+        ]
 
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, Any]:
-        """Draw the recipe of sample ``index``: clean clip, noises, SNR, level, gains, reverb."""
+        """Draw the recipe of sample ``index``: clean clip, noises, SNR, level, gains, reverb.
+        The recipe's ``clean`` also holds the clip's transcript, speaker and the rate it was
+        recorded at (``source_rate_hz``; below ``sample_rate_hz`` it was upsampled)."""
         try:
             params = sample_mix(self.spec, rng, self._mix_pools)
         except TooManyRejections as err:
-            message = f"sample {index}: {err}"
-            if "clean_unreadable" in message:
-                (first,) = self.pools.unreadable_clean(limit=1)
-                message += f"; first unreadable clip: {first['file']}: {first['reason']}"
-            raise TooManyRejections(message) from None
+            raise TooManyRejections(f"sample {index}: {err}") from None
         item = self.pools.clean_for(params.clean_id, params.clean_sha256)
         recipe = params.to_json()
-        recipe["clean"] |= {"text": item.text, "speaker": item.speaker}
+        recipe["clean"] |= {
+            "text": item.text,
+            "speaker": item.speaker,
+            "source_rate_hz": self.pools.source_rate(item),
+        }
         recipe["renderer_version"] = RENDERER_VERSION
         return recipe
 
@@ -240,6 +267,9 @@ class SpeechGenerator:
             "duration_s": m["duration_s"],
             "reverb": params.reverb is not None,
         }
+        source_rate = recipe["clean"].get("source_rate_hz")
+        if source_rate is not None:  # recipes drawn before it was recorded have none
+            row["clean_source_rate_hz"] = source_rate
         if self.spec.with_targets:
             target_name, noise_name = f"{TARGET_DIR}/{name}", f"{NOISE_DIR}/{name}"
             files[target_name] = encode_pcm16(result.target, rate, fmt)
@@ -300,16 +330,43 @@ class SpeechGenerator:
                 "they were mixed (after reverb, gains and peak protection): mix = target + noise "
                 "exactly. `metadata.jsonl` names them in `target_file_name` and `noise_file_name`."
             )
+        low: dict[int, int] = {}
+        for item in self.pools.clean:
+            source = self.pools.source_rate(item)
+            if source < spec.sample_rate_hz:
+                low[source] = low.get(source, 0) + 1
+        if low:
+            rates = ", ".join(f"{n} at {r} Hz" for r, n in sorted(low.items()))
+            notes.append(
+                f"{sum(low.values())} of the {len(self.pools.clean)} usable clean clips were "
+                f"recorded below {spec.sample_rate_hz} Hz ({rates}) and are upsampled: a mix "
+                "made from one has nothing above half that rate. `clean_source_rate_hz` in "
+                "`metadata.jsonl` gives each mix's."
+            )
         files = f"`{NEMO_MANIFEST}` is a NeMo manifest of the same mixes"
         if spec.kaldi:
-            files += f"; `{KALDI_DIR}/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`)"
-        return [*notes, files + "."]
+            files += (
+                f"; `{KALDI_DIR}/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`, "
+                "`spk2utt`, `utt2dur`, `reco2dur`) whose `wav.scp` paths are relative to this "
+                "folder: run Kaldi from here"
+            )
+        if spec.lhotse:
+            files += (
+                f"; `{RECORDINGS}`, `{SUPERVISIONS}` and `{CUTS}` are Lhotse manifests "
+                "(`lhotse.load_manifest`) with paths relative to this folder: load them from "
+                "here or add the folder with `CutSet.with_recording_path_prefix`"
+            )
+        notes.append(files + ". Every path in them is relative to this folder, so it can be moved.")
+        return notes
 
     def write_extras(self, out_dir: Path, rows: Iterable[dict[str, Any]]) -> list[Path]:
-        """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory (see
-        ``synth.speech.manifests``) from the ``metadata.jsonl`` rows, streamed once; returns
-        the paths written."""
-        return write_nemo_and_kaldi(Path(out_dir), rows, kaldi=self.spec.kaldi)
+        """Write the NeMo manifest and, with ``spec.kaldi``, the Kaldi data directory, with
+        ``spec.lhotse`` the Lhotse manifests (see ``synth.speech.manifests``) from the
+        ``metadata.jsonl`` rows, streamed once; returns the paths written."""
+        spec = self.spec
+        return write_nemo_and_kaldi(
+            Path(out_dir), rows, kaldi=spec.kaldi, lhotse=spec.lhotse, rate_hz=spec.sample_rate_hz
+        )
 
     def describe(self, recipe: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
         """Per-sample statistics: kinds and flags as strings (counted), levels as numbers."""
@@ -330,6 +387,9 @@ class SpeechGenerator:
             # noises per mix one string cannot name them all, and the inputs are kept whole.
             (use,) = recipe["noises"]
             stats["noise"] = use["uri"] if use["procedural"] else use["id"]
+        source_rate = recipe["clean"].get("source_rate_hz")
+        if source_rate is not None:
+            stats["clean_source_rate_hz"] = str(source_rate)  # counted per rate
         for key in ("snr_db", "level_dbfs", "peak_dbfs", "duration_s", "speech_activity"):
             if outputs.get(key) is not None:
                 stats[key] = outputs[key]

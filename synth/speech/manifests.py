@@ -1,8 +1,10 @@
-"""Derived label files of a speech dataset: a NeMo manifest, and a Kaldi data directory.
+"""Derived label files of a speech dataset: a NeMo manifest, a Kaldi data directory and Lhotse
+manifests.
 
-Both are views of ``metadata.jsonl`` written after the folder is assembled (the engine's
+All are views of ``metadata.jsonl`` written after the folder is assembled (the engine's
 ``write_extras`` hook); they are not part of the content id, and rewriting them from the
-metadata gives the same bytes (for Kaldi, the same bytes in the same folder: see below).
+metadata gives the same bytes wherever the folder is. Every path in them is relative to the
+dataset folder, so a moved or copied folder keeps working manifests.
 
 NeMo manifest (``manifest.nemo.jsonl``, always written)
     One JSON object per mix, in sample order: ``audio_filepath`` (relative to the dataset folder;
@@ -13,8 +15,13 @@ NeMo manifest (``manifest.nemo.jsonl``, always written)
     manifest does not disturb ``load_dataset("audiofolder", data_dir=...)``.
 
 Kaldi data directory (``kaldi/``, when the spec sets ``kaldi: true``)
-    ``wav.scp``, ``text``, ``utt2spk``, ``spk2utt`` and ``utt2dur``, every file sorted by its
-    first field in C-locale (byte) order, as ``utils/validate_data_dir.sh`` requires.
+    ``wav.scp``, ``text``, ``utt2spk``, ``spk2utt``, ``utt2dur`` and ``reco2dur``, every file
+    sorted by its first field in C-locale (byte) order, as ``utils/validate_data_dir.sh``
+    requires. Each mix is one recording and one utterance (no ``segments`` file), so
+    ``reco2dur`` and ``utt2dur`` hold the same exact durations: ``frames / rate`` in seconds,
+    written with the digits of the shortest float that reads back as that value, so
+    ``round(duration * rate)`` is the frame count (without ``reco2dur``, Lhotse's
+    ``load_kaldi_data_dir`` floors each duration to a millisecond, a sample or more short).
 
     - Utterance ids are ``<speaker>-<index>`` (``index`` is the sample's 9-digit file stem), so
       sorting by utterance also groups and sorts by speaker, and ``spk2utt`` converted back
@@ -23,11 +30,16 @@ Kaldi data directory (``kaldi/``, when the spec sets ``kaldi: true``)
       8 hex digits of its hash, so two speakers never merge). A mix without a speaker is its
       own speaker, as the Kaldi docs recommend (``spk == utt == index``), so per-speaker CMVN
       stays per utterance.
-    - ``wav.scp`` holds **absolute** paths (Kaldi resolves relative paths against the working
-      directory of the recipe, not against the data directory). Moving the dataset folder means
-      rewriting them, e.g. ``sed -i 's|/old/root|/new/root|' kaldi/wav.scp``. WAV files are
-      listed as plain paths; FLAC files as a ``flac -c -d -s <path> |`` pipe (Kaldi reads RIFF
-      WAV only), and a WAV path with whitespace as a ``cat <path> |`` pipe, quoted for the shell.
+    - ``wav.scp`` holds paths **relative to the dataset folder** (``shard-00000/000000000.wav``),
+      so moving the folder changes nothing. Kaldi opens a relative path against the working
+      directory, so run the recipe's steps from the dataset folder (``cd DATASET`` with
+      ``utils`` and ``steps`` linked in, or ``utils/validate_data_dir.sh kaldi`` from there);
+      Lhotse's ``load_kaldi_data_dir`` reads them the same way. WAV files are listed as plain
+      paths; FLAC files as a ``flac -c -d -s <path> |`` pipe (Kaldi reads RIFF WAV only), and a
+      path with whitespace as a ``cat <path> |`` pipe, quoted for the shell.
+
+Lhotse manifests (``recordings.jsonl.gz``, ``supervisions.jsonl.gz``, ``cuts.jsonl.gz``, when the
+spec sets ``lhotse: true``): see ``synth.speech.lhotse_manifests``.
 
 Sorting streams: records are sorted in memory in chunks of ``SORT_CHUNK`` and merged from
 temporary files when there are more, so a dataset of any size is written in bounded memory.
@@ -47,9 +59,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from synth.speech.lhotse_manifests import LHOTSE_FILES, GzipLines, lhotse_entries
+
 NEMO_MANIFEST = "manifest.nemo.jsonl"
 KALDI_DIR = "kaldi"
-KALDI_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2dur")
+KALDI_FILES = ("wav.scp", "text", "utt2spk", "spk2utt", "utt2dur", "reco2dur")
 SORT_CHUNK = 100_000
 """Kaldi records sorted in memory before spilling a sorted run to a temporary file."""
 
@@ -121,10 +135,10 @@ def kaldi_ids(row: dict[str, Any]) -> tuple[str, str]:
     return f"{spk}-{stem}", spk
 
 
-def kaldi_wav_entry(path: Path) -> str:
-    """The ``wav.scp`` rxfilename of an absolute audio path."""
-    text = path.as_posix()
-    if path.suffix.lower() == ".flac":
+def kaldi_wav_entry(path: str | Path) -> str:
+    """The ``wav.scp`` rxfilename of an audio path (relative to the dataset folder)."""
+    text = Path(path).as_posix()
+    if text.lower().endswith(".flac"):
         return f"flac -c -d -s {shlex.quote(text)} |"
     if _WHITESPACE.search(text):
         return f"cat {shlex.quote(text)} |"
@@ -188,21 +202,31 @@ def write_nemo_and_kaldi(
     rows: Iterable[dict[str, Any]],
     kaldi: bool,
     sort_chunk: int = SORT_CHUNK,
+    lhotse: bool = False,
+    rate_hz: int | None = None,
 ) -> list[Path]:
-    """Write ``manifest.nemo.jsonl`` (and with ``kaldi`` the ``kaldi/`` files) from the rows of
+    """Write ``manifest.nemo.jsonl``, with ``kaldi`` the ``kaldi/`` files and with ``lhotse``
+    the Lhotse manifests (whose sample counts need the mixes' ``rate_hz``) from the rows of
     ``metadata.jsonl``, read once; returns the paths written."""
     out_dir = Path(out_dir)
     nemo_path = out_dir / NEMO_MANIFEST
-    root = out_dir.resolve()
     written = [nemo_path]
+    lhotse_paths = [out_dir / name for name in LHOTSE_FILES] if lhotse else []
+    if lhotse and rate_hz is None:
+        raise ValueError("the Lhotse manifests need the mixes' sample rate (rate_hz)")
     with ExternalSorter(sort_chunk) as sorter:
-        with _AtomicFiles([nemo_path]) as (nemo,):
+        with ExitStack() as files:  # all renamed into place, or none, when the rows end
+            (nemo,) = files.enter_context(_AtomicFiles([nemo_path]))
+            gz = files.enter_context(GzipLines(lhotse_paths)) if rate_hz and lhotse else None
             for row in rows:
                 nemo.write(json.dumps(nemo_line(row), ensure_ascii=False) + "\n")
+                if gz is not None and rate_hz:
+                    gz.write(lhotse_entries(row, rate_hz))
                 if kaldi:
                     utt, spk = kaldi_ids(row)
-                    entry = kaldi_wav_entry(root / row["file_name"])
+                    entry = kaldi_wav_entry(row["file_name"])
                     sorter.add([utt, spk, entry, row["text"], row["duration_s"]])
+        written += lhotse_paths
         if kaldi:
             written += write_kaldi_dir(out_dir / KALDI_DIR, sorter.sorted())
     return written
@@ -213,7 +237,7 @@ def write_kaldi_dir(folder: Path, records: Iterable[list[Any]]) -> list[Path]:
     sorted by utterance id. Raises ``ValueError`` on unsorted or duplicate utterance ids, or on
     ids whose speaker order is not their utterance order (impossible with ``kaldi_ids``)."""
     paths = [folder / name for name in KALDI_FILES]
-    with _AtomicFiles(paths) as (wav_scp, text, utt2spk, spk2utt, utt2dur):
+    with _AtomicFiles(paths) as (wav_scp, text, utt2spk, spk2utt, utt2dur, reco2dur):
         prev_utt: str | None = None
         prev_spk: str | None = None
         for utt, spk, entry, transcript, duration in records:
@@ -223,7 +247,9 @@ def write_kaldi_dir(folder: Path, records: Iterable[list[Any]]) -> list[Path]:
             wav_scp.write(f"{utt} {entry}\n")
             text.write(f"{utt} {transcript}\n")
             utt2spk.write(f"{utt} {spk}\n")
-            utt2dur.write(f"{utt} {duration}\n")
+            seconds = repr(float(duration))  # the shortest digits that read back exactly
+            utt2dur.write(f"{utt} {seconds}\n")
+            reco2dur.write(f"{utt} {seconds}\n")  # a recording per utterance: same id
             if spk != prev_spk:
                 if prev_spk is not None:
                     if spk < prev_spk:

@@ -4,7 +4,13 @@
 and resampled to the working rate up front) and the procedural variants (generated on first
 use). Decoded audio lives in process-wide caches keyed by (path, sha256, rate), so rebuilding a
 generator in the same process decodes nothing twice and a changed file is never served stale.
-Clean clips are decoded lazily, bounded by ``CLEAN_CACHE_SIZE`` clips (~330 MB of 5 s clips).
+
+Every clean clip is decoded and measured once when the pools are made (its length, finiteness,
+levels and source rate are kept, ~100 bytes a clip): a clip that cannot be used (unreadable, not
+finite, too short, silent, or listed without a transcript) is left out of the draw there and
+then, and named in ``clean_skipped``. So the draws, and the dataset, do not depend on which clips
+a worker happened to meet, and a corpus with no usable clip fails before anything is written.
+The decoded audio itself is kept for at most ``CLEAN_CACHE_SIZE`` clips (~330 MB of 5 s clips).
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import AssetError, ConfigError
-from synth.speech.audio_io import UndecodableAudio, load_audio
-from synth.speech.corpus import CleanItem, Corpus, read_corpus
+from synth.speech.audio_io import UndecodableAudio, load_audio, source_rate
+from synth.speech.corpus import CleanItem, Corpus, SkippedClip, no_usable_clean, read_corpus
 from synth.speech.level import measure_speech
 from synth.speech.mix import MixPools, NoiseIndex, NoiseRef
 from synth.speech.noise import (
@@ -35,8 +41,6 @@ from synth.speech.spec import SpeechSpec
 CLEAN_CACHE_SIZE = 1024
 SILENT_SPEECH_DBFS = -70.0
 """A clean clip whose active level is below this holds no usable speech."""
-CLEAN_PROBLEMS = ("clean_unreadable", "clean_not_finite", "clean_too_short", "clean_silent")
-"""The rejection reasons that are a clean clip's own (``SpeechPools.clean_problem``)."""
 
 
 @lru_cache(maxsize=CLEAN_CACHE_SIZE)
@@ -50,7 +54,8 @@ def decoded_clean(path: str, sha256: str, rate_hz: int) -> np.ndarray:
 @dataclass(frozen=True)
 class CleanStats:
     """Per-clip facts the sampler checks on every draw (cached); ``unreadable`` is why the file
-    could not be decoded (empty, truncated, corrupt), "" when it was."""
+    could not be decoded (empty, truncated, corrupt), "" when it was; ``source_rate_hz`` is the
+    rate the file was recorded at (0 when unreadable), before resampling to the working rate."""
 
     num_samples: int
     finite: bool
@@ -58,6 +63,7 @@ class CleanStats:
     rms: float
     peak: float
     unreadable: str = ""
+    source_rate_hz: int = 0
 
 
 @lru_cache(maxsize=8 * CLEAN_CACHE_SIZE)
@@ -67,14 +73,15 @@ def clean_stats(path: str, sha256: str, rate_hz: int) -> CleanStats:
     except UndecodableAudio as err:  # counted as clean_unreadable, named in skipped_inputs
         # (a missing or unreadable file stays an error: the corpus changed since it was hashed)
         return CleanStats(0, True, 0.0, 0.0, 0.0, unreadable=err.problem)
+    source = source_rate(path)
     if x.size == 0:
-        return CleanStats(0, True, 0.0, 0.0, 0.0)
+        return CleanStats(0, True, 0.0, 0.0, 0.0, source_rate_hz=source)
     top, bottom = float(x.max()), float(x.min())  # a NaN or an infinity shows in these
     if not (math.isfinite(top) and math.isfinite(bottom)):
-        return CleanStats(x.size, False, 0.0, 0.0, 0.0)
+        return CleanStats(x.size, False, 0.0, 0.0, 0.0, source_rate_hz=source)
     m = measure_speech(x, rate_hz)  # the active level and the energy from one set of passes
     whole = math.sqrt(m.sum_squares / x.size)
-    return CleanStats(x.size, True, m.active.level, whole, max(top, -bottom))
+    return CleanStats(x.size, True, m.active.level, whole, max(top, -bottom), "", source)
 
 
 def _talker(path: str, sha256: str, rate_hz: int) -> np.ndarray:
@@ -109,15 +116,31 @@ class SpeechPools:
         self._noise_index: dict[NoiseRef, NoiseIndex] = {}
         self.corpus: Corpus = read_corpus(spec.clean)
         self._clean_by_id = {it.id: it for it in self.corpus.items}
+        # Kept per clip for the whole build: the caches may evict them in a large corpus.
+        self._stats = {
+            (it.id, it.sha256): clean_stats(str(it.path), it.sha256, self.rate)
+            for it in self.corpus.items
+        }
+        problems = [(it, self.clean_problem(it)) for it in self.corpus.items]
+        self.clean: tuple[CleanItem, ...] = tuple(it for it, p in problems if p is None)
+        """The clips the draw sees: every usable one, in corpus order."""
+        self.clean_skipped: tuple[SkippedClip, ...] = self.corpus.skipped + tuple(
+            self._skipped(it, p) for it, p in problems if p is not None
+        )
+        """Clips left out: listed without a transcript, then unusable audio, in corpus order."""
+        if not self.clean:
+            where = self.corpus.manifest or self.corpus.root
+            raise no_usable_clean(where, self.corpus.root, self.clean_skipped)
         weights = spec.weights()
         self.noise_folder: NoiseFolder | None = None
         if spec.noise_dir is not None:
             self.noise_folder = load_noise_folder(spec.noise_dir, self.rate)
         self._files = {c.id: c for c in self.noise_folder.clips} if self.noise_folder else {}
-        if "babble" in weights and len(self.corpus.items) < 2:
+        if "babble" in weights and len(self.clean) < 2:
+            skipped = f" ({len(self.clean_skipped)} skipped)" if self.clean_skipped else ""
             raise ConfigError(
-                f"noise_weights.babble={weights['babble']}: babble needs at least 2 clean clips, "
-                f"the corpus has {len(self.corpus.items)}; set noise_weights.babble to 0"
+                f"noise_weights.babble={weights['babble']}: babble needs at least 2 usable clean "
+                f"clips, the corpus has {len(self.clean)}{skipped}; set noise_weights.babble to 0"
             )
         self.noises: dict[str, list[NoiseRef]] = {kind: self._refs(kind) for kind in weights}
         total = sum(weights.values())
@@ -129,7 +152,7 @@ class SpeechPools:
             assert self.noise_folder is not None  # the spec guarantees it
             return [NoiseRef(c.id, c.uri, c.sha256, "folder") for c in self.noise_folder.clips]
         s = self.spec
-        pool = [(it.id, it.sha256) for it in self.corpus.items]
+        pool = [(it.id, it.sha256) for it in self.clean]
         refs = []
         for v in range(s.procedural_variants):
             if kind == "babble":
@@ -153,7 +176,7 @@ class SpeechPools:
         return decoded_clean(str(item.path), item.sha256, self.rate)
 
     def clean_problem(self, item: CleanItem) -> str | None:
-        st = clean_stats(str(item.path), item.sha256, self.rate)
+        st = self._stat(item)
         if st.unreadable:
             return "clean_unreadable"
         if not st.finite:
@@ -164,43 +187,37 @@ class SpeechPools:
             return "clean_silent"
         return None
 
-    def unreadable_clean(self, limit: int | None = None) -> list[dict[str, str]]:
-        """Corpus files that cannot be decoded, each ``{"file": path, "reason": text}``, in
-        corpus order (decodes every clip not decoded yet: called when some were met)."""
-        return self.unusable_clean(limit, only_unreadable=True)
+    def _stat(self, item: CleanItem) -> CleanStats:
+        """The facts of a corpus clip, measured when the pools were made."""
+        st = self._stats.get((item.id, item.sha256))
+        if st is None:  # not a clip of this corpus (a caller's own item)
+            st = clean_stats(str(item.path), item.sha256, self.rate)
+        return st
 
-    def unusable_clean(
-        self, limit: int | None = None, only_unreadable: bool = False
-    ) -> list[dict[str, str]]:
-        """Corpus clips the sampler rejects (unreadable, not finite, too short, silent), each
-        ``{"file": path, "reason": text}``, in corpus order (decodes every clip not decoded
-        yet: called when some were met)."""
-        out = []
-        for it in self.corpus.items:
-            problem = self.clean_problem(it)
-            if problem is None or (only_unreadable and problem != "clean_unreadable"):
-                continue
-            st = clean_stats(str(it.path), it.sha256, self.rate)
-            reason = {
-                "clean_unreadable": st.unreadable,
-                "clean_not_finite": "NaN or infinite samples",
-                "clean_too_short": (
-                    f"{st.num_samples / self.rate:.3f} s long, shorter than "
-                    f"min_duration_s={self.spec.min_duration_s:g}"
-                ),
-                "clean_silent": f"silent (active speech level below {SILENT_SPEECH_DBFS:g} dBFS)",
-            }[problem]
-            out.append({"file": str(it.path), "reason": reason})
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+    def _skipped(self, item: CleanItem, problem: str) -> SkippedClip:
+        """The skip entry of an unusable clip, with the reason in words."""
+        st = self._stat(item)
+        reason = {
+            "clean_unreadable": st.unreadable,
+            "clean_not_finite": "NaN or infinite samples",
+            "clean_too_short": (
+                f"{st.num_samples / self.rate:.3f} s long, shorter than "
+                f"min_duration_s={self.spec.min_duration_s:g}"
+            ),
+            "clean_silent": f"silent (active speech level below {SILENT_SPEECH_DBFS:g} dBFS)",
+        }[problem]
+        return SkippedClip(str(item.path), reason, problem)
+
+    def source_rate(self, item: CleanItem) -> int:
+        """The rate ``item`` was recorded at (Hz), before resampling to the working rate."""
+        return self._stat(item).source_rate_hz
 
     def clean_level(self, item: CleanItem, reference: str) -> float:
-        st = clean_stats(str(item.path), item.sha256, self.rate)
+        st = self._stat(item)
         return st.active_level if reference == "active" else st.rms
 
     def clean_peak(self, item: CleanItem) -> float:
-        return clean_stats(str(item.path), item.sha256, self.rate).peak
+        return self._stat(item).peak
 
     def noise_index(self, ref: NoiseRef) -> NoiseIndex:
         """The block sums of a noise buffer (16 bytes per 1024 samples), made once."""
@@ -218,7 +235,7 @@ class SpeechPools:
 
     def mix_pools(self) -> MixPools:
         return MixPools(
-            clean=self.corpus.items,
+            clean=self.clean,
             clean_audio=self.clean_audio,
             clean_problem=self.clean_problem,
             clean_level=self.clean_level,

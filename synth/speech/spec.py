@@ -42,8 +42,11 @@ class SpeechSpec(StrictModel):
       both over the noise's whole-clip RMS.
     - ``level_dbfs_range``: the mix's whole-clip RMS before peak protection (dB re full scale).
     - ``noise_gain_db_range``: relative level of each noise when a mix has several.
-    - ``kaldi``: also write a Kaldi data directory ``kaldi/`` (wav.scp with absolute paths,
-      text, utt2spk, spk2utt, utt2dur); the NeMo manifest is always written.
+    - ``kaldi``: also write a Kaldi data directory ``kaldi/`` (wav.scp with paths relative to
+      the dataset folder, text, utt2spk, spk2utt, utt2dur, reco2dur); the NeMo manifest is
+      always written.
+    - ``lhotse``: also write Lhotse manifests (``recordings.jsonl.gz``,
+      ``supervisions.jsonl.gz``, ``cuts.jsonl.gz``) that ``lhotse.load_manifest`` reads.
     - ``shard_size``: samples per shard, the engine's unit of work, retry and resume.
     """
 
@@ -73,6 +76,7 @@ class SpeechSpec(StrictModel):
     format: Literal["wav", "flac"] = "wav"
     with_targets: bool = False
     kaldi: bool = False
+    lhotse: bool = False
     shard_size: int = Field(500, ge=1, le=100_000)
 
     @field_validator(

@@ -124,24 +124,28 @@ def test_cli_an_empty_clean_clip_is_skipped_and_named(run_synth, home, tmp_path)
     clean.mkdir()
     write(clean / "empty.wav", np.zeros(0, np.float32))
     (clean / "empty.txt").write_text("nothing here", encoding="utf-8")
-    write(clean / "good.wav", speechlike(1.2, seed=3))
-    (clean / "good.txt").write_text("good", encoding="utf-8")
+    for name, seed in (("good", 3), ("good2", 4)):  # babble needs two usable clips
+        write(clean / f"{name}.wav", speechlike(1.2, seed=seed))
+        (clean / f"{name}.txt").write_text(name, encoding="utf-8")
     proc = run_synth("speech", "--count", "8", "--clean", str(clean), "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     reason = "audio file has no samples (zero length)"
     assert out["skipped_inputs"] == [{"file": str(clean / "empty.wav"), "reason": reason}]
-    assert out["rejections"]["clean_unreadable"] > 0
+    assert "clean_unreadable" not in out["rejections"]  # left out before drawing
     assert f"synth: warning: skipped {clean / 'empty.wav'}: {reason}" in proc.stderr
     rows = [json.loads(line) for line in (Path(out["path"]) / "metadata.jsonl").open()]
-    assert {r["clean_id"] for r in rows} == {"good"} and len(rows) == 8
+    assert {r["clean_id"] for r in rows} == {"good", "good2"} and len(rows) == 8
 
     write(clean / "good.wav", np.zeros(0, np.float32))  # no readable clip left
+    write(clean / "good2.wav", np.zeros(0, np.float32))
     proc = run_synth("speech", "--count", "8", "--clean", str(clean), "--json")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert json.loads(proc.stdout) == {"error": proc.stderr[14:-1], "exit_code": 2}
-    assert proc.stderr.startswith("synth: error: sample 0: no usable clean clip: all 2 are ")
-    assert proc.stderr.endswith(f"first unreadable clip: {clean / 'empty.wav'}: {reason}\n")
+    assert proc.stderr == (
+        f"synth: error: {clean}: no usable clean clip: all 3 skipped (3 unreadable); "
+        f"first: empty.wav: {reason}\n"
+    )
     assert len(list((home / "datasets").glob("speech-*"))) == 1  # the first build's only
 
 

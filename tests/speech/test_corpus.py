@@ -49,19 +49,72 @@ def test_text_pairs(pairs_corpus):
     assert corpus.items[0].sha256 == sha256_file(pairs_corpus / "utt0.wav")
 
 
-def test_text_pairs_missing_transcript(pairs_corpus):
+def test_a_clip_without_a_transcript_is_a_named_skip_in_every_layout(pairs_corpus):
+    """One rule for a clip listed without a transcript, whatever the layout: it is left out of
+    the items and named in ``skipped`` with its reason; the other clips read as before."""
     (pairs_corpus / "utt1.txt").unlink()
-    assert (
-        _error(pairs_corpus)
-        == f"{pairs_corpus / 'utt1.wav'}: no transcript: expected utt1.txt beside it"
-    )
-
-
-def test_text_pairs_empty_transcript(pairs_corpus):
     (pairs_corpus / "utt2.txt").write_text("  \n")
-    assert (
-        _error(pairs_corpus)
-        == f"{pairs_corpus / 'utt2.txt'}: empty or missing transcript for utt2.wav"
+    corpus = read_corpus(pairs_corpus)
+    assert [it.id for it in corpus.items] == ["utt0"]
+    assert [s.to_json() for s in corpus.skipped] == [
+        {
+            "file": str(pairs_corpus / "utt1.wav"),
+            "reason": "no transcript: expected utt1.txt beside it",
+        },
+        {
+            "file": str(pairs_corpus / "utt2.wav"),
+            "reason": f"empty or missing transcript ({pairs_corpus / 'utt2.txt'})",
+        },
+    ]
+    assert {s.problem for s in corpus.skipped} == {"clean_no_transcript"}
+
+    folder = pairs_corpus.parent / "af"
+    _clips(folder, ["a.wav", "b.wav", "c.wav"])
+    rows = [
+        {"file_name": "a.wav", "text": "alpha"},
+        {"file_name": "b.wav", "text": ""},
+        {"file_name": "c.wav", "words": "gamma"},
+    ]
+    meta = folder / "metadata.jsonl"
+    meta.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    corpus = read_corpus(folder)
+    assert [it.id for it in corpus.items] == ["a"]
+    assert [s.to_json() for s in corpus.skipped] == [
+        {"file": str(folder / "b.wav"), "reason": f"empty or missing transcript ({meta}:2)"},
+        {
+            "file": str(folder / "c.wav"),
+            "reason": "no transcript field: expected one of text, transcription, transcript, "
+            f"sentence (found: file_name, words; {meta}:3)",
+        },
+    ]
+
+    nemo = folder / "m.jsonl"
+    nemo.write_text(
+        json.dumps({"audio_filepath": "a.wav", "text": "alpha"})
+        + "\n"
+        + json.dumps({"audio_filepath": "b.wav"})
+        + "\n"
+    )
+    corpus = read_corpus(nemo)
+    assert [it.id for it in corpus.items] == ["a"]
+    assert corpus.skipped[0].to_json() == {
+        "file": str(folder / "b.wav"),
+        "reason": f"empty or missing transcript ({nemo}:2)",
+    }
+
+    tsv_root = pairs_corpus.parent / "tsv"
+    _clips(tsv_root, ["a.wav", "b.wav"])
+    (tsv_root / "transcripts.tsv").write_text("file\ttext\na.wav\thi\nb.wav\t \n")
+    corpus = read_corpus(tsv_root)
+    assert [it.id for it in corpus.items] == ["a"] and len(corpus.skipped) == 1
+
+
+def test_a_corpus_where_no_clip_has_a_transcript_is_one_line_naming_why(pairs_corpus):
+    for i in range(3):
+        (pairs_corpus / f"utt{i}.txt").unlink()
+    assert _error(pairs_corpus) == (
+        f"{pairs_corpus}: no usable clean clip: all 3 skipped (3 without transcript); "
+        "first: utt0.wav: no transcript: expected utt0.txt beside it"
     )
 
 
@@ -92,8 +145,9 @@ def test_audiofolder_without_text_column(tmp_path):
     _clips(tmp_path, ["a.wav"])
     (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "a.wav", "label": 3}) + "\n")
     assert _error(tmp_path) == (
-        f"{tmp_path / 'metadata.jsonl'}:1: no transcript field: expected one of "
-        "text, transcription, transcript, sentence (found: file_name, label)"
+        f"{tmp_path / 'metadata.jsonl'}: no usable clean clip: all 1 skipped (1 without "
+        "transcript); first: a.wav: no transcript field: expected one of text, transcription, "
+        f"transcript, sentence (found: file_name, label; {tmp_path / 'metadata.jsonl'}:1)"
     )
 
 
@@ -150,10 +204,9 @@ def test_audiofolder_paths_outside_the_folder_are_refused(tmp_path, outside):
 def test_nemo_missing_field_and_offset(tmp_path):
     _clips(tmp_path, ["a.wav"])
     m = tmp_path / "m.jsonl"
-    m.write_text(json.dumps({"audio_filepath": "a.wav"}) + "\n")
-    assert (
-        _error(m)
-        == f"{m}:1: missing field 'text' (a NeMo manifest line needs audio_filepath, text)"
+    m.write_text(json.dumps({"text": "a"}) + "\n")
+    assert _error(m) == (
+        f"{m}:1: missing field 'audio_filepath' (a NeMo manifest line needs audio_filepath, text)"
     )
     m.write_text(json.dumps({"audio_filepath": "a.wav", "text": "x", "offset": 1.5}) + "\n")
     assert "offset=1.5: segments of longer files are not supported" in _error(m)

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from synth.engine.generator import make_generator
-from synth.errors import AssetError, ConfigError, TooManyRejections
+from synth.errors import AssetError, ConfigError
 from synth.rng import sample_rng
 from synth.speech.generator import SpeechGenerator
 from synth.speech.level import snr_db
@@ -73,7 +73,7 @@ def test_sample_is_deterministic_per_seed_and_index_and_round_trips_json():
             "reverb",
             "rejections",
         }
-        assert set(r1["clean"]) == {"id", "sha256", "text", "speaker"}
+        assert set(r1["clean"]) == {"id", "sha256", "text", "speaker", "source_rate_hz"}
         assert set(r1["noises"][0]) >= {
             "id",
             "sha256",
@@ -217,7 +217,10 @@ def test_user_corpus_and_noise_folder_at_other_rates(tmp_path):
     assert policies == {"crop", "loop_crossfade"}
 
 
-def test_unusable_clean_clips_are_counted(tmp_path):
+def test_unusable_clean_clips_are_left_out_before_any_draw(tmp_path):
+    """Clips with NaN, silence, too little audio or no transcript are found when the generator
+    is made: the draw never meets them (no rejection is counted for them), and they are named
+    in the skipped inputs with their reasons, transcripts first, then audio in corpus order."""
     clean = tmp_path / "clean"
     good = speechlike(1.0)
     bad = good.copy()
@@ -226,20 +229,22 @@ def test_unusable_clean_clips_are_counted(tmp_path):
     write(clean / "nan.wav", bad, subtype="FLOAT")
     write(clean / "silent.wav", np.zeros(RATE, np.float32))
     write(clean / "short.wav", speechlike(0.05, pad_s=0.0))
+    write(clean / "untold.wav", speechlike(1.0, seed=5))  # no untold.txt
     for name in ("good", "nan", "silent", "short"):
         (clean / f"{name}.txt").write_text(name)
     gen = SpeechGenerator(
         {"clean": str(clean), "noise_weights": {"pink": 1}, "min_duration_s": 0.5}
     )
-    counts: dict[str, int] = {}
+    assert [it.id for it in gen.pools.clean] == ["good"]
     for index in range(10):
         recipe = gen.sample(index, sample_rng(0, index))
         assert recipe["clean"]["id"] == "good"
-        for reason, k in recipe["rejections"].items():
-            counts[reason] = counts.get(reason, 0) + k
-    assert set(counts) == {"clean_not_finite", "clean_silent", "clean_too_short"}
-    # Named in the dataset's skipped inputs, each with its reason, in corpus order.
-    assert gen.skipped_inputs(counts) == [
+        assert recipe["rejections"] == {}
+    assert gen.skipped_inputs() == [
+        {
+            "file": str(clean / "untold.wav"),
+            "reason": "no transcript: expected untold.txt beside it",
+        },
         {"file": str(clean / "nan.wav"), "reason": "NaN or infinite samples"},
         {
             "file": str(clean / "short.wav"),
@@ -250,48 +255,55 @@ def test_unusable_clean_clips_are_counted(tmp_path):
             "reason": "silent (active speech level below -70 dBFS)",
         },
     ]
-    assert gen.skipped_inputs({"noise_segment_silent": 3}) == []  # no clean problem counted
 
     (clean / "good.wav").unlink()
     (clean / "good.txt").unlink()
-    gen = SpeechGenerator({"clean": str(clean), "noise_weights": {"pink": 1}, "max_attempts": 6})
-    with pytest.raises(TooManyRejections) as info:
-        gen.sample(4, sample_rng(0, 4))
-    assert str(info.value).startswith("sample 4: no usable clean clip: all 3 are unreadable, ")
+    with pytest.raises(AssetError) as info:
+        SpeechGenerator({"clean": str(clean), "noise_weights": {"pink": 1}})
+    assert str(info.value) == (
+        f"{clean}: no usable clean clip: all 4 skipped (1 not finite, 1 too short, 1 silent, "
+        "1 without transcript); first: untold.wav: no transcript: expected untold.txt beside it"
+    )
 
 
-def test_an_unreadable_clean_clip_is_a_counted_skip_named_in_skipped_inputs(tmp_path):
-    """A truncated or empty clip is met when a mix first draws it: it is rejected and counted
-    like a silent one (so whether a build succeeds does not depend on the seed), named in the
-    skipped inputs, and a corpus with no readable clip is a one-line error naming the first."""
+def test_an_unreadable_clean_clip_is_a_named_skip_and_no_readable_clip_an_error(tmp_path):
+    """A truncated or empty clip is found when the generator is made: left out of the draw,
+    named in the skipped inputs; a corpus with no readable clip is a one-line error naming why
+    (not babble's need for two clips, which comes after)."""
     clean = tmp_path / "clean"
     full = write(tmp_path / "full.wav", speechlike(1.0)).read_bytes()
     clean.mkdir()
-    (clean / "cut.wav").write_bytes(full[: len(full) // 2])
-    (clean / "cut.txt").write_text("cut")
     write(clean / "empty.wav", np.zeros(0, np.float32))
     (clean / "empty.txt").write_text("empty")
-    only_bad = SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
-    with pytest.raises(TooManyRejections) as info:
-        only_bad.sample(0, sample_rng(0, 0))
+    with pytest.raises(AssetError) as info:
+        SpeechGenerator({"clean": str(clean)})  # babble on by default
+    assert str(info.value) == (
+        f"{clean}: no usable clean clip: all 1 skipped (1 unreadable); first: empty.wav: audio "
+        "file has no samples (zero length)"
+    )
+    (clean / "cut.wav").write_bytes(full[: len(full) // 2])
+    (clean / "cut.txt").write_text("cut")
+    with pytest.raises(AssetError) as info:
+        SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
     assert "\n" not in str(info.value)
-    assert str(info.value).startswith("sample 0: no usable clean clip: all 2 are unreadable, ")
-    assert f"; first unreadable clip: {clean / 'cut.wav'}: truncated audio file (" in str(
-        info.value
+    assert str(info.value).startswith(
+        f"{clean}: no usable clean clip: all 2 skipped (2 unreadable); first: cut.wav: "
+        "truncated audio file (the header declares"
     )
 
     write(clean / "good.wav", speechlike(1.2, seed=4))
     (clean / "good.txt").write_text("good")
+    with pytest.raises(ConfigError) as info:
+        SpeechGenerator({"clean": str(clean)})
+    assert str(info.value) == (
+        "noise_weights.babble=1.0: babble needs at least 2 usable clean clips, the corpus has 1 "
+        "(2 skipped); set noise_weights.babble to 0"
+    )
     gen = SpeechGenerator({"clean": str(clean), "noise_weights": {"white": 1}})
-    rejections: dict[str, int] = {}
     for index in range(8):
         recipe = gen.sample(index, sample_rng(0, index))
-        assert recipe["clean"]["id"] == "good"
-        for reason, n in recipe["rejections"].items():
-            rejections[reason] = rejections.get(reason, 0) + n
-    assert set(rejections) == {"clean_unreadable"} and rejections["clean_unreadable"] > 0
-    assert gen.skipped_inputs() == []  # nothing was counted: nothing to look for
-    skipped = gen.skipped_inputs(rejections)
+        assert recipe["clean"]["id"] == "good" and recipe["rejections"] == {}
+    skipped = gen.skipped_inputs()
     assert [item["file"] for item in skipped] == [str(clean / "cut.wav"), str(clean / "empty.wav")]
     assert skipped[0]["reason"].startswith("truncated audio file (the header declares")
     assert skipped[1]["reason"] == "audio file has no samples (zero length)"
@@ -319,7 +331,8 @@ def test_babble_needs_two_clips_and_spec_errors_are_config_errors(tmp_path):
     (clean / "only.txt").write_text("only")
     with pytest.raises(
         ConfigError,
-        match=r"noise_weights.babble=1.0: babble needs at least 2 clean clips, the corpus has 1",
+        match=r"noise_weights.babble=1.0: babble needs at least 2 usable clean clips, the "
+        r"corpus has 1; set",
     ):
         SpeechGenerator({"clean": str(clean)})
     with pytest.raises(ConfigError, match="speech spec: unknown key 'snr'"):
@@ -425,8 +438,8 @@ def test_preview_pictures_for_the_card(tmp_path):
 
 
 def test_babble_leaves_out_nan_and_silent_talkers(tmp_path):
-    """Unusable clips are rejected as clean speech and must not poison babble either: a NaN
-    talker would spread NaN through every mix, an all-silent babble would divide by zero."""
+    """Unusable clips are left out of babble as they are of the draw: a NaN talker would spread
+    NaN through every mix, an all-silent babble would divide by zero."""
     clean = tmp_path / "clean"
     for i in range(3):
         write(clean / f"good{i}.wav", speechlike(1.5, seed=i))
@@ -443,25 +456,20 @@ def test_babble_leaves_out_nan_and_silent_talkers(tmp_path):
             "clean": str(clean),
             "noise_weights": {"babble": 1},
             "procedural_variants": 8,
-            "babble_talkers_range": [1, 3],
+            "babble_talkers_range": [1, 2],
             "snr_db_range": [5, 5],
             "max_attempts": 200,
         }
     )
-    rejections: dict[str, int] = {}
     for index in range(20):
         recipe = gen.sample(index, sample_rng(3, index))
-        for reason, n in recipe["rejections"].items():
-            rejections[reason] = rejections.get(reason, 0) + n
+        assert set(recipe["rejections"]) <= {"babble_contains_clean"}
         out = gen.render(recipe, f"s/{index}")
         assert out.outputs["snr_db"] == pytest.approx(5.0, abs=0.1)
         assert recipe["clean"]["id"].startswith("good")
-    assert rejections.get("clean_silent", 0) > 0
-    # every babble variant: silent talkers and the NaN one add nothing; an all-unusable one is
-    # silent and its segments are rejected (counted), never mixed
     variants = gen.pools.noises["babble"]
     usable = {"good0", "good1", "good2"}
-    silent_variants = [v for v in variants if not (set(v.excludes) & usable)]
-    for v in silent_variants:
-        assert not gen.pools.noise_audio(v).any()
+    assert all(v.excludes and set(v.excludes) <= usable for v in variants)
+    for v in variants:
+        assert gen.pools.noise_audio(v).any()
     assert all(np.isfinite(gen.pools.noise_audio(v)).all() for v in variants)

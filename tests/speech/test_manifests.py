@@ -3,6 +3,7 @@ data directory and the SNR histogram, checked against the written audio and meta
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ from synth.catalog import open_catalog
 from synth.engine.build import build, prepare
 from synth.speech.corpus import read_corpus
 from synth.speech.generator import SpeechGenerator
+from synth.speech.lhotse_manifests import LHOTSE_FILES
 from synth.speech.manifests import (
     KALDI_FILES,
     NEMO_MANIFEST,
@@ -48,8 +50,9 @@ def _build(home: Path, **spec_values) -> Path:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An engine-built dataset (embedded corpus, targets, Kaldi on) shared by the tests."""
-    return _build(tmp_path_factory.mktemp("home"), kaldi=True, with_targets=True)
+    """An engine-built dataset (embedded corpus, targets, Kaldi and Lhotse on) shared by the
+    tests."""
+    return _build(tmp_path_factory.mktemp("home"), kaldi=True, lhotse=True, with_targets=True)
 
 
 def _rows(folder: Path) -> list[dict]:
@@ -77,7 +80,7 @@ def _check_kaldi_dir(folder: Path) -> dict[str, dict[str, str]]:
     for name, table in tables.items():
         assert _c_sorted([k for k, _ in table]), name
     utts = [k for k, _ in tables["utt2spk"]]
-    for name in ("wav.scp", "text", "utt2dur"):
+    for name in ("wav.scp", "text", "utt2dur", "reco2dur"):
         assert [k for k, _ in tables[name]] == utts, name
     back = [(utt, spk) for spk, rest in tables["spk2utt"] for utt in rest.split(" ")]
     assert back == tables["utt2spk"]
@@ -139,10 +142,11 @@ def test_kaldi_directory_is_sorted_consistent_and_matches_the_audio(built):
     for utt, spk in tables["utt2spk"].items():
         row = rows[utt.rsplit("-", 1)[-1]]
         assert spk == kaldi_speaker(row["speaker"])
-        path = Path(tables["wav.scp"][utt])
-        assert path.is_absolute() and path == (built / row["file_name"]).resolve()
-        info = sf.info(path)
+        assert tables["wav.scp"][utt] == row["file_name"]  # relative to the dataset folder
+        info = sf.info(built / row["file_name"])
         assert float(tables["utt2dur"][utt]) == info.frames / info.samplerate
+        assert tables["reco2dur"][utt] == tables["utt2dur"][utt]
+        assert round(float(tables["reco2dur"][utt]) * info.samplerate) == info.frames
         assert tables["text"][utt] == row["text"]
     speakers = {r["speaker"] for r in rows.values()}
     assert len(tables["spk2utt"]) == len(speakers) > 1
@@ -154,7 +158,7 @@ def test_kaldi_is_off_by_default_and_flac_is_listed_as_a_pipe(tmp_path):
     flac = _build(tmp_path / "b", kaldi=True, format="flac")
     tables = _check_kaldi_dir(flac / "kaldi")
     for entry in tables["wav.scp"].values():
-        assert entry.startswith("flac -c -d -s /") and entry.endswith(".flac |")
+        assert re.fullmatch(r"flac -c -d -s shard-0000[0-9]/[0-9]{9}\.flac \|", entry)
     lines = [json.loads(x) for x in (flac / NEMO_MANIFEST).read_text().splitlines()]
     for line in lines:
         info = sf.info(flac / line["audio_filepath"])
@@ -203,9 +207,9 @@ def test_kaldi_writer_refuses_unsorted_or_duplicate_ids(tmp_path):
 
 
 def test_wav_entries_and_streaming_in_one_pass(tmp_path):
-    assert kaldi_wav_entry(Path("/d/x.wav")) == "/d/x.wav"
-    assert kaldi_wav_entry(Path("/my data/x.wav")) == "cat '/my data/x.wav' |"
-    assert kaldi_wav_entry(Path("/d/x.flac")) == "flac -c -d -s /d/x.flac |"
+    assert kaldi_wav_entry("shard-00000/000000001.wav") == "shard-00000/000000001.wav"
+    assert kaldi_wav_entry(Path("my data/x.wav")) == "cat 'my data/x.wav' |"
+    assert kaldi_wav_entry("s/x.flac") == "flac -c -d -s s/x.flac |"
     seen = []
 
     def rows():
@@ -222,7 +226,108 @@ def test_wav_entries_and_streaming_in_one_pass(tmp_path):
     tables = _check_kaldi_dir(tmp_path / "kaldi")
     assert len(tables["spk2utt"]) == 13 + 1  # 13 own-speaker mixes, one named speaker
     for utt, entry in tables["wav.scp"].items():
-        assert entry == str((tmp_path / "s" / f"{utt.rsplit('-', 1)[-1]}.wav").resolve())
+        assert entry == f"s/{utt.rsplit('-', 1)[-1]}.wav"
+    assert not (tmp_path / "recordings.jsonl.gz").exists()  # Lhotse on request only
+
+
+def _derived_bytes(folder: Path) -> dict[str, bytes]:
+    names = [NEMO_MANIFEST, *LHOTSE_FILES, *(f"kaldi/{n}" for n in KALDI_FILES)]
+    return {n: (folder / n).read_bytes() for n in names}
+
+
+def test_a_moved_folder_keeps_its_manifests_and_verifies(built, tmp_path, monkeypatch):
+    """No derived file holds the folder's own path: a copy elsewhere has the same bytes, which
+    is what rewriting them there gives, verify passes on it, and Lhotse's Kaldi reader, run from
+    the moved folder as Kaldi recipes run, finds every mix with its exact sample count (the
+    durations come from reco2dur, not from flooring to a millisecond)."""
+    import shutil
+
+    from synth.engine.verify import verify_dataset
+
+    moved = tmp_path / "elsewhere" / "moved dataset"
+    shutil.copytree(built, moved)
+    before = _derived_bytes(moved)
+    assert before == _derived_bytes(built)
+    written = write_nemo_and_kaldi(moved, _rows(moved), kaldi=True, lhotse=True, rate_hz=16000)
+    assert {p.relative_to(moved).as_posix() for p in written} == set(before)
+    assert _derived_bytes(moved) == before  # rewritten in the new place: the same bytes
+    info = json.loads((moved / "dataset.json").read_text(encoding="utf-8"))
+    assert verify_dataset(moved, info["id"], samples=2).ok
+    for text in before.values():
+        assert str(built).encode() not in text
+
+    lhotse = pytest.importorskip("lhotse")
+    monkeypatch.chdir(moved)
+    recordings, supervisions, _ = lhotse.load_kaldi_data_dir("kaldi", sampling_rate=16000)
+    rows = {Path(r["file_name"]).stem: r for r in _rows(moved)}
+    assert len(recordings) == COUNT
+    for rec in recordings:
+        row = rows[rec.id.rsplit("-", 1)[-1]]
+        frames = sf.info(row["file_name"]).frames
+        assert rec.num_samples == frames and rec.duration == row["duration_s"]
+    first = recordings[0]
+    audio = first.load_audio()
+    expected, _ = sf.read(rows[first.id.rsplit("-", 1)[-1]]["file_name"], dtype="float32")
+    np.testing.assert_array_equal(audio[0], expected)
+    assert {s.text for s in supervisions} == {r["text"] for r in rows.values()}
+
+
+def test_lhotse_manifests_load_with_lhotse_and_match_the_metadata(built, tmp_path):
+    lhotse = pytest.importorskip("lhotse")
+    rows = _rows(built)
+    recordings = lhotse.load_manifest(built / "recordings.jsonl.gz")
+    supervisions = lhotse.load_manifest(built / "supervisions.jsonl.gz")
+    cuts = lhotse.load_manifest(built / "cuts.jsonl.gz")
+    assert isinstance(recordings, lhotse.RecordingSet)
+    assert isinstance(supervisions, lhotse.SupervisionSet)
+    assert isinstance(cuts, lhotse.CutSet)
+    assert len(recordings) == len(supervisions) == len(cuts) == COUNT
+    for rec, sup, cut, row in zip(recordings, supervisions, cuts, rows, strict=True):
+        info = sf.info(built / row["file_name"])
+        assert rec.id == sup.recording_id == cut.id == Path(row["file_name"]).stem
+        assert rec.sources[0].source == row["file_name"]  # relative to the dataset folder
+        assert rec.sampling_rate == info.samplerate == 16000
+        assert rec.num_samples == info.frames and rec.duration == info.frames / 16000
+        assert sup.duration == cut.duration == row["duration_s"] and sup.start == 0.0
+        assert sup.text == row["text"] and sup.speaker == row["speaker"]
+        assert sup.custom["snr_db"] == row["snr_db"]
+        assert sup.custom["noise_kind"] == row["noise_kind"]
+        assert sup.custom["clean_source_rate_hz"] == row["clean_source_rate_hz"] == 16000
+        assert cut.supervisions[0].text == row["text"] and cut.num_samples == info.frames
+
+    # Paths relative to the folder: Lhotse reads them once the folder is given as a prefix.
+    cut = cuts.with_recording_path_prefix(str(built))[2]
+    row = rows[2]
+    mix, _ = sf.read(built / row["file_name"], dtype="float32")
+    np.testing.assert_array_equal(cut.load_audio()[0], mix)
+    target, _ = sf.read(built / row["target_file_name"], dtype="float32")
+    assert cut.target_recording.sources[0].source == row["target_file_name"]
+    target_rec = cut.target_recording.with_path_prefix(str(built))
+    np.testing.assert_array_equal(target_rec.load_audio()[0], target)
+
+    # Deterministic bytes: gzip without a time stamp or a file name, rewritten identically.
+    before = {n: (built / n).read_bytes() for n in LHOTSE_FILES}
+    for data in before.values():
+        assert data[:2] == b"\x1f\x8b" and data[3] == 0 and data[4:8] == b"\0\0\0\0"
+    again = tmp_path / "again"
+    again.mkdir()
+    write_nemo_and_kaldi(again, _rows(built), kaldi=False, lhotse=True, rate_hz=16000)
+    assert {n: (again / n).read_bytes() for n in LHOTSE_FILES} == before
+
+
+def test_lhotse_files_are_recorded_for_verify_and_on_request_only(built, tmp_path):
+    index = json.loads((built / "__synth__" / "index.json").read_text(encoding="utf-8"))
+    assert set(index["derived"]) == {
+        NEMO_MANIFEST,
+        *LHOTSE_FILES,
+        *(f"kaldi/{n}" for n in KALDI_FILES),
+    }
+    for name in LHOTSE_FILES:
+        assert index["derived"][name] == hashlib.sha256((built / name).read_bytes()).hexdigest()
+    card = (built / "README.md").read_text(encoding="utf-8")
+    assert "`recordings.jsonl.gz`, `supervisions.jsonl.gz` and `cuts.jsonl.gz` are Lhotse" in card
+    plain = _build(tmp_path / "plain")
+    assert not any((plain / n).exists() for n in LHOTSE_FILES)
 
 
 # -- SNR histogram ----------------------------------------------------------------------------
@@ -279,7 +384,11 @@ def test_card_gets_spectrograms_and_the_histogram_of_every_row(built):
         f"drawn from {lo:g} to {hi:g} dB over active speech" in card
     )
     assert "`__target__/` and `__noise__/` hold each mix's clean target and noise" in card
-    assert "`kaldi/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`)." in card
+    assert (
+        "`kaldi/` is a Kaldi data directory (`wav.scp`, `text`, `utt2spk`, `spk2utt`, `utt2dur`, "
+        "`reco2dur`) whose `wav.scp` paths are relative to this folder: run Kaldi from here" in card
+    )
+    assert "Every path in them is relative to this folder, so it can be moved." in card
     assert "boxes" not in card
 
 
@@ -307,3 +416,61 @@ def test_histogram_streams_every_row_of_the_metadata(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / made[1][0]).size == HIST_SIZE
+
+
+def test_cli_lhotse_flag_and_config_key_and_the_upsampling_warning(run_synth, tmp_path):
+    """``--lhotse`` (or ``lhotse = true`` in a config) writes the three manifests; a corpus
+    recorded at 8 kHz is warned about on stderr and in the JSON report."""
+    clean = tmp_path / "clean"
+    for i in range(2):
+        write(clean / f"n{i}.wav", speechlike(1.2, rate=8000, seed=i), rate=8000)
+        (clean / f"n{i}.txt").write_text(f"narrow {i}", encoding="utf-8")
+    proc = run_synth("speech", "--count", "3", "--clean", str(clean), "--lhotse", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    root = Path(out["path"])
+    assert all((root / n).is_file() for n in LHOTSE_FILES) and not (root / "kaldi").exists()
+    line = (
+        "3 of 3 mixes use clean speech recorded below 16000 Hz and upsampled, with nothing "
+        "above half its own rate: 3 from 8000 Hz ("
+    )
+    assert out["input_warnings"][0].startswith(line)
+    assert f"synth: warning: {out['input_warnings'][0]}\n" in proc.stderr
+
+    config = tmp_path / "speech.toml"
+    config.write_text("lhotse = true\nkaldi = true\n", encoding="utf-8")
+    proc = run_synth("speech", "--count", "2", "--config", str(config), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    root = Path(out["path"])
+    assert all((root / n).is_file() for n in LHOTSE_FILES)
+    assert (root / "kaldi" / "reco2dur").is_file() and out["input_warnings"] == []
+    spec = json.loads((root / "dataset.json").read_text(encoding="utf-8"))["spec"]
+    assert spec["lhotse"] is True and spec["kaldi"] is True
+
+
+def test_lhotse_entries_leave_out_what_is_not_known():
+    from synth.speech.lhotse_manifests import lhotse_entries
+
+    row = {
+        "file_name": "shard-00001/000000007.wav",
+        "text": "seven",
+        "speaker": "",
+        "snr_db": None,
+        "noise_kind": "pink",
+        "duration_s": 12345 / 16000,
+    }
+    recording, supervision, cut = lhotse_entries(row, 16000)
+    assert recording == {
+        "id": "000000007",
+        "sources": [{"type": "file", "channels": [0], "source": "shard-00001/000000007.wav"}],
+        "sampling_rate": 16000,
+        "num_samples": 12345,
+        "duration": 12345 / 16000,
+        "channel_ids": [0],
+    }
+    assert "speaker" not in supervision and "language" not in supervision
+    assert supervision["custom"] == {"noise_kind": "pink"}  # an unknown SNR is left out
+    assert "custom" not in cut and cut["type"] == "MonoCut" and cut["recording"] == recording
+    with pytest.raises(ValueError, match="rate_hz"):
+        write_nemo_and_kaldi(Path("unused"), iter([]), kaldi=False, lhotse=True)

@@ -187,7 +187,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from synth.catalog.base import data_home
         from synth.engine.verify import verify_import
 
-        report = verify_import(data_home(args.home), rec.path, rec.id)
+        report = verify_import(data_home(args.home), rec.path, rec.id, record=rec.to_json())
     elif Path(rec.path).is_dir():
         report = verify_dataset(
             rec.path, rec.id, samples=args.samples, quick=args.quick, record=rec.to_json()
@@ -202,9 +202,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for rel in report.changed:
             print(f"changed: {rel}")
         for rel in report.extra:
-            print(f"extra: {rel} (not in the dataset's manifests; loaders would read it)")
+            print(f"unexpected: {rel} (not in the dataset's manifests)")
         for problem in report.problems:
             print(f"problem: {problem}")
+        for note in report.notes:
+            print(f"note: {note}")
         verdict = "ok" if report.ok else "FAILED"
         files = f"{report.checked_files} files"
         if report.mode == "quick":

@@ -74,6 +74,7 @@ def test_an_edited_card_a_changed_picture_and_a_stray_file_fail_with_exit_1(run,
     code, out, _ = run("datasets", "verify", record.id[:12], "--home", str(home))
     assert code == 1
     assert "changed: README.md (the dataset card: edited since the build)" in out.splitlines()
+    assert "unexpected: __synth__/stray.bin (not in the dataset's manifests)" in out.splitlines()
 
 
 def test_a_dataset_from_another_renderer_passes_with_exit_0_and_the_note(run, built, monkeypatch):
@@ -85,6 +86,9 @@ def test_a_dataset_from_another_renderer_passes_with_exit_0_and_the_note(run, bu
         f"built by renderer v{ocr_generator.RENDERER_VERSION - 1}, this code renders "
         f"v{ocr_generator.RENDERER_VERSION}: files and inputs checked, re-render skipped"
     ]
+    code, out, _ = run("datasets", "verify", record.id[:12], "--home", str(home))
+    assert code == 0
+    assert f"note: {report['notes'][0]}" in out.splitlines()
 
 
 def test_an_imported_dataset_edited_metadata_fails_and_expand_is_refused(run, tmp_path):

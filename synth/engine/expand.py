@@ -16,7 +16,7 @@ from typing import Any
 from synth.catalog.base import DatasetRecord
 from synth.engine.assemble import DATASET_JSON
 from synth.engine.generator import Generator
-from synth.engine.plan import BuildPlan
+from synth.engine.plan import BuildPlan, prepare
 from synth.engine.shard import manifest_in, stats_in
 from synth.errors import AssetError, SynthError
 from synth.hashing import sha256_file
@@ -104,8 +104,6 @@ def prepare_expansion(
 ) -> tuple[BuildPlan, Generator]:
     """The plan of ``record`` expanded by ``count`` new samples, with the parent's spec, seed and
     kind."""
-    from synth.engine.build import prepare
-
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
     parent = parent_ref(record)

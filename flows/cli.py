@@ -79,15 +79,6 @@ def _emit(args: argparse.Namespace, obj: dict[str, Any], human: str) -> None:
         print(human)
 
 
-def _quiet_prefect(verbose: bool) -> None:
-    import logging
-
-    if not verbose:
-        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # the Dask runner's cluster
-
-
 class _Rate:
     """Samples per second over the last ``window`` seconds, and the time left at that rate."""
 

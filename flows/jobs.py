@@ -292,9 +292,9 @@ def run_dataset_job(
     and a flow run in this process takes the generator instead of loading every input again.
     """
     if runner == "dask" or server_configured():
-        quiet_prefect(verbose)
         from flows.build import with_runner
 
+        quiet_prefect(verbose)  # after Prefect's import, which sets up its logging
         flow = with_runner(_flow_of(job), runner, workers, dask_address)
         with _offered(job, spec, generator):
             return flow(**params, workers=workers, home=home)
@@ -431,8 +431,8 @@ def run_diagnosis_job(verbose: bool = False, **params: Any) -> dict[str, Any]:
     server when one is configured (an expansion is its sub-flow run, an event goes to the
     server), else here without Prefect (an expansion is built by the local process pool)."""
     if server_configured():
-        quiet_prefect(verbose)
         from flows.diagnose import diagnose
 
+        quiet_prefect(verbose)
         return diagnose(**params)
     return diagnosis_outcome(**params, expand=_expand_here, emit=None)

@@ -220,3 +220,59 @@ def test_a_build_on_a_server_publishes_what_it_made_as_artifacts(prefect_api, ho
     assert "## Statistics" in summary and "## Licences and attribution" in summary
     assert "## Preview" not in summary and "pretty_name" not in summary  # no front matter
     assert f"`{first['record']['id']}`" in cards[1].data
+
+
+# -- one spec check, one generator ---------------------------------------------------------------
+def _counting_factories(monkeypatch) -> list[str]:
+    """Every generator made from now on, by kind (the kinds' factories, wrapped)."""
+    import importlib
+
+    from synth.engine import generator as registry
+
+    for module in ("synth.ocr.generator", "synth.speech.generator"):
+        importlib.import_module(module)  # the kinds register themselves when imported
+
+    made: list[str] = []
+    for kind in ("ocr", "speech"):
+        real = registry._REGISTRY[kind]
+
+        def factory(spec, kind=kind, real=real):
+            made.append(kind)
+            return real(spec)
+
+        monkeypatch.setitem(registry._REGISTRY, kind, factory)
+    return made
+
+
+def _cli(*args: str) -> dict:
+    import contextlib
+    import io
+
+    from flows.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main([*args, "--json"])
+    assert code == 0, out.getvalue()
+    return json.loads(out.getvalue().splitlines()[-1])
+
+
+def test_the_command_line_makes_one_generator_per_build_without_a_server(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.chdir(tmp_path)
+    made = _counting_factories(monkeypatch)
+    _cli("ocr", "--count", "3", "--preset", "clean", "--home", str(tmp_path / "h"))
+    assert made == ["ocr"]
+    _cli("speech", "--count", "3", "--home", str(tmp_path / "h"))
+    assert made == ["ocr", "speech"]
+
+
+def test_the_command_line_makes_one_generator_per_build_on_a_server(
+    prefect_api, tmp_path, monkeypatch
+):
+    made = _counting_factories(monkeypatch)
+    out = _cli("ocr", "--count", "3", "--preset", "clean", "--home", str(tmp_path / "h"))
+    assert made == ["ocr"]  # the flow run in this process took the command's generator
+    info = _dataset_json(out["path"])
+    assert info["run"]["orchestrator"] == "prefect" and info["run"]["flow_run_id"]

@@ -325,3 +325,26 @@ def test_the_local_build_records_how_it_ran(tmp_path):
         "workers": 2,
     }
     assert result.record.flow_run_id is None
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at module level or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_no_import_cycle_between_build_expand_plan_and_lineage():
+    root = Path(__file__).resolve().parents[2] / "synth"
+    expand, plan = _imports(root / "engine/expand.py"), _imports(root / "engine/plan.py")
+    assert not {m for m in expand | plan if m.startswith("synth.engine.build")}
+    assert "synth.engine.plan.prepare" in expand  # the plan is made where plans are made
+    lineage = set().union(*(_imports(p) for p in (root / "lineage").glob("*.py")))
+    assert not {m for m in lineage if m.startswith("synth.engine")}

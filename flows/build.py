@@ -3,7 +3,7 @@ then the Prefect copies of what was built (an asset event, a table and a markdow
 
 The flow decides only who renders the shards (``PrefectShardRunner``); start, failure semantics,
 assembly and registration are the core's (``synth.engine.build.run_build``), the same sequence
-a build without a Prefect server runs (``flows.local``). Two runners render the shards:
+a build without a Prefect server runs (``flows.jobs``). Two runners render the shards:
 
 - ``process`` (the default): shard tasks run in Prefect's thread pool and hand the rendering to a
   pool of worker processes on this machine (``synth.engine.pool.ShardPool``), so Prefect tracks,

@@ -1,15 +1,19 @@
 """Scaling: 1 vs 2 worker processes for OCR and speech, and the Prefect layer's share of a build.
 
 * **scaling** - the same build (``--ocr-n`` images, ``--speech-n`` mixes, default shard size)
-  through the engine (``synth.engine.build.build``: process pool, assembly, card, catalog) with
+  through the engine (``synth.engine.build.run_build``: process pool, assembly, card, catalog) with
   1 and with 2 workers, each into a fresh home, interleaved ``--repeat`` times, best kept.
   Throughput is samples per wall-second of the whole build; the ratio is 2 workers over 1.
   Also shown: the render phase alone (pool start to last shard) and the serial finish.
 * **overhead** - a ``--overhead-n``-image OCR build with 2 workers through the ``ocr_dataset``
   Prefect flow (a real Prefect server on 127.0.0.1: flow and task runs, one task per shard,
-  asset event) beside the same build through the engine without Prefect, in the same process.
+  asset event, artifacts) beside the same build through the core's sequence without Prefect
+  (what ``synth ocr`` runs without a server), in the same process.
   Overhead share = (flow wall - engine wall) / flow wall. Importing Prefect happens once, before
-  any timing, and is reported apart. ``--dask`` adds the flow on a local Dask cluster.
+  any timing, and is reported apart. The CPU share (the same difference in CPU seconds of the
+  whole build: this process, its worker processes and the Prefect server) is reported beside
+  it: on a shared machine the wall times swing with other load, CPU time much less. ``--dask``
+  adds the flow on a local Dask cluster.
 
 Targets (the issue): 2 workers >= 1.8x the throughput of 1, for OCR and for speech; the Prefect
 layer < 10% of a 20,000-image build's wall time. These need 2 idle cores: the load average
@@ -135,6 +139,13 @@ def server_cpu_s() -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def all_cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the pool's worker processes,
+    counted once they are reaped at the end of a build)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 # -- builds ---------------------------------------------------------------------------------------
 def spec_of(kind: str) -> dict[str, Any]:
     if kind == "ocr":
@@ -172,35 +183,46 @@ class Meter(threading.Thread):
 
 
 def engine_build(kind: str, n: int, workers: int, home: Path, seed: int = 7) -> dict[str, Any]:
-    """A build through the engine, timed by phase: render (prepare, then pool start to last
-    shard) and finish (assemble, card, register), with the steady-state rate of the render."""
+    """A build through the core's sequence without Prefect (``run_build`` with the local process
+    pool, as ``synth ocr`` runs without a server), timed by phase: render (prepare, then pool
+    start to last shard) and finish (assemble, card, register), with the steady-state rate of
+    the render."""
     from synth.catalog import open_catalog
-    from synth.engine.build import finish, prepare, start
-    from synth.engine.pool import ShardPool
+    from synth.engine.build import PoolRunner, local_run, prepare, run_build
 
+    meters: list[Meter] = []
+
+    class TimedRunner(PoolRunner):
+        render_end = 0.0
+
+        @contextlib.contextmanager
+        def open(self, plan: Any) -> Iterator[Any]:
+            with super().open(plan) as dispatch:
+                yield dispatch
+                meters[0].stop.set()
+            self.render_end = time.perf_counter()
+
+    def on_pool(pool: Any) -> None:
+        meters.append(Meter(pool, n))
+        meters[0].start()
+
+    runner = TimedRunner(workers, on_pool)
     t0 = time.perf_counter()  # the flow prepares too: its timing starts before prepare
     plan, gen = prepare(kind, spec_of(kind), seed=seed, count=n, name=f"bench-{kind}", home=home)
     catalog = open_catalog(home)
     try:
-        emitter = start(plan, catalog)
-        with ShardPool(workers) as pool:
-            meter = Meter(pool, n)
-            meter.start()
-            for fut in [pool.submit(plan, s) for s in plan.shards()]:
-                fut.result()
-            meter.stop.set()
-            meter.join()
-        t1 = time.perf_counter()
-        record, _created = finish(plan, gen, catalog, {"workers": workers}, emitter)
+        result = run_build(plan, gen, catalog, runner, local_run(workers))
         t2 = time.perf_counter()
     finally:
         catalog.close()
+    meters[0].join()
+    t1 = runner.render_end
     return {
-        "id": record.id,
+        "id": result.record.id,
         "wall_s": t2 - t0,
         "render_s": t1 - t0,
         "finish_s": t2 - t1,
-        "steady_per_s": meter.steady_rate(),
+        "steady_per_s": meters[0].steady_rate(),
     }
 
 
@@ -271,13 +293,14 @@ def overhead(n: int, scratch: Path, dask: bool, repeat: int) -> dict[str, Any]:
             for subject in ("engine", "flow"):
                 log(f"  {subject}, {n} images, 2 workers, round {r + 1} (load {load_average()})")
                 home = scratch / f"ov-{subject}"
-                cpu, server = time.process_time(), server_cpu_s()
+                cpu, server, every = time.process_time(), server_cpu_s(), all_cpu_s()
                 if subject == "engine":
                     res = engine_build("ocr", n, 2, home)
                 else:
                     res = flow_build(n, 2, home)
                 res["parent_cpu_s"] = time.process_time() - cpu
                 res["server_cpu_s"] = server_cpu_s() - server
+                res["build_cpu_s"] = all_cpu_s() - every + res["server_cpu_s"]
                 shutil.rmtree(home, ignore_errors=True)
                 ids[subject] = res["id"]
                 if subject not in best or res["wall_s"] < best[subject]["wall_s"]:
@@ -295,6 +318,9 @@ def overhead(n: int, scratch: Path, dask: bool, repeat: int) -> dict[str, Any]:
             "engine_server_cpu_s": engine["server_cpu_s"],
             "flow_server_cpu_s": flow["server_cpu_s"],
             "share": (flow["wall_s"] - engine["wall_s"]) / flow["wall_s"],
+            "engine_build_cpu_s": engine["build_cpu_s"],
+            "flow_build_cpu_s": flow["build_cpu_s"],
+            "cpu_share": (flow["build_cpu_s"] - engine["build_cpu_s"]) / flow["build_cpu_s"],
             "ids": ids,
         }
         if dask:
@@ -337,6 +363,11 @@ def report(doc: dict[str, Any]) -> str:
             f"{ov['engine_server_cpu_s']:.1f} s -> {ov['flow_server_cpu_s']:.1f} s; "
             f"steady state {ov['engine_steady_per_s']:.0f} -> "
             f"{ov['flow_steady_per_s']:.0f} images/s"
+        )
+        lines.append(
+            f"          CPU of the whole build (workers and Prefect server included) "
+            f"{ov['engine_build_cpu_s']:.1f} s -> {ov['flow_build_cpu_s']:.1f} s: Prefect's "
+            f"share {100 * ov['cpu_share']:.1f}% (less swayed by other load than wall time)"
         )
         if "dask_error" in ov:
             lines.append(f"          the flow on a local Dask cluster failed: {ov['dask_error']}")

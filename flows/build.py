@@ -1,6 +1,9 @@
-"""Tasks shared by every dataset flow: one task per shard, one to assemble and register.
+"""What every dataset flow shares: the core's build sequence with one Prefect task per shard,
+then the Prefect copies of what was built (an asset event, a table and a markdown artifact).
 
-Two runners render the shards, through one code path (``run_build``):
+The flow decides only who renders the shards (``PrefectShardRunner``); start, failure semantics,
+assembly and registration are the core's (``synth.engine.build.run_build``), the same sequence
+a build without a Prefect server runs (``flows.jobs``). Two runners render the shards:
 
 - ``process`` (the default): shard tasks run in Prefect's thread pool and hand the rendering to a
   pool of worker processes on this machine (``synth.engine.pool.ShardPool``), so Prefect tracks,
@@ -16,15 +19,13 @@ Either way the bytes, and so the content id, are the same: they depend on the pl
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import re
 import signal
 import socket
 import threading
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,11 +38,11 @@ from prefect.runtime import flow_run
 
 from flows.runtime import set_active_pool
 from synth.catalog import open_catalog
-from synth.engine.build import fail, finish, start
+from synth.engine.build import run_build as core_run_build
 from synth.engine.generator import Generator
 from synth.engine.plan import BuildPlan, Shard
 from synth.engine.pool import ONE_THREAD_ENV, ShardPool, single_threaded_blas
-from synth.engine.shard import ShardResult, build_shard, shard_manifest_path
+from synth.engine.shard import ShardResult, build_shard
 from synth.errors import SynthError
 
 RUNNERS = ("process", "dask")
@@ -155,20 +156,6 @@ def render_shard(plan: BuildPlan, shard: Shard, pool: Any = None) -> dict[str, A
     return {"shard": result.shard, "samples": result.samples, "rendered": result.rendered}
 
 
-@task(name="register-dataset", cache_policy=NONE)
-def register_dataset(
-    plan: BuildPlan, gen: Any, run: dict[str, Any], emitter: Any
-) -> dict[str, Any]:
-    """Assemble the dataset folder, write its card and record the version in the catalog."""
-    catalog = open_catalog(plan.home)
-    try:
-        record, created = finish(plan, gen, catalog, run, emitter)
-    finally:
-        catalog.close()
-    built = {"path": str(plan.out_dir), "fingerprint": plan.fingerprint}
-    return {"record": record.to_json(), "created": created, "built": built}
-
-
 _KEY_FORBIDDEN = re.compile(r"[\s#?&%\"'<>\[\]{}|\\^`]")
 
 
@@ -230,6 +217,68 @@ def materialize_dataset(record: dict[str, Any]) -> None:
     _materialize(record["id"])
 
 
+def artifact_key(name: str, what: str) -> str:
+    """A Prefect artifact key for dataset ``name``: lowercase letters, digits and dashes, the
+    same for every version of the name, so that the Prefect UI lines the versions up."""
+    slug = re.sub("-+", "-", re.sub("[^a-z0-9]", "-", name.lower())).strip("-")
+    return f"{what}-{slug or 'dataset'}"[:200]
+
+
+def build_table(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a build made, one row per fact: id, path, count, licences, each rejection reason."""
+    rows: list[dict[str, Any]] = [
+        {"field": "dataset id", "value": record["id"]},
+        {"field": "name", "value": record["name"]},
+        {"field": "kind", "value": record["kind"]},
+        {"field": "count", "value": record["count"]},
+        {"field": "path", "value": record["path"]},
+        {"field": "licences", "value": ", ".join(record["licences"])},
+    ]
+    rejections = (record.get("statistics") or {}).get("rejections") or {}
+    rows += [{"field": f"rejected: {k}", "value": v} for k, v in sorted(rejections.items())]
+    if not rejections:
+        rows.append({"field": "rejected", "value": 0})
+    return rows
+
+
+_CARD_SKIPPED = ("## Preview", "## Load it")  # pictures by relative path; a local code snippet
+
+
+def card_summary(card: str) -> str:
+    """The dataset card (``README.md``) without its metadata header, preview pictures and
+    loading snippet: title, summary, statistics, licences and attributions."""
+    if card.startswith("---\n"):
+        end = card.find("\n---\n", 4)
+        card = card[end + 5 :] if end >= 0 else card
+    kept: list[str] = []
+    skipping = False
+    for line in card.splitlines():
+        if line.startswith("## "):
+            skipping = line.strip() in _CARD_SKIPPED
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).strip() + "\n"
+
+
+def publish_artifacts(record: dict[str, Any]) -> None:
+    """Publish what was built to the flow run: a table artifact (``build_table``) and a
+    markdown artifact (``card_summary``), keyed by the dataset's name."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    version = f"{record['name']} {record['id'][:12]}"
+    create_table_artifact(
+        table=build_table(record),
+        key=artifact_key(record["name"], "dataset"),
+        description=f"synth {record['kind']} dataset {version}",
+    )
+    card = (Path(record["path"]) / "README.md").read_text(encoding="utf-8")
+    create_markdown_artifact(
+        markdown=card_summary(card),
+        key=artifact_key(record["name"], "card"),
+        description=f"dataset card of {version}",
+    )
+
+
 class ShardProgress:
     """Samples done, for the progress bar, when shards render on Dask workers: each worker sends
     a count every few samples (a Dask event); a finished shard counts whole."""
@@ -273,8 +322,39 @@ class ShardProgress:
             self._finished += samples
 
 
+class _PrefectDispatch:
+    """Shards as Prefect task runs (``render_shard``); ``progress`` is the sample counter a
+    progress bar reads (the process pool's, or the Dask workers' reports)."""
+
+    def __init__(self, submit: Callable[[Shard], PrefectFuture], progress: Any, limit: int):
+        self._submit = submit
+        self.progress = progress
+        self.limit = limit
+
+    def submit(self, shard: Shard) -> PrefectFuture:
+        return self._submit(shard)
+
+    def wait(self, handles: Sequence[PrefectFuture], block: bool) -> list[PrefectFuture]:
+        if block:
+            return [next(as_completed(list(handles)))]
+        # A look at the wrapped (thread or Dask) future: no call to the Prefect API.
+        return [h for h in handles if getattr(h, "wrapped_future", h).done()]
+
+    def result(self, handle: PrefectFuture) -> ShardResult:
+        return ShardResult(**handle.result())
+
+    def skipped(self, samples: int) -> None:
+        self.progress.add_done(samples)
+
+    def finished(self, result: ShardResult) -> None:
+        if isinstance(self.progress, ShardProgress):
+            self.progress.finished(result.shard, result.samples)
+        elif not result.rendered:  # finished meanwhile, e.g. by a worker that died as it wrote
+            self.progress.add_done(result.samples)
+
+
 @contextlib.contextmanager
-def _process_runner(plan: BuildPlan, workers: int) -> Iterator[tuple[Any, Any, int]]:
+def _process_runner(plan: BuildPlan, workers: int) -> Iterator[_PrefectDispatch]:
     """Submit shards to Prefect's thread pool; each task waits on a worker of the process pool."""
     with ShardPool(workers) as pool:
         set_active_pool(pool)
@@ -285,7 +365,7 @@ def _process_runner(plan: BuildPlan, workers: int) -> Iterator[tuple[Any, Any, i
         # One more shard task per worker than there are workers waits for a free worker, so a
         # worker takes its next shard the moment it is done, not after Prefect has recorded the
         # finished task run and started the next one (~0.1 s per shard, idle, per worker).
-        yield submit, pool, 2 * workers
+        yield _PrefectDispatch(submit, pool, 2 * workers)
 
 
 @contextlib.contextmanager
@@ -301,63 +381,6 @@ def _sigint_ignored_by_children() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """A function for a child process to call before it starts: a SIGTERM when this process
-    dies (Linux's PR_SET_PDEATHSIG), so the child never outlives it; None elsewhere. The C
-    function is looked up here, so that the child, between fork and exec, only calls it."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    term = int(signal.SIGTERM)
-    return lambda: prctl(1, term)  # 1 = PR_SET_PDEATHSIG
-
-
-def start_temporary_server(quiet: bool = True) -> None:
-    """Without ``PREFECT_API_URL``, start Prefect's temporary server now, in a session of its
-    own (call from the main thread); with ``quiet``, its output goes to
-    ``$PREFECT_HOME/temporary-server.log`` instead of this terminal (under load its services
-    log retried database writes as errors with tracebacks, which are not the build's).
-
-    Ctrl-C in a terminal reaches the whole process group. Prefect starts its temporary server
-    in ours, so the Ctrl-C killed it too, and this process then spent over a minute retrying to
-    report the interrupted run before it failed with a connection traceback instead of saying
-    it was interrupted. Started here, the server outlives the Ctrl-C and is stopped on exit as
-    usual (Prefect's ``atexit`` hook), or when this process dies.
-    """
-    from prefect.settings import get_current_settings
-
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:
-        return
-    import prefect.server.api.server as server_module
-
-    server = server_module.SubprocessASGIServer()  # the instance Prefect's client uses
-    real = getattr(server_module, "subprocess", None)
-    if server.running or real is None or os.name != "posix":
-        server.start()
-        return
-    # Prefect has no option for this: its module-level ``subprocess`` is swapped, for this
-    # one call, for a copy whose ``Popen`` starts the server in its own session.
-    options: dict[str, Any] = {"start_new_session": True, "preexec_fn": _die_with_parent()}
-    with contextlib.ExitStack() as stack:
-        if quiet:
-            home = Path(settings.home).expanduser()
-            home.mkdir(parents=True, exist_ok=True)
-            log = stack.enter_context(open(home / "temporary-server.log", "ab"))
-            options |= {"stdout": log, "stderr": real.STDOUT}
-        own = types.ModuleType("subprocess")
-        own.__dict__.update(vars(real))
-        own.Popen = functools.partial(real.Popen, **options)  # type: ignore[attr-defined]
-        server_module.subprocess = own
-        try:
-            server.start()
-        finally:
-            server_module.subprocess = real
 
 
 @contextlib.contextmanager
@@ -378,7 +401,7 @@ def _glibc_default_trimming(local: bool) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[tuple[Any, Any, int]]:
+def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[_PrefectDispatch]:
     """Submit shards to the flow's Dask task runner: they render on the Dask workers."""
     _require_server()
     local = not runner.address
@@ -405,7 +428,7 @@ def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[tuple[Any, Any, int]]
     try:
         # Two shards queued per worker thread keep the cluster busy; a bounded queue keeps
         # Ctrl-C prompt and the flow's memory flat.
-        yield submit, progress, max(2, 2 * threads)
+        yield _PrefectDispatch(submit, progress, max(2, 2 * threads))
     except BaseException:
         with contextlib.suppress(Exception):
             client.cancel([f.wrapped_future for f in inflight if not f.wrapped_future.done()])
@@ -415,75 +438,73 @@ def _dask_runner(plan: BuildPlan, runner: Any) -> Iterator[tuple[Any, Any, int]]
             client.unsubscribe_topic(PROGRESS_TOPIC)
 
 
+class PrefectShardRunner:
+    """The shards of a build inside a flow run, one Prefect task run each: rendered by a local
+    process pool of ``workers`` (the flow's default task runner) or on Dask workers (a Dask
+    task runner, see ``with_runner``)."""
+
+    def __init__(self, workers: int, task_runner: Any = None) -> None:
+        self.workers = workers
+        self.task_runner = task_runner
+        self.dask = _is_dask(task_runner)
+
+    def run_facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"runner": "dask" if self.dask else "process"}
+        if self.dask and self.task_runner.address:
+            facts["dask_address"] = self.task_runner.address
+        return facts
+
+    @contextlib.contextmanager
+    def open(self, plan: BuildPlan) -> Iterator[_PrefectDispatch]:
+        runner = (
+            _dask_runner(plan, self.task_runner)
+            if self.dask
+            else _process_runner(plan, self.workers)
+        )
+        try:
+            with runner as dispatch:
+                yield dispatch
+        finally:
+            set_active_pool(None)
+
+
 def run_build(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
-    """Inside a flow: render every unfinished shard, then register.
+    """Inside a flow: the core's build sequence (``synth.engine.build.run_build``) with the
+    shards as Prefect task runs, then the Prefect copies of what was built: an asset event, and
+    a table and a markdown artifact (``publish_artifacts``).
 
     With the flow's default task runner, at most ``workers`` shards at a time render in a local
     process pool; with a Dask task runner (``with_runner``), on the Dask workers. Shards whose
     manifest exists (a resumed build) are counted, not submitted.
     """
     context = FlowRunContext.get()
-    task_runner = context.task_runner if context is not None else None
-    dask = _is_dask(task_runner)
+    runner = PrefectShardRunner(workers, context.task_runner if context is not None else None)
     logger = get_run_logger()
-    catalog = open_catalog(plan.home)
     flow_run_id = str(flow_run.get_id()) if flow_run.get_id() else None
-    emitter = start(plan, catalog, flow_run_id)
-    run: dict[str, Any] = {"flow_run_id": flow_run_id, "workers": workers}
-    run["runner"] = "dask" if dask else "process"
-    if dask and task_runner.address:
-        run["dask_address"] = task_runner.address
-    shards = plan.shards()
-    todo = [s for s in shards if not shard_manifest_path(plan, s).exists()]
-    rendered = 0
+    run: dict[str, Any] = {
+        "orchestrator": "prefect",
+        "flow_run_id": flow_run_id,
+        "workers": workers,
+        **runner.run_facts(),
+    }
+    catalog = open_catalog(plan.home)
     try:
-        runner_cm = _dask_runner(plan, task_runner) if dask else _process_runner(plan, workers)
-        with runner_cm as (submit, progress, limit):
-            progress.add_done(sum(len(s) for s in shards) - sum(len(s) for s in todo))
-
-            shard_of: dict[PrefectFuture, int] = {}
-            failures: list[tuple[int, SynthError]] = []
-
-            def collect(fut: PrefectFuture) -> None:
-                nonlocal rendered
-                try:
-                    result = fut.result()
-                except SynthError as err:  # a bad input: the lowest failing shard is reported
-                    failures.append((shard_of[fut], err))
-                    return
-                if isinstance(progress, ShardProgress):
-                    progress.finished(result["shard"], result["samples"])
-                if result["rendered"]:
-                    rendered += 1
-                elif not isinstance(progress, ShardProgress):
-                    # finished meanwhile, e.g. by a worker that died as it wrote the manifest
-                    progress.add_done(result["samples"])
-
-            inflight: list[PrefectFuture] = []
-            for shard in todo:
-                if len(inflight) >= limit:
-                    first = next(as_completed(inflight))
-                    inflight.remove(first)
-                    collect(first)
-                if failures:  # no new shards; the ones in flight finish, so that the error
-                    break  # reported is the first in sample order, whichever ended first
-                inflight.append(fut := submit(shard))
-                shard_of[fut] = shard.number
-            for fut in as_completed(inflight):
-                collect(fut)
-            if failures:
-                raise min(failures, key=lambda f: f[0])[1]
-        registered = register_dataset(plan, gen, run, emitter)
-    except BaseException as err:
-        fail(plan, catalog, emitter, err)
-        raise
+        result = core_run_build(plan, gen, catalog, runner, run, flow_run_id)
     finally:
-        set_active_pool(None)
         catalog.close()
-    try:
-        materialize_dataset(registered["record"])
-    except Exception as err:  # a copy of the catalog's record: never fatal to a built dataset
-        logger.warning("Prefect asset event not sent for %s: %s", registered["record"]["id"], err)
-    skipped = len(shards) - rendered
-    logger.info("rendered %d shard(s), %d already done", rendered, skipped)
-    return {**registered, "rendered_shards": rendered, "skipped_shards": skipped}
+    record = result.record.to_json()
+    for what, publish in (("asset event", materialize_dataset), ("artifacts", publish_artifacts)):
+        try:
+            publish(record)
+        except Exception as err:  # copies of the catalog's record: never fatal to a dataset
+            logger.warning("Prefect %s not sent for %s: %s", what, record["id"], err)
+    logger.info(
+        "rendered %d shard(s), %d already done", result.rendered_shards, result.skipped_shards
+    )
+    return {
+        "record": record,
+        "created": result.created,
+        "built": {"path": str(plan.out_dir), "fingerprint": plan.fingerprint},
+        "rendered_shards": result.rendered_shards,
+        "skipped_shards": result.skipped_shards,
+    }

@@ -13,91 +13,43 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.events import DeploymentEventTrigger
 
 from flows.expand import expand_dataset
-from synth.catalog import DatasetRecord, open_catalog
-from synth.config import validate
-from synth.diagnose import (
-    Diagnosis,
-    DiagnosisError,
-    ExpansionPolicy,
-    Thresholds,
-    error_rates,
-    expansion_count,
-    from_record,
-    no_expansion_reason,
+from flows.jobs import (
+    EVENT,
+    Via,
+    diagnosis_outcome,
+    diagnosis_trigger,
+    expansion_size,
+    find_parent,
+    resolve_via,
+    server_configured,
 )
-from synth.diagnose import diagnose as diagnose_rates
+from synth.catalog import DatasetRecord
+from synth.diagnose import Diagnosis, DiagnosisError, from_record
 from synth.errors import SynthError
 
-EVENT = "synth.diagnosis.high-variance"
+__all__ = [
+    "EVENT",
+    "diagnose",
+    "diagnosis_trigger",
+    "emit_high_variance",
+    "event_payload",
+    "expand_on_diagnosis",
+    "expansion_size",
+    "find_parent",
+    "high_variance_trigger",
+    "resolve_via",
+    "server_configured",
+]
+
 MODEL_RESOURCE = "synth.model."  # + the model's name
 DATASET_RESOURCE = "synth.dataset."  # + the dataset's id
 DEFAULT_MODEL = "unnamed"
-Via = Literal["auto", "local", "event"]
-
-
-def server_configured() -> bool:
-    """True when Prefect talks to a persistent server (``PREFECT_API_URL`` is set)."""
-    from prefect.settings import PREFECT_API_URL
-
-    return bool(PREFECT_API_URL.value())
-
-
-def resolve_via(via: str) -> Literal["local", "event"]:
-    """``auto`` is ``event`` when a Prefect server is configured, else ``local``."""
-    if via == "auto":
-        return "event" if server_configured() else "local"
-    if via == "local":
-        return "local"
-    if via == "event":
-        if not server_configured():
-            raise SynthError(
-                "via=event needs a Prefect server: run `prefect server start` and set "
-                "PREFECT_API_URL=http://127.0.0.1:4200/api"
-            )
-        return "event"
-    raise SynthError(f"via='{via}': expected auto, local or event")
-
-
-def find_parent(dataset_id: str, home: str | None) -> DatasetRecord:
-    catalog = open_catalog(home)
-    try:
-        return catalog.get(dataset_id)
-    finally:
-        catalog.close()
-
-
-def expansion_size(
-    diag: Diagnosis, parent: DatasetRecord, count: int | None, policy: ExpansionPolicy | None
-) -> tuple[int, bool]:
-    """``count`` when given, else the size derived from the variance gap (see
-    ``synth.diagnose.expansion_count``); the flag says whether it was derived."""
-    if count is not None:
-        if count < 1:
-            raise SynthError(f"count: must be >= 1, got {count}")
-        return count, False
-    return expansion_count(diag, parent.count, policy), True
-
-
-def diagnosis_trigger(
-    diag: Diagnosis, model: str, count: int, derived: bool, event_id: str | None = None
-) -> dict[str, Any]:
-    """The trigger recorded in the lineage of a version a diagnosis asked for."""
-    trigger: dict[str, Any] = {
-        "type": "diagnosis",
-        "model": model,
-        "diagnosis": diag.record(),
-        "count": count,
-        "count_derived": derived,
-    }
-    if event_id:
-        trigger |= {"event": EVENT, "event_id": event_id}
-    return trigger
 
 
 def model_resource(model: str) -> dict[str, str]:
@@ -219,6 +171,14 @@ def expand_on_diagnosis(
     return _expand(diag, model, parent, count, count_derived, workers, home, event_id)
 
 
+def _expand_flow(
+    dataset_id: str, count: int, workers: int, home: str | None, trigger: dict[str, Any]
+) -> dict[str, Any]:
+    return expand_dataset(
+        dataset_id=dataset_id, count=count, workers=workers, home=home, trigger=trigger
+    )
+
+
 @flow(name="diagnose", validate_parameters=True)
 def diagnose(
     human_error: float,
@@ -236,46 +196,26 @@ def diagnose(
 ) -> dict[str, Any]:
     """Diagnose a model from its error rates (percent) and, on high variance, grow ``dataset_id``.
 
-    ``via`` picks the path: ``local`` expands here, ``event`` emits the high-variance event for
-    a served ``on-high-variance`` deployment, ``auto`` emits when a Prefect server is
-    configured. ``thresholds`` and ``expansion`` hold ``Thresholds`` / ``ExpansionPolicy`` values.
-    Returns the diagnosis, what was done (``action``: none, expanded or event) and why.
+    ``via`` picks the path: ``local`` expands here (an ``expand_dataset`` sub-flow run),
+    ``event`` emits the high-variance event for a served ``on-high-variance`` deployment,
+    ``auto`` emits when a Prefect server is configured. ``thresholds`` and ``expansion`` hold
+    ``Thresholds`` / ``ExpansionPolicy`` values. Returns the diagnosis, what was done
+    (``action``: none, expanded or event) and why. Without a server the command line runs the
+    same job without Prefect (``flows.jobs.run_diagnosis_job``).
     """
-    rates = error_rates(
-        {
-            "human_error": human_error,
-            "train_error": train_error,
-            "val_error": val_error,
-            "test_error": test_error,
-        }
+    return diagnosis_outcome(
+        human_error=human_error,
+        train_error=train_error,
+        val_error=val_error,
+        test_error=test_error,
+        thresholds=thresholds,
+        expansion=expansion,
+        model=model,
+        dataset_id=dataset_id,
+        count=count,
+        workers=workers,
+        home=home,
+        via=via,
+        expand=_expand_flow,
+        emit=emit_high_variance,
     )
-    diag = diagnose_rates(rates, validate(Thresholds, thresholds or {}, "thresholds"))
-    policy = validate(ExpansionPolicy, expansion or {}, "expansion")
-    out: dict[str, Any] = {
-        "model": model,
-        "diagnosis": diag.to_json(),
-        "dataset_id": dataset_id,
-        "action": "none",
-        "reason": None,
-        "expansion": None,
-        "event": None,
-    }
-    if dataset_id is None:
-        out["reason"] = "no dataset to expand was named"
-        return out
-    if not diag.high_variance:
-        out["reason"] = no_expansion_reason(diag)
-        return out
-    mode = resolve_via(via)
-    parent = find_parent(dataset_id, home)
-    n, derived = expansion_size(diag, parent, count, policy)
-    out["dataset_id"] = parent.id
-    if mode == "event":
-        out["event"] = emit_high_variance(diag, model, parent.id, n, derived) | {"count": n}
-        out["action"] = "event"
-        out["reason"] = "high variance: a served on-high-variance deployment expands the dataset"
-    else:
-        out["expansion"] = _expand(diag, model, parent, n, derived, workers, home)
-        out["action"] = "expanded"
-        out["reason"] = "high variance"
-    return out

@@ -7,8 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from synth.catalog import open_catalog
-from synth.engine.expand import prepare_expansion
+from flows.jobs import expand_plan
 
 
 @flow(name="expand_dataset", validate_parameters=True)
@@ -26,10 +25,5 @@ def expand_dataset(
     the parent and ``trigger`` (default: manual) in its lineage. ``config`` may give new
     locations of the parent's inputs (the same files, moved), nothing else.
     """
-    catalog = open_catalog(home)
-    try:
-        parent = catalog.get(dataset_id)
-    finally:
-        catalog.close()
-    plan, gen = prepare_expansion(parent, count, home=home, trigger=trigger, config=config)
+    plan, gen = expand_plan(dataset_id, count, home=home, trigger=trigger, config=config)
     return run_build(plan, gen, workers)

@@ -7,8 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from synth.engine.build import prepare
-from synth.ocr.spec import build_spec
+from flows.jobs import ocr_plan
 
 
 @flow(name="ocr_dataset", validate_parameters=True)
@@ -27,14 +26,5 @@ def ocr_dataset(
     ``config`` holds spec values on top of the preset (the same keys as a config file).
     Returns the catalog record, whether it is new, and how many shards were rendered.
     """
-    spec = build_spec(preset, config)
-    plan, gen = prepare(
-        "ocr",
-        spec.model_dump(mode="json"),
-        seed=seed,
-        count=count,
-        name=name or f"ocr-{preset}",
-        home=home,
-        trigger=trigger,
-    )
+    plan, gen = ocr_plan(count, seed, preset, config, name, home, trigger)
     return run_build(plan, gen, workers)

@@ -7,15 +7,9 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from synth.engine.build import prepare
-from synth.speech.spec import build_spec
+from flows.jobs import speech_plan, speech_spec
 
-
-def speech_spec(
-    config: dict[str, Any] | None, source: str = "config", labels: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """Validate a speech spec dict strictly; returns it as plain JSON."""
-    return build_spec(config, source, labels).model_dump(mode="json")
+__all__ = ["speech_dataset", "speech_spec"]
 
 
 @flow(name="speech_dataset", validate_parameters=True)
@@ -32,8 +26,5 @@ def speech_dataset(
 
     ``config`` holds speech spec values (the same keys as a config file).
     """
-    spec = speech_spec(config)
-    plan, gen = prepare(
-        "speech", spec, seed=seed, count=count, name=name or "speech", home=home, trigger=trigger
-    )
+    plan, gen = speech_plan(count, seed, config, name, home, trigger)
     return run_build(plan, gen, workers)

@@ -1,7 +1,8 @@
 """The build commands: ``synth ocr``, ``synth speech`` and ``synth expand``.
 
-Each checks its inputs here, in one line, then starts the build's flow (``_run_build``); Prefect
-is imported only then, so a mistake costs no Prefect start-up.
+Each checks its inputs here, in one line, then starts the build (``_run_build``): a flow run
+when a Prefect server is configured, else here without Prefect (``flows.jobs``); Prefect is
+imported only on a server build, so a mistake costs no Prefect start-up.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ from flows.cli.config import (
 from flows.cli.output import _emit, _fail, _Progress, _progress_enabled
 
 
-def _quiet_prefect(verbose: bool) -> None:
-    import logging
-
-    if not verbose:
-        for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # the Dask runner's cluster
-
-
 # -- synth ocr ----------------------------------------------------------------------------------
 def cmd_ocr(args: argparse.Namespace) -> int:
     from synth.engine.generator import make_generator
@@ -60,11 +52,9 @@ def cmd_ocr(args: argparse.Namespace) -> int:
     gen = make_generator("ocr", spec.model_dump(mode="json"))
     gen.texts.require_drawable(gen.fonts)
     _check_home(args.home)
-    from flows.ocr import ocr_dataset
-
     return _run_build(
         args,
-        ocr_dataset,
+        "ocr",
         run,
         "rendering",
         count=args.count,
@@ -72,21 +62,31 @@ def cmd_ocr(args: argparse.Namespace) -> int:
         preset=args.preset,
         config=config,
         name=args.name,
+        spec=spec.model_dump(mode="json"),
+        generator=gen,
     )
 
 
 def _run_build(
-    args: argparse.Namespace, flow: Any, run: dict[str, Any], label: str, **params: Any
+    args: argparse.Namespace, job: str, run: dict[str, Any], label: str, **params: Any
 ) -> int:
-    """Run a dataset flow (``params`` plus the workers and home of ``args``) on the chosen
-    runner with a progress bar labelled ``label``, then report the registered dataset."""
-    from flows.build import start_temporary_server, with_runner
+    """Run dataset job ``job`` (``params`` plus the workers and home of ``args``; ``spec`` and
+    ``generator`` when the command checked them) with a progress bar labelled ``label``: a flow
+    run when a Prefect server is configured, else here without Prefect (``flows.jobs``); then
+    report the registered dataset."""
+    from flows.jobs import run_dataset_job
 
-    _quiet_prefect(args.verbose)
-    start_temporary_server(quiet=not args.verbose)
+    spec, generator = params.pop("spec", None), params.pop("generator", None)
     with _Progress(args.count, label, _progress_enabled(args)):
-        result = with_runner(flow, workers=args.workers, **run)(
-            **params, workers=args.workers, home=args.home
+        result = run_dataset_job(
+            job,
+            params,
+            workers=args.workers,
+            home=args.home,
+            verbose=args.verbose,
+            spec=spec,
+            generator=generator,
+            **run,
         )
     return _report_build(args, result)
 
@@ -164,24 +164,24 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
 
 # -- synth speech -------------------------------------------------------------------------------
 def cmd_speech(args: argparse.Namespace) -> int:
-    from flows.speech import speech_spec
+    from flows.jobs import speech_spec
     from synth.engine.generator import make_generator
 
     config, run = _run_options(args, _speech_config(args))
     labels = _flag_labels(args, _SPEECH_FLAGS)
     spec = speech_spec(config, source=args.config or "options", labels=labels)
-    make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
-    from flows.speech import speech_dataset
-
+    gen = make_generator("speech", spec)  # bad corpora and noise folders fail here, in one line
     return _run_build(
         args,
-        speech_dataset,
+        "speech",
         run,
         "mixing",
         count=args.count,
         seed=args.seed,
         config=config,
         name=args.name,
+        spec=spec,
+        generator=gen,
     )
 
 
@@ -198,11 +198,9 @@ def cmd_expand(args: argparse.Namespace) -> int:
     config, run = _run_options(args, _read_config(args, path_keys(parent.kind)))
     if config:  # a value an expansion may not change fails here, in one line, naming its key
         expansion_spec(parent.spec, parent.kind, config, args.config, parent.id)
-    from flows.expand import expand_dataset
-
     return _run_build(
         args,
-        expand_dataset,
+        "expand",
         run,
         "rendering",
         dataset_id=parent.id,

@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 from flows.cli.args import _points, add_common, add_count, add_workers
-from flows.cli.build import _quiet_prefect
 from flows.cli.output import _emit, _fail, _Progress, _progress_enabled
 
 # -- synth diagnose -------------------------------------------------------------------------------
@@ -159,8 +158,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def _diagnose_and_expand(
     args: argparse.Namespace, diag: Any, config: Any, model: str, obj: dict[str, Any], text: str
 ) -> int:
-    from flows.diagnose import diagnose as diagnose_flow
-    from flows.diagnose import expansion_size, find_parent, resolve_via
+    from flows.jobs import expansion_size, find_parent, resolve_via, run_diagnosis_job
     from synth.engine.expand import check_parent_folder
 
     via = resolve_via(args.via)
@@ -168,10 +166,10 @@ def _diagnose_and_expand(
     if via == "local":
         check_parent_folder(parent)
     count, _ = expansion_size(diag, parent, args.count, config.expansion)
-    _quiet_prefect(args.verbose)
     r = diag.rates
     with _Progress(count, "rendering", via == "local" and _progress_enabled(args)):
-        result = diagnose_flow(
+        result = run_diagnosis_job(
+            verbose=args.verbose,
             human_error=r.human_error,
             train_error=r.train_error,
             val_error=r.val_error,

@@ -1,34 +1,59 @@
-"""Plain-Python build driver: plan, render shards in a pool, assemble, write the card, register.
+"""The one build sequence: start, render the unfinished shards, finish (or record the failure).
 
-The Prefect flows call the same steps (one Prefect task per shard); tests and benchmarks may
-call ``build`` directly, without Prefect.
+``run_build`` is the whole of it, whoever renders the shards: a ``ShardRunner`` decides that.
+``PoolRunner`` renders them in a pool of worker processes on this machine (the command line
+without a Prefect server, tests, benchmarks); the Prefect flows pass a runner that submits one
+Prefect task per shard (``flows/build.py``). The failure semantics are the sequence's: once a
+shard fails on a bad input no new shard starts, the ones in flight finish, and the error of the
+lowest failing shard is raised, so the error reported is the first in sample order whatever
+ended first; an input that stops a build half-way removes its unfinished folder.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import inspect
 import itertools
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from synth.catalog import Catalog, DatasetRecord
-from synth.catalog.base import data_home
 from synth.engine.assemble import DATASET_JSON, INDEX_JSON, METADATA, assemble
 from synth.engine.card import write_card
 from synth.engine.expand import link_parent
-from synth.engine.generator import Generator, make_generator
-from synth.engine.plan import BuildPlan
+from synth.engine.generator import Generator
+from synth.engine.plan import BuildPlan, Shard, prepare
 from synth.engine.pool import ShardPool
-from synth.engine.shard import adopt_generator
+from synth.engine.shard import ShardResult, adopt_generator, shard_manifest_path
 from synth.engine.stats import Stats
 from synth.errors import AssetError, SynthError, TooManyRejections
 from synth.hashing import sha256_file
 from synth.licences import all_of
 from synth.lineage.openlineage import LineageEmitter
+
+__all__ = [
+    "BuildResult",
+    "Dispatch",
+    "PoolRunner",
+    "ShardRunner",
+    "build",
+    "discard_unfinished",
+    "ensure_writable",
+    "fail",
+    "finish",
+    "inherit_from_datasets",
+    "local_run",
+    "prepare",
+    "record_derived",
+    "render_shards",
+    "run_build",
+    "start",
+]
 
 
 @dataclass(frozen=True)
@@ -37,39 +62,6 @@ class BuildResult:
     created: bool  # False when the catalog already held this exact version
     rendered_shards: int
     skipped_shards: int
-
-
-def prepare(
-    kind: str,
-    spec: dict[str, Any],
-    *,
-    seed: int,
-    count: int,
-    name: str,
-    home: str | Path | None = None,
-    trigger: dict[str, Any] | None = None,
-    parent: dict[str, Any] | None = None,
-) -> tuple[BuildPlan, Generator]:
-    """Validate the inputs by building the generator once, and fix the plan."""
-    if count < 1:
-        raise SynthError(f"count: must be >= 1, got {count}")
-    if not 0 <= seed < 2**63:
-        raise SynthError(f"seed: must be a whole number from 0 to 2**63 - 1, got {seed}")
-    gen = make_generator(kind, spec)
-    plan = BuildPlan(
-        kind=kind,
-        name=name,
-        spec=spec,
-        seed=seed,
-        count=count,
-        shard_size=int(spec.get("shard_size", 500)),
-        home=str(data_home(str(home) if home else None)),
-        inputs=[i.to_json() for i in gen.inputs()],
-        parent=parent,
-        trigger=trigger or {"type": "manual"},
-        renderer_version=getattr(gen, "renderer_version", None),
-    )
-    return plan, gen
 
 
 def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> LineageEmitter:
@@ -185,6 +177,157 @@ def finish(
     return record, created
 
 
+class Dispatch(Protocol):
+    """Shards on their way to a renderer, for one build. A handle is whatever ``submit``
+    returns (a future of some kind); ``result`` gives its ``ShardResult`` or raises the
+    shard's error."""
+
+    limit: int  # shards in flight at most: enough to keep every renderer busy
+
+    def submit(self, shard: Shard) -> Any: ...
+
+    def wait(self, handles: Sequence[Any], block: bool) -> list[Any]:
+        """The handles that are done: at least one when ``block``, maybe none otherwise."""
+        ...
+
+    def result(self, handle: Any) -> ShardResult: ...
+
+    def skipped(self, samples: int) -> None:
+        """Samples of shards found done before this run (a resume), for the progress count."""
+        ...
+
+    def finished(self, result: ShardResult) -> None:
+        """A shard came back (rendered now, or found done by its renderer)."""
+        ...
+
+
+class ShardRunner(Protocol):
+    """Who renders the shards: ``open`` readies the renderers for one build and releases them
+    on leaving (at once, stopping the shards in flight, when the build fails or is
+    interrupted)."""
+
+    def open(self, plan: BuildPlan) -> contextlib.AbstractContextManager[Dispatch]: ...
+
+
+class _PoolDispatch:
+    def __init__(self, pool: ShardPool, plan: BuildPlan) -> None:
+        self.pool = pool
+        self.plan = plan
+        # One shard queued per worker beyond the one it renders: a worker takes its next shard
+        # the moment it is done.
+        self.limit = 2 * pool.workers
+
+    def submit(self, shard: Shard) -> concurrent.futures.Future[ShardResult]:
+        return self.pool.submit(self.plan, shard)
+
+    def wait(self, handles: Sequence[Any], block: bool) -> list[Any]:
+        done, _ = concurrent.futures.wait(
+            handles, timeout=None if block else 0, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        return list(done)
+
+    def result(self, handle: concurrent.futures.Future[ShardResult]) -> ShardResult:
+        return handle.result()
+
+    def skipped(self, samples: int) -> None:
+        self.pool.add_done(samples)
+
+    def finished(self, result: ShardResult) -> None:
+        if not result.rendered:  # finished meanwhile, e.g. by a worker that died as it wrote
+            self.pool.add_done(result.samples)
+
+
+class PoolRunner:
+    """Shards rendered by ``workers`` processes on this machine (``ShardPool``; one worker is
+    this process). ``on_pool`` sees the pool once it exists (a progress bar reads its sample
+    counter, tests its worker pids)."""
+
+    def __init__(
+        self, workers: int = 1, on_pool: Callable[[ShardPool], None] | None = None
+    ) -> None:
+        self.workers = workers
+        self.on_pool = on_pool
+
+    @contextlib.contextmanager
+    def open(self, plan: BuildPlan) -> Iterator[Dispatch]:
+        with ShardPool(self.workers) as pool:
+            if self.on_pool is not None:
+                self.on_pool(pool)
+            yield _PoolDispatch(pool, plan)
+
+
+def render_shards(plan: BuildPlan, dispatch: Dispatch) -> tuple[int, int]:
+    """Render every shard of ``plan`` without a manifest through ``dispatch``; returns the
+    shards rendered now and those found done. Once a shard fails on a bad input
+    (``SynthError``) no new shard starts and the ones in flight finish; then the error of the
+    lowest failing shard is raised. Any other error (an interrupt, a worker that died on every
+    try) is raised at once."""
+    shards = plan.shards()
+    todo = [s for s in shards if not shard_manifest_path(plan, s).exists()]
+    dispatch.skipped(sum(len(s) for s in shards) - sum(len(s) for s in todo))
+    rendered = 0
+    failures: list[tuple[int, SynthError]] = []
+    inflight: list[tuple[Any, int]] = []
+
+    def reap(block: bool) -> None:
+        nonlocal rendered
+        if not inflight:
+            return
+        done = dispatch.wait([h for h, _ in inflight], block)
+        for item in [item for item in inflight if any(item[0] is d for d in done)]:
+            inflight.remove(item)
+            handle, number = item
+            try:
+                result = dispatch.result(handle)
+            except SynthError as err:
+                failures.append((number, err))
+                continue
+            dispatch.finished(result)
+            rendered += int(result.rendered)
+
+    for shard in todo:
+        while len(inflight) >= dispatch.limit:
+            reap(block=True)
+        reap(block=False)  # a shard rendered at once (in this process) is seen at once
+        if failures:
+            break
+        inflight.append((dispatch.submit(shard), shard.number))
+    while inflight:
+        reap(block=True)
+    if failures:
+        raise min(failures, key=lambda f: f[0])[1]
+    return rendered, len(shards) - rendered
+
+
+def run_build(
+    plan: BuildPlan,
+    gen: Generator,
+    catalog: Catalog,
+    runner: ShardRunner,
+    run: dict[str, Any] | None = None,
+    flow_run_id: str | None = None,
+) -> BuildResult:
+    """Build ``plan``: start (folder, parent's samples, catalog build status, OpenLineage
+    START), render the unfinished shards with ``runner``, then finish (assemble, card,
+    registration, COMPLETE); a failure or an interrupt is recorded (``fail``) and raised.
+    ``run`` holds facts about how the build ran, kept in ``dataset.json`` (not in the id)."""
+    emitter = start(plan, catalog, flow_run_id)
+    try:
+        adopt_generator(plan, gen)  # for shards rendered in this process
+        with runner.open(plan) as dispatch:
+            rendered, skipped = render_shards(plan, dispatch)
+        record, created = finish(plan, gen, catalog, run, emitter)
+    except BaseException as err:
+        fail(plan, catalog, emitter, err)
+        raise
+    return BuildResult(record, created, rendered, skipped)
+
+
+def local_run(workers: int) -> dict[str, Any]:
+    """The run facts of a build on this machine without Prefect."""
+    return {"orchestrator": "local", "flow_run_id": None, "runner": "process", "workers": workers}
+
+
 def build(
     plan: BuildPlan,
     gen: Generator,
@@ -193,27 +336,9 @@ def build(
     run: dict[str, Any] | None = None,
     on_pool: Callable[[ShardPool], None] | None = None,
 ) -> BuildResult:
-    """Render every unfinished shard with ``workers`` processes, then finish the dataset."""
-    emitter = start(plan, catalog)
-    rendered = skipped = 0
-    try:
-        adopt_generator(plan, gen)  # for shards rendered in this process
-        with ShardPool(workers) as pool:
-            if on_pool is not None:
-                on_pool(pool)
-            futures = [pool.submit(plan, shard) for shard in plan.shards()]
-            for fut in futures:
-                result = fut.result()
-                if result.rendered:
-                    rendered += 1
-                else:
-                    skipped += 1
-                    pool.add_done(result.samples)
-        record, created = finish(plan, gen, catalog, run, emitter)
-    except BaseException as err:
-        fail(plan, catalog, emitter, err)
-        raise
-    return BuildResult(record, created, rendered, skipped)
+    """Render every unfinished shard with ``workers`` processes here, then finish the dataset."""
+    facts = local_run(workers) | (run or {})
+    return run_build(plan, gen, catalog, PoolRunner(workers, on_pool), facts)
 
 
 def discard_unfinished(plan: BuildPlan) -> None:

@@ -17,7 +17,7 @@ from synth.catalog.base import DatasetRecord
 from synth.engine.assemble import DATASET_JSON
 from synth.engine.expand_config import check_relocated_inputs, expansion_spec, planned_inputs
 from synth.engine.generator import Generator
-from synth.engine.plan import BuildPlan
+from synth.engine.plan import BuildPlan, prepare
 from synth.engine.shard import manifest_in, stats_in
 from synth.errors import AssetError, SynthError
 from synth.hashing import sha256_file
@@ -144,8 +144,6 @@ def prepare_expansion(
     """The plan of ``record`` expanded by ``count`` new samples, with the parent's spec, seed and
     kind; ``config`` (from file ``source``) may give its inputs' new locations only (see
     ``synth.engine.expand_config``)."""
-    from synth.engine.build import prepare
-
     if count < 1:
         raise SynthError(f"count: must be >= 1, got {count}")
     parent = parent_ref(record)

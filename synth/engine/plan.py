@@ -1,17 +1,23 @@
 """A build plan: everything that fixes a dataset's bytes, cut into fixed-size shards.
 
 Shard boundaries depend on ``shard_size`` only (never on the worker count), so sample paths and
-the content id are the same however the shards are scheduled.
+the content id are the same however the shards are scheduled. ``prepare`` makes a plan and the
+generator that checked its inputs.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from synth.hashing import sha256_json
+from synth.catalog.base import data_home
+from synth.engine.generator import Generator, make_generator
+from synth.errors import SynthError
+from synth.hashing import canonical_json, sha256_json
 from synth.version import code_version, library_versions
 
 INTERNAL_DIR = "__synth__"  # Hugging Face loaders skip folders named with a double underscore
@@ -112,3 +118,55 @@ class BuildPlan:
     def from_json(cls, d: dict[str, Any]) -> BuildPlan:
         d = {k: v for k, v in d.items() if k != "fingerprint"}
         return cls(**d)
+
+
+_offered: dict[tuple[str, str], Generator] = {}
+
+
+@contextlib.contextmanager
+def generator_offered(kind: str, spec: dict[str, Any], gen: Generator) -> Iterator[None]:
+    """While in this block, ``prepare`` of this kind and spec takes ``gen`` instead of making a
+    generator (which loads and hashes every input) again: the command line checks the inputs
+    with a generator before it starts a flow run in the same process, and the flow prepares
+    the plan from its parameters alone."""
+    key = (kind, canonical_json(spec))
+    _offered[key] = gen
+    try:
+        yield
+    finally:
+        _offered.pop(key, None)
+
+
+def prepare(
+    kind: str,
+    spec: dict[str, Any],
+    *,
+    seed: int,
+    count: int,
+    name: str,
+    home: str | Path | None = None,
+    trigger: dict[str, Any] | None = None,
+    parent: dict[str, Any] | None = None,
+    generator: Generator | None = None,
+) -> tuple[BuildPlan, Generator]:
+    """Validate the inputs by building the generator once, and fix the plan. ``generator``,
+    when given, is one already built from this ``spec`` (its inputs checked)."""
+    if count < 1:
+        raise SynthError(f"count: must be >= 1, got {count}")
+    if not 0 <= seed < 2**63:
+        raise SynthError(f"seed: must be a whole number from 0 to 2**63 - 1, got {seed}")
+    gen = generator or _offered.get((kind, canonical_json(spec))) or make_generator(kind, spec)
+    plan = BuildPlan(
+        kind=kind,
+        name=name,
+        spec=spec,
+        seed=seed,
+        count=count,
+        shard_size=int(spec.get("shard_size", 500)),
+        home=str(data_home(str(home) if home else None)),
+        inputs=[i.to_json() for i in gen.inputs()],
+        parent=parent,
+        trigger=trigger or {"type": "manual"},
+        renderer_version=getattr(gen, "renderer_version", None),
+    )
+    return plan, gen

@@ -17,10 +17,9 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import synth
-from synth.engine.plan import BuildPlan
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,29 @@ _SCHEMA = {
     "tags": f"{_FACETS}/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet",
     "synth": "https://pypi.org/project/synth/#SynthBuildRunFacet",
 }
+
+
+class BuildPlan(Protocol):
+    """What the events say of a build: the fields of ``synth.engine.plan.BuildPlan`` they read
+    (a protocol, so that lineage depends on no part of the engine)."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    seed: int
+    count: int
+    home: str
+    inputs: list[dict[str, Any]]
+    code_version: str
+    libraries: dict[str, str]
+    parent: dict[str, Any] | None
+    trigger: dict[str, Any]
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def out_dir(self) -> Path: ...
 
 
 def _facet(kind: str, **fields: Any) -> dict[str, Any]:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from synth.catalog import open_catalog
 from synth.engine.assemble import IncompleteBuild, assemble
-from synth.engine.build import build, ensure_writable, prepare
+from synth.engine.build import build, ensure_writable, prepare, run_build
 from synth.engine.shard import build_shard, shard_manifest_path
 from synth.engine.verify import verify_files
+from synth.errors import AssetError
 from synth.hashing import canonical_json, sha256_file
 from synth.ocr.spec import build_spec
 
@@ -226,3 +231,121 @@ def test_assembled_lines_spliced_from_manifests_equal_the_encoded_ones(tmp_path)
         assert (label, recipe) == _label_and_recipe(full)
         assert json.loads(recipe)["file_name"] == rec["row"]["file_name"]
         assert json.loads(recipe)["recipe"] == full["recipe"]
+
+
+class _ThreadRunner:
+    """A shard runner of threads: renders shards with the real ``build_shard``, except those in
+    ``bad``, which raise the input error they name once ``release`` is set. Records the order in
+    which the core submitted shards."""
+
+    def __init__(self, limit: int, bad: dict[int, str], release: threading.Event) -> None:
+        self.limit, self.bad, self.release = limit, bad, release
+        self.submitted: list[int] = []
+        self.finished: list[int] = []
+
+    @contextlib.contextmanager
+    def open(self, plan):
+        runner = self
+
+        def render(shard):
+            if shard.number in runner.bad:
+                if shard.number != min(runner.bad):
+                    # the highest failing shard fails first, at once
+                    runner.release.set()
+                else:
+                    assert runner.release.wait(30)
+                    time.sleep(0.2)
+                raise AssetError(Path(f"input-{shard.number}"), runner.bad[shard.number])
+            assert runner.release.wait(30)  # in flight while the others fail
+            return build_shard(plan, shard)
+
+        class Dispatch:
+            limit = runner.limit
+
+            def submit(self, shard):
+                runner.submitted.append(shard.number)
+                return pool.submit(render, shard)
+
+            def wait(self, handles, block):
+                done, _ = concurrent.futures.wait(
+                    handles,
+                    timeout=None if block else 0,
+                    return_when=concurrent.futures.FIRST_COMPLETED,
+                )
+                return list(done)
+
+            def result(self, handle):
+                return handle.result()
+
+            def skipped(self, samples):
+                pass
+
+            def finished(self, result):
+                runner.finished.append(result.shard)
+
+        with concurrent.futures.ThreadPoolExecutor(runner.limit) as pool:
+            yield Dispatch()
+
+
+def test_after_a_bad_input_no_shard_starts_the_ones_in_flight_finish_and_the_first_is_named(
+    tmp_path,
+):
+    """The core's sequence, whoever renders: shard 2 fails first, shard 1 later; shard 0, in
+    flight meanwhile, finishes; no shard after them starts; shard 1's error is the one raised
+    (the first in sample order); the build is recorded as failed, a FAIL event sent and the
+    unfinished folder removed (an input stopped it: resuming would stop there again)."""
+    home = tmp_path / "home"
+    spec = build_spec("clean", {"shard_size": 10}).model_dump(mode="json")
+    plan, gen = prepare("ocr", spec, seed=3, count=60, name="t", home=home)
+    runner = _ThreadRunner(
+        3, {1: "unreadable (first)", 2: "unreadable (second)"}, threading.Event()
+    )
+    catalog = open_catalog(home)
+    try:
+        with pytest.raises(AssetError, match=r"input-1: unreadable \(first\)"):
+            run_build(plan, gen, catalog, runner, {"orchestrator": "test"})
+        assert runner.submitted == [0, 1, 2] and runner.finished == [0]
+        assert catalog.list() == [] and catalog.builds()[0]["status"] == "failed"
+        assert "input-1" in catalog.builds()[0]["error"]
+    finally:
+        catalog.close()
+    assert not plan.out_dir.exists()
+    events = (home / "lineage" / "openlineage.jsonl").read_text().splitlines()
+    fail = json.loads(events[-1])
+    assert fail["eventType"] == "FAIL"
+    assert "input-1" in fail["run"]["facets"]["errorMessage"]["message"]
+
+
+def test_the_local_build_records_how_it_ran(tmp_path):
+    result, plan = _build(tmp_path, workers=2, count=20)
+    info = json.loads((plan.out_dir / "dataset.json").read_text())
+    assert {k: info["run"][k] for k in ("orchestrator", "flow_run_id", "runner", "workers")} == {
+        "orchestrator": "local",
+        "flow_run_id": None,
+        "runner": "process",
+        "workers": 2,
+    }
+    assert result.record.flow_run_id is None
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at module level or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found
+
+
+def test_no_import_cycle_between_build_expand_plan_and_lineage():
+    root = Path(__file__).resolve().parents[2] / "synth"
+    expand, plan = _imports(root / "engine/expand.py"), _imports(root / "engine/plan.py")
+    assert not {m for m in expand | plan if m.startswith("synth.engine.build")}
+    assert "synth.engine.plan.prepare" in expand  # the plan is made where plans are made
+    lineage = set().union(*(_imports(p) for p in (root / "lineage").glob("*.py")))
+    assert not {m for m in lineage if m.startswith("synth.engine")}

@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger
 from prefect.events import DeploymentEventTrigger
 
 from flows.expand import expand_dataset
-from flows.jobs import (
+from flows.plans import (
     EVENT,
     Via,
     diagnosis_outcome,

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from flows.jobs import expand_plan
+from flows.plans import expand_plan
 
 
 @flow(name="expand_dataset", validate_parameters=True)

@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from flows.jobs import ocr_plan
+from flows.plans import ocr_plan
 
 
 @flow(name="ocr_dataset", validate_parameters=True)

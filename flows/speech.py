@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 
 from flows.build import run_build
-from flows.jobs import speech_plan, speech_spec
+from flows.plans import speech_plan, speech_spec
 
 __all__ = ["speech_dataset", "speech_spec"]
 

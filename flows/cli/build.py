@@ -164,7 +164,7 @@ def _report_build(args: argparse.Namespace, result: dict[str, Any]) -> int:
 
 # -- synth speech -------------------------------------------------------------------------------
 def cmd_speech(args: argparse.Namespace) -> int:
-    from flows.jobs import speech_spec
+    from flows.plans import speech_spec
     from synth.engine.generator import make_generator
 
     config, run = _run_options(args, _speech_config(args))

@@ -158,7 +158,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def _diagnose_and_expand(
     args: argparse.Namespace, diag: Any, config: Any, model: str, obj: dict[str, Any], text: str
 ) -> int:
-    from flows.jobs import expansion_size, find_parent, resolve_via, run_diagnosis_job
+    from flows.jobs import run_diagnosis_job
+    from flows.plans import expansion_size, find_parent, resolve_via
     from synth.engine.expand import check_parent_folder
 
     via = resolve_via(args.via)

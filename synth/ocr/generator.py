@@ -494,7 +494,7 @@ class OcrGenerator:
         """Write the contact sheet of the first samples, then one per script and one per
         background kind (``synth.ocr.sheets``); returns their (relative path, caption)."""
         from synth.engine.card import preview_dir
-        from synth.ocr.sheets import variety_sheets
+        from synth.ocr.sheets import contact_sheet, variety_sheets
 
         path = preview_dir(out_dir) / "preview.jpg"
         path.write_bytes(contact_sheet(out_dir, records))
@@ -732,24 +732,3 @@ def _boxes(lay: LineLayout, matrix: np.ndarray, canvas: tuple[int, int], warped:
 
 
 register_kind("ocr", OcrGenerator)
-
-
-def contact_sheet(out_dir: Path, records: Iterable[dict[str, Any]], limit: int = 24) -> bytes:
-    """A JPEG grid of the first ``limit`` samples, each scaled to 48 px high, two columns."""
-    thumbs = []
-    for rec in records:
-        with Image.open(out_dir / rec["file_name"]) as im:
-            h = 48
-            w = max(1, round(im.width * h / im.height))
-            thumbs.append(im.convert("RGB").resize((min(w, 480), h), Image.Resampling.BILINEAR))
-        if len(thumbs) >= limit:
-            break
-    cols = 2
-    col_w = max((t.width for t in thumbs), default=1)
-    rows = (len(thumbs) + cols - 1) // cols
-    sheet = Image.new("RGB", (cols * col_w + (cols + 1) * 6, rows * 54 + 6), (255, 255, 255))
-    for k, t in enumerate(thumbs):
-        sheet.paste(t, (6 + (k % cols) * (col_w + 6), 6 + (k // cols) * 54))
-    buf = io.BytesIO()
-    sheet.save(buf, "JPEG", quality=85)
-    return buf.getvalue()

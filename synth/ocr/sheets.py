@@ -4,11 +4,15 @@ gives the same sheets)."""
 
 from __future__ import annotations
 
+import io
 import json
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from synth.ocr.backgrounds import DOCUMENT_KINDS, FILL_KINDS
 
@@ -52,7 +56,6 @@ def variety_sheets(
     from the first ``scan_rows`` rows (up to ``per_sheet`` lines each); returns their
     (relative path, caption), scripts by frequency, background kinds in a fixed order."""
     from synth.engine.card import preview_dir
-    from synth.ocr.generator import contact_sheet
 
     by_script: dict[str, list[dict[str, Any]]] = {}
     by_kind: dict[str, list[dict[str, Any]]] = {}
@@ -96,3 +99,24 @@ def variety_sheets(
 def _kind_of(background: str) -> str:
     """A row from before ``background_kind`` was recorded: 'generated:<kind>' or a photo id."""
     return background.split(":", 1)[1] if background.startswith("generated:") else "photo"
+
+
+def contact_sheet(out_dir: Path, records: Iterable[dict[str, Any]], limit: int = 24) -> bytes:
+    """A JPEG grid of the first ``limit`` samples, each scaled to 48 px high, two columns."""
+    thumbs = []
+    for rec in records:
+        with Image.open(out_dir / rec["file_name"]) as im:
+            h = 48
+            w = max(1, round(im.width * h / im.height))
+            thumbs.append(im.convert("RGB").resize((min(w, 480), h), Image.Resampling.BILINEAR))
+        if len(thumbs) >= limit:
+            break
+    cols = 2
+    col_w = max((t.width for t in thumbs), default=1)
+    rows = (len(thumbs) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * col_w + (cols + 1) * 6, rows * 54 + 6), (255, 255, 255))
+    for k, t in enumerate(thumbs):
+        sheet.paste(t, (6 + (k % cols) * (col_w + 6), 6 + (k // cols) * 54))
+    buf = io.BytesIO()
+    sheet.save(buf, "JPEG", quality=85)
+    return buf.getvalue()

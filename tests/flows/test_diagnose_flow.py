@@ -70,7 +70,7 @@ def test_the_trigger_expects_the_event_and_templates_the_payload_into_parameters
 
 
 def test_via_picks_event_only_with_a_server(monkeypatch):
-    import flows.jobs as fd
+    import flows.plans as fd
 
     monkeypatch.setattr(fd, "server_configured", lambda: False)
     assert fd.resolve_via("auto") == "local" and fd.resolve_via("local") == "local"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flows.jobs import prefect_api_url
+from flows.plans import prefect_api_url
 from tests.conftest import REPO
 
 # -- is a server configured? -----------------------------------------------------------------------

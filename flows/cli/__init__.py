@@ -15,10 +15,9 @@ import sys
 
 from flows.cli import build, datasets, ops
 from flows.cli.args import _Parser, parse
-from flows.cli.config import _run_options
-from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _Rate, _report_error
+from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
-__all__ = ["_Rate", "_run_options", "build_parser", "main"]  # the first two: tests import them
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -129,6 +129,7 @@ class OcrGenerator:
                         "Faker (joke2k/faker), generated text",
                     )
                 )
+            refs += _word_list_inputs(t.locales)
         return refs
 
     def skipped_inputs(
@@ -614,6 +615,23 @@ def _runs_key(font_runs: list[dict[str, Any]] | None) -> tuple | None:
     if not font_runs or len(font_runs) == 1:
         return None
     return tuple((r["id"], r["start"], r["end"]) for r in font_runs)
+
+
+def _word_list_inputs(locales: Iterable[str]) -> list[InputRef]:
+    """The embedded word lists the locales' sentences and words are drawn from (languages no
+    Faker lorem writes in their script), once each, with their hash and licence: the words
+    are in the labels, so the list's licence is the dataset's too."""
+    from synth.assets import manifest
+    from synth.ocr.text import lorem_words
+
+    refs: dict[str, InputRef] = {}
+    for locale in locales:
+        _, source = lorem_words(locale)
+        rel = source.removeprefix("asset:")
+        if rel != source and rel not in refs:
+            rec = manifest()[rel]
+            refs[rel] = InputRef("texts", rel, source, rec.sha256, rec.licence, rec.attribution)
+    return list(refs.values())
 
 
 def _uri(path: str) -> str:

@@ -197,3 +197,30 @@ def test_a_locale_without_words_in_its_script_is_rejected_as_such():
         reasons[key] = reasons.get(key, 0) + 1
     assert {k for k in reasons if k[0] == "sentence"} == {("sentence", "text_not_in_script")}
     assert ("name", "") in reasons
+
+
+def test_a_hindi_build_names_the_word_list_as_an_input_with_its_licence(tmp_path):
+    import json
+
+    from synth.assets import manifest
+    from synth.catalog import open_catalog
+    from synth.engine.build import build, prepare
+    from synth.engine.verify import verify_dataset
+
+    spec = build_spec(
+        "clean", {"text": {"locales": ["hi_IN"], "faker_kinds": ["words"]}, "shard_size": 8}
+    ).model_dump(mode="json")
+    home = tmp_path / "home"
+    plan, gen = prepare("ocr", spec, seed=4, count=8, name="hindi", home=home)
+    catalog = open_catalog(home)
+    try:
+        record = build(plan, gen, catalog).record
+    finally:
+        catalog.close()
+    info = json.loads((plan.out_dir / "dataset.json").read_text(encoding="utf-8"))
+    words = manifest()["words/hi.txt"]
+    (ref,) = [i for i in info["inputs"] if i["uri"] == "asset:words/hi.txt"]
+    assert (ref["role"], ref["sha256"], ref["licence"]) == ("texts", words.sha256, "CC-BY-SA-4.0")
+    assert "CC-BY-SA-4.0" in info["licences"]
+    report = verify_dataset(plan.out_dir, record.id, samples=2, record=record.to_json())
+    assert report.ok and report.checked_inputs >= 2

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import _Rate, _run_options
+from flows.cli.config import _run_options
+from flows.cli.output import _Rate
 from synth.catalog import open_catalog
 from synth.engine.build import build, prepare
 from synth.errors import ConfigError

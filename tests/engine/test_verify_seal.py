@@ -52,12 +52,17 @@ def test_an_intact_folder_passes_with_every_own_file_hashed(built, quick):
     assert report.ok, report.to_json()
     assert report.notes == []
     index = json.loads((root / "__synth__" / "index.json").read_bytes())
-    assert sorted(index["sealed"]) == [
-        "README.md",
-        "__synth__/preview.jpg",
-        "__synth__/shards/00000.stats.json",
-        "__synth__/shards/00001.stats.json",
-    ]
+    sheets = sorted(p.relative_to(root).as_posix() for p in root.glob("__synth__/sheet-*.jpg"))
+    assert "__synth__/sheet-script-latin.jpg" in sheets  # the card's contact sheets are sealed
+    assert sorted(index["sealed"]) == sorted(
+        [
+            "README.md",
+            "__synth__/preview.jpg",
+            *sheets,
+            "__synth__/shards/00000.stats.json",
+            "__synth__/shards/00001.stats.json",
+        ]
+    )
     # the catalog keeps the seal: the hash of the index as it lies in the folder
     assert record["statistics"][SEAL] == sha256_bytes((root / "__synth__/index.json").read_bytes())
     assert report.own_files == len(index["sealed"]) + 2  # and dataset.json, plan.json

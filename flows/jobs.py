@@ -28,6 +28,7 @@ from flows.plans import (
     expand_plan,
     ocr_plan,
     quiet_prefect,
+    require_reachable_server,
     server_configured,
     speech_plan,
 )
@@ -91,6 +92,7 @@ def run_dataset_job(
     and a flow run in this process takes the generator instead of loading every input again.
     """
     if runner == "dask" or server_configured():
+        require_reachable_server()
         from flows.build import with_runner
 
         quiet_prefect(verbose)  # after Prefect's import, which sets up its logging
@@ -114,6 +116,7 @@ def run_diagnosis_job(verbose: bool = False, **params: Any) -> dict[str, Any]:
     server when one is configured (an expansion is its sub-flow run, an event goes to the
     server), else here without Prefect (an expansion is built by the local process pool)."""
     if server_configured():
+        require_reachable_server()
         from flows.diagnose import diagnose
 
         quiet_prefect(verbose)

@@ -112,6 +112,33 @@ def server_configured() -> bool:
     return prefect_api_url() is not None
 
 
+def require_reachable_server(timeout_s: float = 10.0) -> None:
+    """Before a flow run: the configured Prefect server answers its health check, else a
+    one-line error naming the URL (a stale profile entry or a stopped server would otherwise
+    end the build in Prefect's connection tracebacks). A few milliseconds, without Prefect."""
+    import urllib.error
+    import urllib.request
+
+    url = prefect_api_url()
+    if url is None:
+        return
+    health = url.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout_s) as reply:  # noqa: S310
+            if reply.status == 200:
+                return
+            problem = f"HTTP {reply.status}"
+    except urllib.error.HTTPError as err:
+        problem = f"HTTP {err.code}"
+    except (OSError, ValueError) as err:
+        problem = str(getattr(err, "reason", err))
+    raise SynthError(
+        f"PREFECT_API_URL={url}: the Prefect server does not answer ({problem}); start it "
+        "(prefect server start), or unset PREFECT_API_URL (environment, .env, prefect.toml or "
+        "the active Prefect profile) to build here without Prefect"
+    )
+
+
 def quiet_prefect(verbose: bool) -> None:
     """Prefect's own logs off the terminal, unless ``verbose`` (the build's errors reach the
     command either way)."""

@@ -344,8 +344,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Serve synth's flows as Prefect deployments until SIGTERM or Ctrl-C: ocr, speech "
             "(when available) and expand on demand, the cron schedules of --config, and "
-            "expand_on_diagnosis/on-high-variance, triggered by synth.diagnosis.high-variance "
-            "events. Each deployment's name ends in a short hash of the data root, so serve "
+            "expand_on_diagnosis/on-high-variance-TAG, triggered by synth.diagnosis.high-variance "
+            "events. Each deployment's name ends in -TAG, a short hash of the data root, so serve "
             "processes with different data roots keep their own deployments on one server. "
             "Needs `prefect server start` and PREFECT_API_URL."
         ),

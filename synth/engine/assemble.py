@@ -72,6 +72,11 @@ COUNTED_AS = {"clean_transcript": "clean_speech"}
 transcript file and the clip)."""
 
 
+ALSO_NAMED_IN = {"font": "font_fallback"}
+"""Categories that name more inputs of a role, ``+``-joined (the fallback fonts of a line drawn
+in several: each drew some of its characters, so each is an input)."""
+
+
 def used_inputs(inputs: list[dict[str, Any]], stats: Stats) -> list[dict[str, Any]]:
     """Inputs the samples actually drew on: a role that ``describe`` counts keeps only the names
     that occur; roles it does not count (a text corpus, a parent) are kept whole."""
@@ -79,9 +84,15 @@ def used_inputs(inputs: list[dict[str, Any]], stats: Stats) -> list[dict[str, An
     for item in inputs:
         role = item["role"]
         counted = stats.counts.get(COUNTED_AS.get(role, role))
-        if counted is None or item["name"] in counted:
+        if counted is None or item["name"] in counted or _also_named(stats, role, item["name"]):
             out.append(item)
     return out
+
+
+def _also_named(stats: Stats, role: str, name: str) -> bool:
+    category = ALSO_NAMED_IN.get(role)
+    notes = stats.counts.get(category, {}) if category else {}
+    return any(name in note.split("+") for note in notes)
 
 
 class SortedFiles:

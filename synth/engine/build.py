@@ -144,9 +144,7 @@ def finish(
         if skipped_inputs is not None:
             params = inspect.signature(skipped_inputs).parameters
             if "counts" in params:  # the hook also reads the counted categories
-                out["skipped_inputs"] = skipped_inputs(
-                    dict(stats.rejections), counts=stats.counts
-                )
+                out["skipped_inputs"] = skipped_inputs(dict(stats.rejections), counts=stats.counts)
             elif params:
                 out["skipped_inputs"] = skipped_inputs(dict(stats.rejections))
             else:

@@ -99,7 +99,7 @@ def write_card(
     )
     skipped = info.get("skipped_inputs") or []
     if skipped:
-        lines.append(f"- input files skipped: {len(skipped)} (listed in dataset.json)")
+        lines.append(f"- inputs skipped or warned of: {len(skipped)} (listed in dataset.json)")
     lines += ["", "## Licences and attribution", ""]
     lines.append("Licences of the inputs used: " + ", ".join(info["licences"]) + ".")
     lines.append("")

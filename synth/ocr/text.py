@@ -126,6 +126,17 @@ def lorem_words(locale: str) -> tuple[tuple[str, ...] | None, str]:
     return None, f"faker:{locale}"
 
 
+@lru_cache(maxsize=64)
+def locale_letters(locale: str) -> frozenset[str]:
+    """The letters a locale writes its names and words in: those of 40 Faker names (drawn with
+    a fixed seed) and of the first 200 words of its word list."""
+    fake = _faker(locale)
+    fake.seed_instance(0)
+    words, _ = lorem_words(locale)
+    text = " ".join([fake.name() for _ in range(40)] + list(words or ())[:200])
+    return frozenset(ch for ch in text if is_letter(ch) and unicodedata.category(ch) != "Mn")
+
+
 def _lorem_provider(fake: Faker):
     for p in fake.providers:
         if type(p).__module__.startswith("faker.providers.lorem"):
@@ -344,10 +355,32 @@ class TextSource:
         for locale in self.spec.locales:
             script = locale_script(locale)
             core = CORE_LETTERS[script]
-            if not any(f.can_draw_chars(set(core)) for f in fonts.fonts):
-                folder = Path(fonts.fonts[0].path).parent if fonts.fonts else "the fonts"
+            folder = Path(fonts.fonts[0].path).parent if fonts.fonts else "the fonts"
+            candidates = [f for f in fonts.fonts if f.can_draw_chars(set(core))]
+            if not candidates:
                 raise ConfigError(
                     f"text.locales: no allowed font in {folder} draws {script} letters, "
                     f"which locale '{locale}' writes in (add a font tagged '{script}', "
                     "or allow more font styles)"
+                )
+            # The script's core letters are not enough: Korean is CJK but Hangul, Armenian
+            # letters are in no script the fonts are tagged for. A locale's own letters (of its
+            # names and words) must be mostly in its script and drawn by one font.
+            own = locale_letters(locale)
+            if self.spec.charset is not None:
+                own &= frozenset(self.spec.charset)
+            if not own:
+                continue
+            foreign = [ch for ch in own if script_of(ch) not in (script, "latin")]
+            drawn = max(sum(f.can_draw_char(ch) for ch in own) for f in candidates)
+            if len(foreign) * 2 >= len(own) or drawn * 10 < len(own) * 9:
+                missing = sorted(
+                    (ch for ch in own if not any(f.can_draw_char(ch) for f in candidates)),
+                    key=ord,
+                ) or sorted(foreign, key=ord)
+                raise ConfigError(
+                    f"text.locales: no allowed font in {folder} draws the letters locale "
+                    f"'{locale}' writes its names and words in ({describe_chars(missing[:4])}"
+                    f"{f' and {len(missing) - 4} more' if len(missing) > 4 else ''}); add a "
+                    "font that draws them, or choose another locale"
                 )

@@ -31,6 +31,33 @@ def test_no_url_anywhere_is_no_server(tmp_path):
     assert prefect_api_url(_clean_env(tmp_path), cwd=tmp_path) is None
 
 
+def test_a_configured_server_that_does_not_answer_is_one_line_and_nothing_is_built(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    env = _clean_env(tmp_path, PREFECT_API_URL=url, SYNTH_HOME=str(tmp_path / "home"))
+    env.pop("SYNTH_CATALOG_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "ocr", "--count", "3"],
+        cwd=tmp_path,
+        env=env | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"synth: error: PREFECT_API_URL={url}: the Prefect server does not answer ([Errno 111] "
+        "Connection refused); start it (prefect server start), or unset PREFECT_API_URL "
+        "(environment, .env, prefect.toml or the active Prefect profile) to build here "
+        "without Prefect"
+    ]
+    assert not list((tmp_path / "home" / "datasets").glob("*/dataset.json"))
+
+
 def test_the_url_is_read_where_prefect_reads_it(tmp_path):
     url = "http://127.0.0.1:4200/api"
     assert prefect_api_url(_clean_env(tmp_path, PREFECT_API_URL=url), cwd=tmp_path) == url

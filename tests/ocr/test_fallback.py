@@ -219,3 +219,25 @@ def test_a_script_tag_the_character_map_does_not_back_fails_at_load():
     # a font from a user's folder (no tags) is tagged with the scripts it covers
     untagged = load_font(path, "unknown", "x", "")
     assert untagged.scripts == {"latin", "greek", "cyrillic", "arabic"}
+
+
+def test_every_font_that_drew_a_run_is_an_input_of_the_dataset(tmp_path):
+    from synth.catalog import open_catalog
+    from synth.engine.build import build, prepare
+
+    spec = build_spec("default", {"text": {"locales": ["zh_CN"]}, "shard_size": 20})
+    home = tmp_path / "home"
+    plan, gen = prepare("ocr", spec.model_dump(mode="json"), seed=5, count=40, name="zh", home=home)
+    catalog = open_catalog(home)
+    try:
+        build(plan, gen, catalog)
+    finally:
+        catalog.close()
+    rows = [json.loads(line) for line in (plan.out_dir / "recipes.jsonl").open()]
+    drew = {run["id"] for row in rows for run in row["recipe"]["font_runs"]}
+    assert len(drew) > 1  # the CJK font and at least one fallback for ASCII
+    info = json.loads((plan.out_dir / "dataset.json").read_text(encoding="utf-8"))
+    fonts = {i["name"]: i for i in info["inputs"] if i["role"] == "font"}
+    assert set(fonts) == drew
+    for name in drew:
+        assert fonts[name]["sha256"] == gen.font_by_id[name].sha256

@@ -113,6 +113,33 @@ def test_a_locale_no_allowed_font_draws_is_a_one_line_error():
     assert "draws devanagari letters, which locale 'hi_IN' writes in" in message
 
 
+@pytest.mark.parametrize(
+    ("locale", "first"),
+    [
+        ("ko_KR", "U+AC15 '강'"),  # CJK by block, but Hangul, which the CJK font lacks
+        ("hy_AM", "U+0531 'Ա'"),  # Armenian: no script a font is tagged for
+        ("ka_GE", "U+10D0 'ა'"),  # Georgian
+        ("bn_BD", "U+0985 'অ'"),  # Bengali
+    ],
+)
+def test_a_locale_whose_own_letters_no_font_draws_is_a_one_line_error(locale, first):
+    # not a dataset of dates and numbers: the names and words of the locale cannot be drawn
+    with pytest.raises(ConfigError) as err:
+        OcrGenerator(build_spec("default", overrides={"text": {"locales": [locale]}}))
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"text.locales: no allowed font in {_fonts_dir()} draws the letters locale '{locale}' "
+        f"writes its names and words in ({first}, "
+    )
+
+
+def _fonts_dir():
+    from synth.assets import embedded_dir
+
+    return embedded_dir("fonts")
+
+
 def test_rejections_are_counted_per_text_kind_and_warned_above_ten_percent():
     # sentences are cut to nothing by a charset without their letters; names are kept
     gen = OcrGenerator(

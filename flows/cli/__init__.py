@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     build.register(sub)
     ops.register(sub)
-    datasets.register(sub)
+    datasets.register(sub)  # returns its sub-commands: other modules may add to them
     return parser
 
 

@@ -220,8 +220,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 # -- the parsers ----------------------------------------------------------------------------------
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``datasets`` and its sub-commands to the ``synth`` parser's sub-commands."""
+def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add ``datasets`` and its sub-commands to the ``synth`` parser's sub-commands; the
+    ``datasets`` sub-commands, for other command modules to add theirs to."""
     ds = sub.add_parser("datasets", help="list, show, trace, diff, import and verify datasets")
     dsub = ds.add_subparsers(dest="datasets_command", required=True, parser_class=_Parser)
     ls = dsub.add_parser("list", help="list dataset versions")
@@ -285,3 +286,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_common(verify)
     verify.set_defaults(func=cmd_verify)
+    return dsub

@@ -22,8 +22,6 @@ from synth.catalog.base import DatasetRecord, id_prefix, prefix_match
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, now, record
 from synth.errors import SynthError
 
-SCHEMA_VERSION = 1
-
 # Each version's statements, applied in order in one transaction. Existing catalogs hold exactly
 # these tables, so a released version's text never changes: a change is a new version.
 # {key}: text compared byte by byte whatever the locale (ids, names, ISO-8601 UTC times), so it
@@ -77,6 +75,8 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
 }
+
+SCHEMA_VERSION = max(MIGRATIONS)
 
 MAX_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit numbers
 _IN_CHUNK = 500  # ids per IN (...) list, far below either database's limit on parameters
@@ -176,7 +176,7 @@ class SqlCatalog:
                     f"{d.where}: catalog schema {version} is newer than this synth "
                     f"({SCHEMA_VERSION}); upgrade synth"
                 )
-            for v in range(version + 1, SCHEMA_VERSION + 1):
+            for v in sorted(v for v in MIGRATIONS if v > version):
                 for statement in migration(v, d.types):
                     d.execute(statement)
                 d.set_schema_version(v)

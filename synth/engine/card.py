@@ -74,9 +74,12 @@ def write_card(
         "",
         "```python",
         "from datasets import load_dataset",
-        f'ds = load_dataset("{_LOADER.get(kind, "imagefolder")}", data_dir="{out_dir}",',
+        f'ds = load_dataset("{_LOADER.get(kind, "imagefolder")}", data_dir="{out_dir.name}",',
         '                  split="train")',
         "```",
+        "",
+        f"`data_dir` is this folder, `{out_dir.name}`, as seen from where you run Python: the "
+        "card names no absolute path, so a copy of the folder anywhere is the same bytes.",
         "",
         "`metadata.jsonl` holds one flat row per sample; `recipes.jsonl` holds everything drawn "
         "for each sample (replayable with `synth datasets verify`) and what was measured on it; "

@@ -27,6 +27,7 @@ from flows.plans import (
     expansion_size,
     find_parent,
     resolve_via,
+    root_tag,
     server_configured,
 )
 from synth.catalog import DatasetRecord
@@ -49,6 +50,18 @@ __all__ = [
 
 MODEL_RESOURCE = "synth.model."  # + the model's name
 DATASET_RESOURCE = "synth.dataset."  # + the dataset's id
+DATA_ROOT_RESOURCE = "synth.data-root."  # + the data root's tag (flows.plans.root_tag)
+
+
+def data_root_resource(home: str | None) -> dict[str, str]:
+    """The related resource naming the data root an event is about: a served trigger reacts to
+    its own root's events only, so two roots served on one Prefect server stay apart."""
+    return {
+        "prefect.resource.id": f"{DATA_ROOT_RESOURCE}{root_tag(home)}",
+        "prefect.resource.role": "data-root",
+    }
+
+
 DEFAULT_MODEL = "unnamed"
 
 
@@ -75,9 +88,10 @@ def event_payload(
 
 
 def emit_high_variance(
-    diag: Diagnosis, model: str, dataset_id: str, count: int, derived: bool
+    diag: Diagnosis, model: str, dataset_id: str, count: int, derived: bool, home: str | None
 ) -> dict[str, Any]:
-    """Send the high-variance event to the Prefect server; returns its name, id and resource."""
+    """Send the high-variance event about ``dataset_id`` of data root ``home`` to the Prefect
+    server; returns its name, id and resource."""
     from prefect.events import emit_event
 
     resource = model_resource(model)
@@ -90,7 +104,8 @@ def emit_high_variance(
             {
                 "prefect.resource.id": f"{DATASET_RESOURCE}{dataset_id}",
                 "prefect.resource.role": "dataset",
-            }
+            },
+            data_root_resource(home),
         ],
         payload=event_payload(diag, model, dataset_id, count, derived, str(event_id)),
     )
@@ -104,13 +119,15 @@ def emit_high_variance(
 
 def high_variance_trigger(home: str, workers: int = 1) -> DeploymentEventTrigger:
     """The trigger of the ``on-high-variance`` deployment: every ``synth.diagnosis.high-variance``
-    event about a model runs ``expand_on_diagnosis`` with the payload as its parameters. The data
-    root and worker count are the serving side's, so they are fixed here, not templated."""
+    event about a model and about data root ``home`` runs ``expand_on_diagnosis`` with the
+    payload as its parameters. The data root and worker count are the serving side's, so they
+    are fixed here, not templated; another root's events are another server's to act on."""
     return DeploymentEventTrigger(
         name="synth-high-variance",
         description="Expand the dataset a high-variance diagnosis names",
         expect={EVENT},
         match={"prefect.resource.id": f"{MODEL_RESOURCE}*"},
+        match_related=data_root_resource(home),
         parameters={
             "dataset_id": "{{ event.payload.dataset_id }}",
             "diagnosis": "{{ event.payload.diagnosis_json }}",

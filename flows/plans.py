@@ -8,6 +8,7 @@ and the dataset id, are the same whichever runs it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tomllib
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from synth.catalog import DatasetRecord, open_catalog
+from synth.catalog.base import data_home
 from synth.config import validate
 from synth.diagnose import (
     Diagnosis,
@@ -262,6 +264,13 @@ def build_here(plan: BuildPlan, gen: Generator, workers: int) -> dict[str, Any]:
 
 
 # -- diagnose, then expand -------------------------------------------------------------------------
+def root_tag(home: str | None) -> str:
+    """8 hex characters of the SHA-256 of the data root's absolute path: the same for every
+    ``synth serve`` and ``synth diagnose`` of one root, different for another root (1 in 4
+    billion to collide). Deployment names and high-variance events carry it."""
+    return hashlib.sha256(str(data_home(home)).encode("utf-8")).hexdigest()[:8]
+
+
 def resolve_via(via: str) -> Literal["local", "event"]:
     """``auto`` is ``event`` when a Prefect server is configured, else ``local``."""
     if via == "auto":
@@ -310,7 +319,7 @@ def diagnosis_trigger(
 
 
 Expand = Callable[[str, int, int, str | None, dict[str, Any]], dict[str, Any]]
-Emit = Callable[[Diagnosis, str, str, int, bool], dict[str, Any]]
+Emit = Callable[[Diagnosis, str, str, int, bool, str | None], dict[str, Any]]
 
 
 def diagnosis_outcome(
@@ -366,7 +375,7 @@ def diagnosis_outcome(
     if mode == "event":
         if emit is None:
             raise SynthError("via=event needs a Prefect server")
-        out["event"] = emit(diag, model, parent.id, n, derived) | {"count": n}
+        out["event"] = emit(diag, model, parent.id, n, derived, home) | {"count": n}
         out["action"] = "event"
         out["reason"] = "high variance: a served on-high-variance deployment expands the dataset"
     else:

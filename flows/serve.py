@@ -17,7 +17,6 @@ no work pool or worker is needed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -36,8 +35,8 @@ from pydantic import Field, field_validator, model_validator
 from flows.diagnose import expand_on_diagnosis, high_variance_trigger
 from flows.expand import expand_dataset
 from flows.ocr import ocr_dataset
+from flows.plans import root_tag
 from synth.catalog import DatasetRecord, open_catalog
-from synth.catalog.base import data_home
 from synth.config import StrictModel, validate
 from synth.errors import ConfigError, NotFound, SynthError
 
@@ -312,12 +311,6 @@ class Served:
             "trigger": self.trigger,
             "parameters": self.parameters,
         }
-
-
-def root_tag(home: str) -> str:
-    """8 hex characters of the SHA-256 of the data root's absolute path: the same for every
-    ``synth serve`` of one root, different for another root (1 in 4 billion to collide)."""
-    return hashlib.sha256(str(data_home(home)).encode("utf-8")).hexdigest()[:8]
 
 
 def _home_parameters(fn: Flow, home: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ trigger's definition. The event round trip through ``synth serve`` is in ``test_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def test_the_trigger_expects_the_event_and_templates_the_payload_into_parameters
     assert EVENT == "synth.diagnosis.high-variance"
     assert trigger.expect == {EVENT}
     assert trigger.match.model_dump() == {"prefect.resource.id": "synth.model.*"}
+    # only events about this data root: another root served on the same server has its own
+    tag = hashlib.sha256(b"/data/root").hexdigest()[:8]
+    assert trigger.match_related.model_dump() == {
+        "prefect.resource.id": f"synth.data-root.{tag}",
+        "prefect.resource.role": "data-root",
+    }
+    assert high_variance_trigger("/data/other").match_related != trigger.match_related
     assert trigger.parameters == {
         "dataset_id": "{{ event.payload.dataset_id }}",
         "diagnosis": "{{ event.payload.diagnosis_json }}",

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -494,6 +495,13 @@ def test_the_server_holds_upcoming_runs_of_a_served_schedule(served):
 @pytest.mark.slow
 def test_a_high_variance_diagnosis_expands_the_dataset_through_the_served_trigger(served):
     env = {**os.environ, "PREFECT_API_URL": served.url, "SYNTH_HOME": str(served.home)}
+    # First, the same event about another data root: this server's trigger must ignore it.
+    other = subprocess.run(
+        [sys.executable, "-c", _EMIT_FOR_ANOTHER_ROOT, served.parent, str(served.home / "other")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert other.returncode == 0, other.stderr
+    other_id = other.stdout.strip()
     started = time.monotonic()
     proc = subprocess.run(
         [*synth_cmd(), "diagnose", "--human-error", "1", "--train-error", "2", "--val-error", "6",
@@ -542,6 +550,18 @@ def test_a_high_variance_diagnosis_expands_the_dataset_through_the_served_trigge
     assert run["created_by"]["type"] == "AUTOMATION"
     assert run["parameters"]["dataset_id"] == served.parent and run["parameters"]["count"] == 6
     assert json.loads(run["parameters"]["diagnosis"]) == rec.trigger["diagnosis"]
+    # the other root's event, sent before, started nothing here
+    assert not [r for r in runs if r["parameters"].get("event_id") == other_id]
+
+
+_EMIT_FOR_ANOTHER_ROOT = """
+import sys
+from flows.diagnose import emit_high_variance
+from synth.diagnose import ErrorRates, diagnose
+diag = diagnose(ErrorRates(1, 2, 6))
+sent = emit_high_variance(diag, "ocr-crnn", sys.argv[1], 6, False, sys.argv[2])
+print(sent["id"])
+"""
 
 
 @pytest.mark.slow

@@ -13,11 +13,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops
+from flows.cli import build, datasets, ops, runs
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
 __all__ = ["build_parser", "main"]
+
+# The commands that run a user's command: the words after their first ``--`` are that command,
+# kept out of argparse (which cannot tell them from an optional positional's values).
+COMMAND_TAKERS = frozenset({"run", "improve"})
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` without the user's command, and the command (the words after the first ``--``
+    of a command in ``COMMAND_TAKERS``)."""
+    if argv and argv[0] in COMMAND_TAKERS and "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     build.register(sub)
     ops.register(sub)
+    runs.register(sub)
     datasets.register(sub)  # returns its sub-commands: other modules may add to them
     return parser
 
@@ -35,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from flows.env import apply_defaults
 
-    args = parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
+    words, command = split_command(list(sys.argv[1:] if argv is None else argv))
+    args = parse(build_parser(), words)
+    if hasattr(args, "user_command"):
+        args.user_command = command
     apply_defaults(verbose=getattr(args, "verbose", False))
     from synth.errors import SynthError
 

@@ -47,14 +47,46 @@ def _rates(args: argparse.Namespace) -> tuple[Any, str | None, bool]:
         labels = {k: f"{args.metrics}: {k}" for k in values}
         found = error_rates(values, file_unit, labels).to_json()
         rates = {k: v for k, v in found.items() if v is not None}
+    if getattr(args, "run", None):
+        found, run_model, run_fraction = _run_rates(args, unit)
+        rates.update(found)
+        model = model or run_model
+        fractions = fractions or run_fraction
     for name, option in _OPTION.items():
         raw = getattr(args, name)
         if raw is not None:
             rates[name] = parse_rate(option, raw, unit)
     for name in ("human_error", "train_error", "val_error"):
         if name not in rates:
-            raise DiagnosisError(f"missing {_OPTION[name]} (or give --metrics FILE)")
+            raise DiagnosisError(f"missing {_OPTION[name]} (or give --metrics FILE or --run RUN)")
     return error_rates(rates), model, fractions
+
+
+def _run_rates(args: argparse.Namespace, unit: str) -> tuple[dict[str, float], str, bool]:
+    """The training, validation and test errors (percent) of a recorded run, its model, and
+    whether they were fractions (the run's metrics file said so, or --fraction)."""
+    from synth.catalog import open_catalog
+    from synth.diagnose import DiagnosisError, parse_rate
+
+    catalog = open_catalog(args.home, create=False)
+    try:
+        run = catalog.get_run(args.run)
+    finally:
+        catalog.close()
+    if run.status != "succeeded":
+        raise DiagnosisError(
+            f"--run {run.id[:12]}: the run {run.status} ({run.reason}): no errors to diagnose"
+        )
+    run_unit = run.unit or unit
+    rates = {}
+    for name in ("train_error", "val_error", "test_error"):
+        if name in run.metrics:
+            label = f"run {run.id[:12]}: {name}"
+            rates[name] = parse_rate(label, run.metrics[name], run_unit)  # type: ignore[arg-type]
+        elif name != "test_error":
+            have = ", ".join(run.metrics) or "none"
+            raise DiagnosisError(f"--run {run.id[:12]}: the run recorded no {name} (it has {have})")
+    return rates, run.model, run_unit == "fraction"
 
 
 def _diagnosis_text(diag: Any, model: str | None) -> str:
@@ -309,6 +341,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="a JSON file with human_error, train_error, val_error [, test_error, unit, model]; "
         "options given as well override its values",
+    )
+    d.add_argument(
+        "--run",
+        metavar="RUN",
+        help="take the training, validation and test errors (and the model) from a recorded "
+        "run (synth runs list); --human-error is still needed",
     )
     d.add_argument(
         "--config", metavar="FILE", help="[thresholds] and [expansion] (.toml, .json, .yaml)"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from synth.catalog.base import DatasetRecord, id_prefix, prefix_match
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, now, record
+from synth.catalog.runs import RUNS_MIGRATION, RunsMixin
 from synth.errors import SynthError
 
 # Each version's statements, applied in order in one transaction. Existing catalogs hold exactly
@@ -74,6 +75,7 @@ MIGRATIONS: dict[int, str] = {
         error TEXT
     );
     """,
+    2: RUNS_MIGRATION,  # training runs: synth.catalog.runs
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -158,7 +160,7 @@ class Dialect(ABC):
         self.db.close()
 
 
-class SqlCatalog:
+class SqlCatalog(RunsMixin):
     """The catalog over a :class:`Dialect`: a backend connects, then hands its dialect here,
     which brings the schema up to date."""
 

@@ -43,6 +43,7 @@ _SCHEMA = {
     "parent": f"{_FACETS}/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet",
     "tags": f"{_FACETS}/1-0-0/TagsDatasetFacet.json#/$defs/TagsDatasetFacet",
     "synth": "https://pypi.org/project/synth/#SynthBuildRunFacet",
+    "synthRun": "https://pypi.org/project/synth/#SynthTrainingRunFacet",
 }
 
 
@@ -245,30 +246,36 @@ class LineageEmitter:
         return self._send(self._event("FAIL", [self._output(None)], extra))
 
     def _send(self, event: dict[str, Any]) -> dict[str, Any]:
-        line = json.dumps(event, ensure_ascii=False, default=str)
-        path = events_path(self.plan.home)
+        return send(event, self.plan.home)
+
+
+def send(event: dict[str, Any], home: str | Path) -> dict[str, Any]:
+    """Append ``event`` to the data root's event log and POST it to ``SYNTH_OPENLINEAGE_URL``
+    when set; a failure of either is logged, never raised."""
+    line = json.dumps(event, ensure_ascii=False, default=str)
+    path = events_path(home)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    except OSError as err:
+        log.warning("OpenLineage event not written to %s: %s", path, err)
+    url = os.environ.get("SYNTH_OPENLINEAGE_URL")
+    if url and not url.startswith(("http://", "https://")):
+        log.warning("SYNTH_OPENLINEAGE_URL must be an http(s) URL, got %r: not sent", url)
+    elif url:
+        endpoint = url.rstrip("/")
+        if not endpoint.endswith("/lineage"):
+            endpoint += "/api/v1/lineage"
+        req = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
+            endpoint,
+            data=line.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                resp.read()
         except OSError as err:
-            log.warning("OpenLineage event not written to %s: %s", path, err)
-        url = os.environ.get("SYNTH_OPENLINEAGE_URL")
-        if url and not url.startswith(("http://", "https://")):
-            log.warning("SYNTH_OPENLINEAGE_URL must be an http(s) URL, got %r: not sent", url)
-        elif url:
-            endpoint = url.rstrip("/")
-            if not endpoint.endswith("/lineage"):
-                endpoint += "/api/v1/lineage"
-            req = urllib.request.Request(  # noqa: S310 (http(s) only, checked above)
-                endpoint,
-                data=line.encode(),
-                method="POST",
-                headers={"Content-Type": "application/json"},
-            )
-            try:
-                with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
-                    resp.read()
-            except OSError as err:
-                log.warning("OpenLineage event not delivered to %s: %s", endpoint, err)
-        return event
+            log.warning("OpenLineage event not delivered to %s: %s", endpoint, err)
+    return event

@@ -83,7 +83,29 @@ def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
         "inputs": inputs,
         "ancestors": ancestors(root, {root.id}),
         "descendants": descendants(root, {root.id}),
+        "runs": _runs(catalog, root.id),
     }
+
+
+def _runs(catalog: Catalog, dataset_id: str) -> list[dict[str, Any]]:
+    """The training runs that used the dataset, with the role it had in each."""
+    out = []
+    for run in catalog.list_runs(dataset_id):
+        for used in run.datasets:
+            if used["dataset_id"] == dataset_id:
+                out.append(
+                    {
+                        "id": run.id,
+                        "model": run.model,
+                        "role": used["role"],
+                        "split": used["split"],
+                        "status": run.status,
+                        "started": run.started,
+                        "metrics": run.metrics,
+                        "trigger": run.trigger,
+                    }
+                )
+    return out
 
 
 def _trigger(t: dict[str, Any]) -> str:
@@ -126,6 +148,14 @@ def render_tree(lineage: dict[str, Any]) -> str:
     if lineage["descendants"]:
         lines.append("  built into:")
         walk(lineage["descendants"], "descendants", 2)
+    if lineage.get("runs"):
+        lines.append("  used by runs:")
+        for r in lineage["runs"]:
+            split = f":{r['split']}" if r["split"] else ""
+            metrics = " ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items())
+            lines.append(
+                f"    {r['id'][:12]}  {r['model']} ({r['role']}{split}, {r['status']}) {metrics}"
+            )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ says how SQLite does what differs.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,24 @@ class SqliteDialect(Dialect):
         self.db.execute(f"PRAGMA user_version = {int(version)}")
 
 
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting for other processes as the busy timeout does. The switch needs the
+    file to itself, and SQLite may answer "database is locked" at once, without calling its busy
+    handler, while another process opens or migrates the same new catalog: retry until the busy
+    timeout has passed."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 class SqliteCatalog(SqlCatalog):
     """The catalog in one SQLite file (created with its folder on first use)."""
 
@@ -72,7 +91,7 @@ class SqliteCatalog(SqlCatalog):
         try:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA journal_mode = WAL")
+            _wal(db)
             db.execute("PRAGMA foreign_keys = ON")
             super().__init__(SqliteDialect(db, self.path))
         except sqlite3.DatabaseError as err:

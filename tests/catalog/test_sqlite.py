@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from synth.catalog import open_catalog
+from synth.catalog.sql import MIGRATIONS
 from synth.catalog.sqlite import SCHEMA_VERSION
 from synth.errors import SynthError
-from tests.catalog.helpers import hex_id, info, v1_records
+from tests.catalog.helpers import hex_id, info, later_tables, v1_records
 
 V1_DUMP = Path(__file__).parent / "data" / "catalog-v1.sql"
 
@@ -27,7 +28,7 @@ def catalog(tmp_path: Path):
 def test_schema_version_wal_and_busy_timeout(catalog, tmp_path):
     db = sqlite3.connect(tmp_path / "catalog.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         db.close()
@@ -48,7 +49,8 @@ def test_a_newer_schema_is_refused(tmp_path):
     db = sqlite3.connect(tmp_path / "catalog.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(SynthError, match=r"catalog schema 2 is newer than this synth \(1\)"):
+    newer = rf"catalog schema {SCHEMA_VERSION + 1} is newer than this synth \({SCHEMA_VERSION}\)"
+    with pytest.raises(SynthError, match=newer):
         open_catalog(tmp_path)
 
 
@@ -109,7 +111,8 @@ def test_a_catalog_written_by_schema_1_code_reads_the_same_records(tmp_path):
         catalog.close()
     db = sqlite3.connect(tmp_path / "catalog.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # nothing to migrate
+        # brought up to the newest schema, its records as they were
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         db.close()
 
@@ -124,7 +127,11 @@ def test_a_new_catalog_gets_schema_1_as_it_was_released(tmp_path):
     """The same tables, indexes and CREATE statements, byte for byte, as schema 1's code
     wrote (the frozen dump holds them), and the same version."""
     open_catalog(tmp_path / "new").close()
-    assert _schema(tmp_path / "new" / "catalog.db") == _schema_of_dump(tmp_path)
+    new = _schema(tmp_path / "new" / "catalog.db")
+    released = _schema_of_dump(tmp_path)
+    assert [x for x in new if x in released] == released
+    # and beyond schema 1, exactly what the later migrations create
+    assert {x[2] for x in new if x not in released} == later_tables()
     db = sqlite3.connect(tmp_path / "restored.db")
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1

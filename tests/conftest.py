@@ -19,6 +19,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Child processes (the `synth` script, spawned workers) import this checkout's code, the code
+# under test, even where the installed package is another checkout's editable install.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+)
 
 
 def _free_port() -> int:

@@ -324,7 +324,7 @@ def _errors(h: str, t: str, v: str) -> list[str]:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (_errors("1", "2", "6")[2:], "missing --human-error (or give --metrics FILE)"),
+        (_errors("1", "2", "6")[2:], "missing --human-error (or give --metrics FILE or --run RUN)"),
         (_errors("-1", "2", "6"), "--human-error=-1: negative"),
         (_errors("1", "101", "6"), "--train-error=101: above 100"),
         (_errors("1", "x", "6"), "--train-error='x': not a number"),

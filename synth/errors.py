@@ -38,3 +38,7 @@ class NotFound(SynthError):
 
 class NoCatalog(NotFound):
     """A look-up found no catalog at all under the data root (nothing built or imported there)."""
+
+
+class Deleted(NotFound):
+    """The dataset asked for was deleted: the message says when, by whom and why."""

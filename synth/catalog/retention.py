@@ -80,6 +80,19 @@ class RetentionSql:
         if gone is not None:
             raise Deleted(f"dataset {gone.id[:12]} ({gone.name}) was {gone.summary()}")
 
+    def _check_parent_live(self, info: dict[str, Any]) -> None:
+        """In ``register``'s transaction: an expansion whose parent was deleted while it was
+        built is a one-line error naming the tombstone, not a foreign-key failure."""
+        parent = (info.get("parent") or {}).get("id")
+        if not parent:
+            return
+        found = self.dialect.execute("SELECT id FROM datasets WHERE id = ?", (parent,)).fetchone()
+        if found is None and (gone := self.tombstone(parent)) is not None:
+            raise Deleted(
+                f"dataset {info['id'][:12]}: its parent {gone.id[:12]} ({gone.name}) was "
+                f"{gone.summary()} while it was built; not registered"
+            )
+
     def links(self) -> list[Link]:
         """Every lineage edge between live datasets: expansions (parent) and dataset inputs."""
         with self.dialect.errors():

@@ -251,6 +251,7 @@ class SqlCatalog(RetentionSql):
                 )
         d = self.dialect
         with d.errors(), d.transaction():
+            self._check_parent_live(info)
             # A concurrent insert of the same id waits for the other transaction, then does
             # nothing: exactly one caller sees created == True.
             cur = d.execute(

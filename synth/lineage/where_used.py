@@ -159,8 +159,10 @@ def _step(node: dict[str, Any], relation: str) -> dict[str, Any]:
 
 def where_used(catalog: Catalog, text: str, home: Path | None = None) -> dict[str, Any]:
     """Every version whose lineage holds ``text`` (see ``parse_ref``): ``datasets`` (live) and
-    ``deleted`` (tombstones), each with ``chain``: the versions from the one that holds the
-    reference directly down to it, each with how it holds the one before."""
+    ``deleted`` (tombstones), each with ``direct`` (how its own inputs hold the reference, if
+    they do) and ``chain``: the versions from the first that holds the reference down to it
+    through the lineage, each with how it holds the one before (the longest such chain: the whole
+    way from where the reference entered)."""
     ref = parse_ref(text)
     records = {r.id: r for r in catalog.list()}
     graves: dict[str, Tombstone] = {
@@ -175,7 +177,7 @@ def where_used(catalog: Catalog, text: str, home: Path | None = None) -> dict[st
     }
 
     # the versions that hold the reference themselves, and how
-    direct: dict[str, str] = {}
+    direct: dict[str, list[str]] = {}
     roots: set[str] = set()  # a dataset id given: found through what was built from it
     if ref.kind == "path":
         parents = [str(p) for p in [Path(ref.value), *Path(ref.value).parents]]
@@ -190,22 +192,20 @@ def where_used(catalog: Catalog, text: str, home: Path | None = None) -> dict[st
     candidates: list[tuple[str, dict[str, Any]]] = [(r["dataset_id"], r) for r in rows]
     candidates += [(t.id, item) for t in graves.values() for item in t.inputs]
     for dataset_id, item in candidates:
-        if dataset_id in direct:
-            continue
         if item["role"] == "import" and ref.kind != "uri":
             how = _in_import(ref, _uri_path(item["uri"]) or "", _import_files(home, dataset_id))
         else:
             how = _input_relation(ref, item)
-        if how:
-            direct[dataset_id] = how
+        if how and how not in direct.get(dataset_id, []):
+            direct.setdefault(dataset_id, []).append(how)
     if ref.kind == "hex":  # an import's files by sha256, beyond the folder's own input row
         for dataset_id, rec in records.items():
             if dataset_id not in direct and rec.trigger.get("type") == "import":
                 how = _in_import(ref, rec.path, _import_files(home, dataset_id))
                 if how:
-                    direct[dataset_id] = how
+                    direct[dataset_id] = [how]
 
-    # down the lineage, breadth first: each version's shortest chain
+    # down the lineage: every version built from one that holds it, at any depth
     children: dict[str, list[tuple[str, str]]] = {}
     for link in catalog.links():
         relation = "expansion" if link.relation == "parent" else f"{link.role} input"
@@ -214,27 +214,47 @@ def where_used(catalog: Catalog, text: str, home: Path | None = None) -> dict[st
         for source, relation in t.dataset_links():
             named = "expansion" if relation == "parent" else "input"
             children.setdefault(source, []).append((t.id, named))
-    chains: dict[str, list[dict[str, Any]]] = {}
-    queue: deque[str] = deque()
-    for dataset_id in sorted(direct):
-        if dataset_id in nodes:
-            chains[dataset_id] = [_step(nodes[dataset_id], direct[dataset_id])]
-            queue.append(dataset_id)
-    for root in sorted(roots):
-        chains[root] = []
-        queue.append(root)
+    used: set[str] = set(roots) | {i for i in direct if i in nodes}
+    queue: deque[str] = deque(sorted(used))
+    sources: dict[str, list[tuple[str, str]]] = {}
     while queue:
         source = queue.popleft()
         for child, relation in sorted(set(children.get(source, []))):
-            if child in chains or child not in nodes:
+            if child not in nodes:
                 continue
-            chains[child] = [*chains[source], _step(nodes[child], relation)]
-            queue.append(child)
+            sources.setdefault(child, []).append((source, relation))
+            if child not in used:
+                used.add(child)
+                queue.append(child)
+
+    # each version's chain from where the reference entered its lineage: through the versions
+    # it was built from when they hold it (an expansion holds its parent's samples), the
+    # longest such way, else direct
+    chains: dict[str, list[dict[str, Any]]] = {root: [] for root in roots}
+
+    def chain(node: str, visiting: frozenset[str]) -> list[dict[str, Any]]:
+        if node in chains:
+            return chains[node]
+        options = [
+            [*chain(src, visiting | {node}), _step(nodes[node], relation)]
+            for src, relation in sources.get(node, [])
+            if src not in visiting
+        ]
+        if options:
+            options.sort(key=lambda c: [s["id"] for s in c])
+            best = max(options, key=len)  # the whole way down, the first of equals by id
+        else:
+            best = [_step(nodes[node], ", ".join(direct.get(node, [])) or "built from it")]
+        chains[node] = best
+        return best
+
+    for node in sorted(used):
+        chain(node, frozenset({node}))
 
     found = [
-        {**nodes[i], "depth": len(chain), "chain": chain}
-        for i, chain in chains.items()
-        if chain  # a dataset given as REF is not its own user
+        {**nodes[i], "depth": len(c), "direct": direct.get(i, []), "chain": c}
+        for i, c in chains.items()
+        if c  # a dataset given as REF is not its own user
     ]
     found.sort(key=lambda d: (d["depth"], d["name"], d["id"]))
     return {

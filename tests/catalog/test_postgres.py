@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
+from synth.catalog.sql import MIGRATIONS, SCHEMA_VERSION
 from synth.catalog.sqlite import SqliteCatalog
 from synth.errors import SynthError
 from tests.catalog.conftest import PostgresServer, _free_port
@@ -118,12 +119,12 @@ def _versions(url: str) -> list[dict[str, Any]]:
         return db.execute("SELECT version, applied FROM schema_version ORDER BY version").fetchall()
 
 
-def test_a_fresh_database_gets_schema_version_1(pg_url):
-    assert _postgres().SCHEMA_VERSION == 1
+def test_a_fresh_database_gets_every_schema_version(pg_url):
+    assert max(MIGRATIONS) == _postgres().SCHEMA_VERSION
     _postgres().PostgresCatalog(pg_url).close()
-    [row] = _versions(pg_url)
-    assert row["version"] == 1
-    assert row["applied"]
+    rows = _versions(pg_url)
+    assert [r["version"] for r in rows] == sorted(MIGRATIONS)
+    assert all(r["applied"] for r in rows)
 
 
 def test_opening_again_keeps_records_and_does_not_migrate_again(pg_url):
@@ -159,7 +160,7 @@ def test_processes_opening_a_fresh_database_at_once_migrate_it_once(pg_url):
     for p in procs:
         p.join(timeout=60)
     assert results == ["ok"] * n
-    assert [r["version"] for r in _versions(pg_url)] == [1]
+    assert [r["version"] for r in _versions(pg_url)] == sorted(MIGRATIONS)
 
 
 def test_a_newer_schema_is_refused(pg_url):
@@ -167,11 +168,15 @@ def test_a_newer_schema_is_refused(pg_url):
     import psycopg
 
     with psycopg.connect(pg_url) as db:
-        db.execute("INSERT INTO schema_version (version, applied) VALUES (2, 'later')")
+        db.execute(
+            "INSERT INTO schema_version (version, applied) VALUES (%s, 'later')",
+            (SCHEMA_VERSION + 1,),
+        )
     with pytest.raises(SynthError) as err:
         _postgres().PostgresCatalog(pg_url)
     assert str(err.value) == (
-        f"{_redacted(pg_url)}: catalog schema 2 is newer than this synth (1); upgrade synth"
+        f"{_redacted(pg_url)}: catalog schema {SCHEMA_VERSION + 1} is newer than this synth "
+        f"({SCHEMA_VERSION}); upgrade synth"
     )
 
 
@@ -248,17 +253,20 @@ def test_a_catalog_written_by_schema_1_code_reads_the_same_records(pg_url):
         assert catalog.get("7e57").parent_id == hex_id("0a1b")
     finally:
         catalog.close()
-    assert _versions(pg_url) == [{"version": 1, "applied": "2026-12-04T01:38:21+00:00"}]
+    versions = _versions(pg_url)
+    assert versions[0] == {"version": 1, "applied": "2026-12-04T01:38:21+00:00"}
+    assert [r["version"] for r in versions] == sorted(MIGRATIONS)  # the later ones applied
 
 
 def test_a_new_database_gets_schema_1_as_it_was_released(pg_url, postgres_server):
     """The same columns, types, collations, defaults, indexes and constraints as schema 1's
-    code created (the frozen dump holds them)."""
+    code created (the frozen dump holds them), once the later migrations ran on both."""
     _postgres().PostgresCatalog(pg_url).close()
     name = f"synth_v1_{next(_v1_numbers)}"
     restored = postgres_server.create_database(name)
     try:
         _restore_v1(restored)
+        _postgres().PostgresCatalog(restored).close()
         assert _schema(pg_url) == _schema(restored)
         assert ("datasets", "id", 1, "text", "C", None, "NO") in _schema(pg_url)["columns"]
     finally:

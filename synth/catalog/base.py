@@ -68,6 +68,8 @@ class Tombstone:
     deleted_role: str | None  # the database role (PostgreSQL), None on SQLite
     reason: str
     files: str  # what became of the files: removed, kept (imported in place), already gone
+    owner: str = ""  # the record's owner and access level, where the catalog keeps them
+    access: str = "team"
 
     @classmethod
     def of(
@@ -90,6 +92,8 @@ class Tombstone:
             deleted_role=role,
             reason=reason,
             files=files,
+            owner=str(getattr(rec, "owner", "") or ""),
+            access=str(getattr(rec, "access", "") or "team"),
         )
 
     @property
@@ -130,6 +134,8 @@ class Tombstone:
             self.deleted_role,
             self.reason,
             self.files,
+            self.owner,
+            self.access,
         )
 
     @classmethod
@@ -151,6 +157,8 @@ class Tombstone:
             deleted_role=row["deleted_role"],
             reason=row["reason"],
             files=row["files"],
+            owner=row["owner"],
+            access=row["access"],
         )
 
 

@@ -18,7 +18,7 @@ from synth.errors import Deleted, SynthError
 
 TOMBSTONE_COLUMNS = (
     "id, deleted, name, kind, path, created, count, trigger_type, parent_id, licences_json, "
-    "personal_data, inputs_json, deleted_by, deleted_role, reason, files"
+    "personal_data, inputs_json, deleted_by, deleted_role, reason, files, owner, access"
 )
 _IN_CHUNK = 500  # values per IN (...) list, far below either database's limit on parameters
 
@@ -157,7 +157,7 @@ class RetentionSql:
                     f"({names}); nothing deleted"
                 )
             d.executemany(
-                f"INSERT INTO tombstones ({TOMBSTONE_COLUMNS}) VALUES ({marks(16)})",  # noqa: S608
+                f"INSERT INTO tombstones ({TOMBSTONE_COLUMNS}) VALUES ({marks(18)})",  # noqa: S608
                 [t.row() for t in tombstones],
             )
             for chunk in _chunks(ids):
@@ -170,3 +170,17 @@ class RetentionSql:
                 cur = d.execute("DELETE FROM datasets WHERE id = ?", (rec.id,))
                 if cur.rowcount != 1:
                     raise SynthError(f"dataset {rec.id[:12]}: deleted meanwhile; nothing deleted")
+
+
+# PostgreSQL's row-level security for the tombstones, for schema 4 once access rights (schema 3)
+# are in: a role reads the tombstone of a dataset it could read when it was deleted (a team one,
+# its own) or that it deleted, and writes only tombstones stamped with its own role. No UPDATE or
+# DELETE policy: tombstones are append-only for every role but the tables' owner. Each is one
+# statement, run after migration 4's shared ones (``Dialect.extra_migration``).
+PG_POLICIES_V4: list[str] = [
+    "ALTER TABLE tombstones ENABLE ROW LEVEL SECURITY",
+    """CREATE POLICY tombstones_read ON tombstones FOR SELECT
+       USING (access = 'team' OR owner = current_user OR deleted_role = current_user)""",
+    """CREATE POLICY tombstones_write ON tombstones FOR INSERT
+       WITH CHECK (deleted_role = current_user)""",
+]

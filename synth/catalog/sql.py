@@ -79,6 +79,8 @@ MIGRATIONS: dict[int, str] = {
     # parent, inputs and licences) so that the lineage of what was built from it still names
     # it, and who deleted it (the OS user; on PostgreSQL also the database role), when and why.
     # Keyed by (id, deleted): a version rebuilt and deleted again gets a second tombstone.
+    # owner and access: the record's, where the catalog keeps them (schema 3), so a tombstone
+    # of a restricted dataset can be kept from those who could not read the dataset.
     4: """
     CREATE TABLE tombstones (
         id {key} NOT NULL,
@@ -97,6 +99,8 @@ MIGRATIONS: dict[int, str] = {
         deleted_role TEXT,
         reason TEXT NOT NULL,
         files TEXT NOT NULL,
+        owner {key} NOT NULL DEFAULT '',
+        access {key} NOT NULL DEFAULT 'team',
         PRIMARY KEY (id, deleted)
     );
     CREATE INDEX tombstones_parent ON tombstones(parent_id);

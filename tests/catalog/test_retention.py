@@ -313,3 +313,34 @@ def test_a_build_that_read_a_dataset_deleted_meanwhile_shows_it_deleted(cli, wor
     code, out, _ = cli("datasets", "lineage", late.id[:12])
     assert f"input: {world.longer[:12]}  lines (DELETED on " in out
     assert f"parent: {world.lines[:12]}  lines" in out
+
+
+def test_the_delete_transaction_refuses_a_dataset_built_from_it_meanwhile(catalog):
+    """The check inside the transaction: a version registered from it after the caller looked
+    stops the delete with nothing changed, on both backends."""
+    from synth.catalog.base import Tombstone
+    from synth.errors import SynthError
+    from tests.catalog.helpers import hex_id, info
+
+    source, _ = catalog.register(info(hex_id("aa01"), name="source"), "/data/source")
+    built = dict(info(hex_id("bb02"), name="built"))
+    built["inputs"] = [
+        {
+            "role": "texts",
+            "name": "source",
+            "uri": f"dataset:{source.id}",
+            "sha256": source.id,
+            "licence": "OFL-1.1",
+        }
+    ]
+    catalog.register(built, "/data/built")
+    grave = Tombstone.of(source, by="me", role=None, reason="r", files="f", when="2026-01-01")
+    with pytest.raises(SynthError) as err:
+        catalog.delete([source], [grave])
+    assert str(err.value) == (
+        f"dataset {source.id[:12]}: datasets were built from it meanwhile "
+        f"({hex_id('bb02')[:12]}); nothing deleted"
+    )
+    assert catalog.get(source.id) == source
+    assert catalog.tombstones() == {}
+    assert [link.child for link in catalog.children([source.id])] == [hex_id("bb02")]

@@ -68,7 +68,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         )
         return 0
     for t in result.tombstones:
-        print(f"deleted {t.id[:12]} ({t.name}, {t.kind}): {t.files}")
+        print(f"deleted {t.id[:12]} {t.name} ({t.kind}): {t.files}")
     for problem in result.problems:
         print(f"problem: {problem}")
     last = result.tombstones[-1]
@@ -98,10 +98,15 @@ def cmd_where_used(args: argparse.Namespace) -> int:
     if not live and not gone:
         print(f"no dataset uses {args.ref}")
         return 0
-    print(f"{len(live)} dataset{'s' if len(live) != 1 else ''} use {args.ref}:")
+    if live:
+        print(f"{len(live)} dataset{'s' if len(live) != 1 else ''} use {args.ref}:")
+    else:
+        print(f"no dataset uses {args.ref} now")
     for d in live:
         print(f"  {d['id'][:12]}  {d['name']} ({d['kind']})  {d['path']}")
         print(f"      via {render_chain(d['chain'])}")
+    if gone:
+        print(f"deleted, with their tombstones ({len(gone)}):")
     for d in gone:
         print(f"  {d['id'][:12]}  {d['name']} ({d['kind']}): {d['deleted']}")
         print(f"      via {render_chain(d['chain'])}")

@@ -211,9 +211,12 @@ def where_used(catalog: Catalog, text: str, home: Path | None = None) -> dict[st
         relation = "expansion" if link.relation == "parent" else f"{link.role} input"
         children.setdefault(link.source, []).append((link.child, relation))
     for t in graves.values():
-        for source, relation in t.dataset_links():
-            named = "expansion" if relation == "parent" else "input"
-            children.setdefault(source, []).append((t.id, named))
+        if t.parent_id:
+            children.setdefault(t.parent_id, []).append((t.id, "expansion"))
+        for item in t.inputs:
+            if item["uri"].startswith(DATASET_INPUT):
+                source = item["uri"][len(DATASET_INPUT) :]
+                children.setdefault(source, []).append((t.id, f"{item['role']} input"))
     used: set[str] = set(roots) | {i for i in direct if i in nodes}
     queue: deque[str] = deque(sorted(used))
     sources: dict[str, list[tuple[str, str]]] = {}

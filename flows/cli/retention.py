@@ -78,8 +78,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_where_used(args: argparse.Namespace) -> int:
     from synth.catalog.base import data_home
+    from synth.engine.where_used import parse_ref, render_chain, where_used
     from synth.errors import NoCatalog
-    from synth.lineage.where_used import parse_ref, render_chain, where_used
 
     parse_ref(args.ref)  # a malformed REF is an error even without a catalog
     try:

@@ -302,6 +302,7 @@ def test_a_build_that_read_a_dataset_deleted_meanwhile_shows_it_deleted(cli, wor
         late = build(plan, gen, catalog, on_pool=delete_meanwhile).record
     finally:
         catalog.close()
+    assert not texts.exists()  # the label file --texts-from wrote went with it
     code, out, _ = cli("datasets", "show", late.id[:12])
     assert code == 0
     assert f"  {'':11} dataset {world.longer[:12]} (lines) was deleted on " in out

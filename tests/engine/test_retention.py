@@ -117,3 +117,17 @@ def test_the_sweep_moves_back_a_live_versions_files_and_removes_a_deleted_ones(b
     sweep_trash(catalog, home)
     assert not leftover.exists()
     assert folder.is_dir()
+
+
+def test_a_version_built_again_after_its_delete_is_live_beside_its_tombstone(built):
+    catalog, home, record = built
+    delete_dataset(catalog, record.id, home, reason="first")
+    again = build(*prepare("ocr", SPEC, seed=3, count=4, name="a", home=home), catalog)
+    assert again.created and again.record.id == record.id
+    assert catalog.get(record.id).path == record.path and Path(record.path).is_dir()
+    assert catalog.tombstones()[record.id].reason == "first"
+    result = delete_dataset(catalog, record.id, home, reason="second")
+    assert result.tombstones[0].reason == "second"
+    assert catalog.tombstones()[record.id].reason == "second"  # the newest one
+    with pytest.raises(Deleted, match=r": second$"):
+        catalog.get(record.id)

@@ -91,8 +91,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"code version {rec.code_version}")
     print(f"trigger      {json.dumps(rec.trigger)}")
     print(f"flow run     {rec.flow_run_id or '-'}")
-    parent = gone.get(rec.parent_id or "")
-    print(f"parent       {rec.parent_id or '-'}{f' ({parent.summary()})' if parent else ''}")
+    print(f"parent       {rec.parent_id or '-'}")
     print(f"licences     {', '.join(rec.licences)}")
     rej = rec.statistics.get("rejections") or {}
     print(f"rejections   {json.dumps(rej) if rej else 'none'}")
@@ -102,6 +101,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  {item['role']:11} {item['name']:40} {digest:12}  {item['licence']}")
         if item["uri"].startswith("dataset:") and (t := gone.get(item["uri"][8:])):
             print(f"  {'':11} dataset {t.id[:12]} ({t.name}) was {t.summary()}")
+    if rec.parent_id and (t := gone.get(rec.parent_id)):
+        print(f"parent {t.id[:12]} ({t.name}) was {t.summary()}")
     return 0
 
 

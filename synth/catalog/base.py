@@ -170,7 +170,6 @@ class Link:
     source: str
     relation: str  # "parent" (an expansion) or "input"
     role: str = ""  # the input's role (clean_corpus, texts); "" for a parent
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Catalog(Protocol):
@@ -193,6 +192,8 @@ class Catalog(Protocol):
 
     def builds(self) -> list[dict[str, Any]]: ...
 
+    def close(self) -> None: ...
+
     # -- retention (synth.catalog.retention) --
     def db_role(self) -> str | None: ...
 
@@ -212,8 +213,6 @@ class Catalog(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def delete(self, records: Sequence[DatasetRecord], tombstones: Sequence[Tombstone]) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def id_prefix(ref: str) -> str:

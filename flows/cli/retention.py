@@ -1,4 +1,4 @@
-"""Deletion and where-used: ``synth datasets delete|where-used``.
+"""Deletion and where-used: ``synth datasets delete|where-used|tombstones``.
 
 They read and write the catalog and dataset folders only: none of them imports Prefect.
 """
@@ -113,8 +113,32 @@ def cmd_where_used(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tombstones(args: argparse.Namespace) -> int:
+    from synth.engine.retention import tombstone_json
+    from synth.errors import NoCatalog
+
+    try:
+        catalog = _catalog(args)
+    except NoCatalog:
+        graves = []
+    else:
+        try:
+            graves = sorted(catalog.tombstones().values(), key=lambda t: (t.deleted, t.id))
+        finally:
+            catalog.close()
+    if args.json:
+        print(json.dumps({"tombstones": [tombstone_json(t) for t in graves]}, ensure_ascii=False))
+        return 0
+    if not graves:
+        print("no dataset has been deleted")
+        return 0
+    for t in graves:
+        print(f"{t.id[:12]}  {t.name} ({t.kind}, {t.count} samples): {t.summary()}")
+    return 0
+
+
 def register_datasets(dsub: argparse._SubParsersAction) -> None:
-    """Add ``delete`` and ``where-used`` to the ``datasets`` sub-commands."""
+    """Add ``delete``, ``where-used`` and ``tombstones`` to the ``datasets`` sub-commands."""
     delete = dsub.add_parser(
         "delete",
         help="delete a version's files and record, leaving a tombstone",
@@ -149,3 +173,9 @@ def register_datasets(dsub: argparse._SubParsersAction) -> None:
     used.add_argument("ref", help="a path, a sha256 (prefix >= 8 hex digits) or a dataset id")
     add_common(used)
     used.set_defaults(func=cmd_where_used)
+
+    graves = dsub.add_parser(
+        "tombstones", help="the deleted versions: who deleted each, when and why"
+    )
+    add_common(graves)
+    graves.set_defaults(func=cmd_tombstones)

@@ -251,6 +251,12 @@ def test_delete_with_descendants_removes_files_and_leaves_tombstones(cli, world,
     assert speech["deleted"]["reason"] == "speaker 7 withdrew consent"
     assert [d["id"] for d in speech["descendants"]] == [world.more]
 
+    graves = _json(cli, "datasets", "tombstones")["tombstones"]
+    assert {t["id"] for t in graves} == set(folders)
+    code, out, _ = cli("datasets", "tombstones")
+    assert code == 0 and len(out.splitlines()) == 3
+    assert f"{world.noisy[:12]}  noisy (speech, 3 samples): deleted on " in out
+
     # where-used names the deleted ones apart, with their tombstones
     used = _json(cli, "datasets", "where-used", str(world.corpus / "utt0.wav"))
     assert {d["id"] for d in used["datasets"]} == {world.clean, world.lines, world.longer}

@@ -36,5 +36,9 @@ class NotFound(SynthError):
     """A dataset id, prefix or name matched nothing in the catalog (or matched more than one)."""
 
 
+class Deleted(NotFound):
+    """The dataset asked for was deleted: the message says when, by whom and why."""
+
+
 class NoCatalog(NotFound):
     """A look-up found no catalog at all under the data root (nothing built or imported there)."""

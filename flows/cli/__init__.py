@@ -1,11 +1,11 @@
 """The ``synth`` command: one sub-command per job, ``--json`` for scripts, one-line errors.
 
 One module per command group registers its sub-commands: ``build`` (ocr, speech, expand),
-``ops`` (diagnose, serve) and ``datasets`` (the catalog commands); ``output`` is the one module
-that prints results and errors, ``args`` declares the argument types and shared flags, and
-``config`` assembles a build's spec values. Prefect and the heavy libraries are imported inside
-the commands, so ``--help`` and the catalog commands are instant, and worker processes that
-re-import this package stay light.
+``ops`` (diagnose, serve), ``datasets`` (the catalog commands) and ``retention`` (the catalog's
+delete and where-used); ``output`` is the one module that prints results and errors, ``args``
+declares the argument types and shared flags, and ``config`` assembles a build's spec values.
+Prefect and the heavy libraries are imported inside the commands, so ``--help`` and the catalog
+commands are instant, and worker processes that re-import this package stay light.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops, runs
+from flows.cli import build, datasets, ops, retention, runs
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.register(sub)
     ops.register(sub)
     runs.register(sub)
-    datasets.register(sub)  # returns its sub-commands: other modules may add to them
+    dsub = datasets.register(sub)  # returns its sub-commands: other modules add to them
+    retention.register_datasets(dsub)
     return parser
 
 

@@ -137,10 +137,13 @@ def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | No
     if path.exists():
         return str(path.resolve()), None
     from synth.catalog import open_catalog
+    from synth.errors import Deleted
 
     catalog = open_catalog(home)
     try:
         record = catalog.get(value)
+    except Deleted as err:  # say so, with when, by whom and why
+        _fail(f"--clean: {err}")
     except Exception:
         _fail(f"--clean: '{value}' is not a file, a folder or a dataset id in the catalog")
     finally:

@@ -68,8 +68,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    rec = _catalog(args).get(args.id)
+    from synth.engine.retention import deleted_sources
+
+    catalog = _catalog(args)
+    try:
+        rec = catalog.get(args.id)
+        gone = deleted_sources(catalog, rec)
+    finally:
+        catalog.close()
     obj = rec.to_json()
+    if gone:  # inputs of it that were deleted since, each with its tombstone
+        obj["deleted_inputs"] = [t.to_json() | {"inputs": len(t.inputs)} for t in gone.values()]
     if args.json:
         print(json.dumps(obj, ensure_ascii=False))
         return 0
@@ -90,6 +99,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     for item in rec.inputs:
         digest = item["sha256"][:12] or "-"
         print(f"  {item['role']:11} {item['name']:40} {digest:12}  {item['licence']}")
+        if item["uri"].startswith("dataset:") and (t := gone.get(item["uri"][8:])):
+            print(f"  {'':11} dataset {t.id[:12]} ({t.name}) was {t.summary()}")
+    if rec.parent_id and (t := gone.get(rec.parent_id)):
+        print(f"parent {t.id[:12]} ({t.name}) was {t.summary()}")
     return 0
 
 

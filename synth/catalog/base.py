@@ -5,8 +5,9 @@ Nothing here knows a backend: ``synth.catalog.open`` picks one, and the backends
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 from synth.errors import NotFound
 
 DEFAULT_HOME = "./synth-data"
+DATASET_INPUT = "dataset:"  # the uri prefix of an input that is a catalog dataset
 
 
 def data_home(home: str | None = None) -> Path:
@@ -46,6 +48,130 @@ class DatasetRecord:
         return dict(self.__dict__)
 
 
+@dataclass
+class Tombstone:
+    """What is left of a deleted dataset version."""
+
+    id: str
+    deleted: str  # ISO-8601 UTC time of the deletion
+    name: str
+    kind: str
+    path: str  # the folder the record named
+    created: str
+    count: int
+    trigger_type: str
+    parent_id: str | None
+    licences: list[str]
+    personal_data: bool
+    inputs: list[dict[str, Any]]  # as DatasetRecord.inputs
+    deleted_by: str  # the OS user that ran the delete
+    deleted_role: str | None  # the database role (PostgreSQL), None on SQLite
+    reason: str
+    files: str  # what became of the files: removed, kept (imported in place), already gone
+    owner: str = ""  # the record's owner and access level, where the catalog keeps them
+    access: str = "team"
+
+    @classmethod
+    def of(
+        cls, rec: DatasetRecord, *, by: str, role: str | None, reason: str, files: str, when: str
+    ) -> Tombstone:
+        return cls(
+            id=rec.id,
+            deleted=when,
+            name=rec.name,
+            kind=rec.kind,
+            path=rec.path,
+            created=rec.created,
+            count=rec.count,
+            trigger_type=str(rec.trigger.get("type", "manual")),
+            parent_id=rec.parent_id,
+            licences=list(rec.licences),
+            personal_data=rec.personal_data,
+            inputs=[dict(i) for i in rec.inputs],
+            deleted_by=by,
+            deleted_role=role,
+            reason=reason,
+            files=files,
+            owner=str(getattr(rec, "owner", "") or ""),
+            access=str(getattr(rec, "access", "") or "team"),
+        )
+
+    @property
+    def who(self) -> str:
+        return self.deleted_by + (f" (role {self.deleted_role})" if self.deleted_role else "")
+
+    def summary(self) -> str:
+        """``deleted on <time> by <user> (role <role>): <reason>``."""
+        return f"deleted on {self.deleted} by {self.who}: {self.reason or 'no reason given'}"
+
+    def dataset_links(self) -> list[tuple[str, str]]:
+        """(ancestor id, relation) of its parent and dataset inputs, as a record has them."""
+        links = [(self.parent_id, "parent")] if self.parent_id else []
+        return links + [
+            (i["uri"][len(DATASET_INPUT) :], "input")
+            for i in self.inputs
+            if i["uri"].startswith(DATASET_INPUT)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.deleted,
+            self.name,
+            self.kind,
+            self.path,
+            self.created,
+            self.count,
+            self.trigger_type,
+            self.parent_id,
+            json.dumps(self.licences),
+            int(self.personal_data),
+            json.dumps(self.inputs, sort_keys=True),
+            self.deleted_by,
+            self.deleted_role,
+            self.reason,
+            self.files,
+            self.owner,
+            self.access,
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Tombstone:
+        return cls(
+            id=row["id"],
+            deleted=row["deleted"],
+            name=row["name"],
+            kind=row["kind"],
+            path=row["path"],
+            created=row["created"],
+            count=row["count"],
+            trigger_type=row["trigger_type"],
+            parent_id=row["parent_id"],
+            licences=json.loads(row["licences_json"]),
+            personal_data=bool(row["personal_data"]),
+            inputs=json.loads(row["inputs_json"]),
+            deleted_by=row["deleted_by"],
+            deleted_role=row["deleted_role"],
+            reason=row["reason"],
+            files=row["files"],
+            owner=row["owner"],
+            access=row["access"],
+        )
+
+
+@dataclass
+class Link:
+    """One lineage edge between live datasets: ``child`` was built from ``source``."""
+
+    child: str
+    source: str
+    relation: str  # "parent" (an expansion) or "input"
+    role: str = ""  # the input's role (clean_corpus, texts); "" for a parent
+
+
 class Catalog(Protocol):
     """What every backend offers. Registration is idempotent: a second identical build (same
     content id) adds no record and returns the first."""
@@ -74,6 +200,26 @@ class Catalog(Protocol):
     def list_runs(self, dataset_id: str | None = None) -> list[Any]: ...
 
     def close(self) -> None: ...
+
+    # -- retention (synth.catalog.retention) --
+    def db_role(self) -> str | None: ...
+
+    def tombstones(self, ids: Sequence[str] | None = None) -> dict[str, Tombstone]: ...
+
+    def tombstone(self, ref: str) -> Tombstone | None: ...
+
+    def links(self) -> list[Link]: ...
+
+    def children(self, ids: Sequence[str]) -> list[Link]: ...
+
+    def inputs_matching(
+        self,
+        uris: Sequence[str] = (),
+        under: Sequence[str] = (),
+        sha256_prefix: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def delete(self, records: Sequence[DatasetRecord], tombstones: Sequence[Tombstone]) -> None: ...
 
 
 def id_prefix(ref: str) -> str:

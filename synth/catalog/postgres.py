@@ -55,6 +55,7 @@ class PostgresDialect(Dialect):
     # jsonb's "has this string as an element" (?? is the operator's literal question mark), as
     # `licence in record.licences`, so a whole licence matches and never a substring
     licence_condition = "licences_json::jsonb ?? ?"
+    role_query = "SELECT current_user AS role"
 
     def __init__(self, db: psycopg.Connection, where: str, secret: str | None) -> None:
         super().__init__(db, where)

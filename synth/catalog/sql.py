@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 from synth.catalog.base import DatasetRecord, id_prefix, prefix_match
+from synth.catalog.retention import RetentionSql
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, now, record
 from synth.catalog.runs import RUNS_MIGRATION, RunsMixin
 from synth.errors import SynthError
@@ -76,6 +77,36 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
     2: RUNS_MIGRATION,  # training runs: synth.catalog.runs
+    # 3: retention. A deleted dataset's tombstone: what it was (id, name, kind, path, its
+    # parent, inputs and licences) so that the lineage of what was built from it still names
+    # it, and who deleted it (the OS user; on PostgreSQL also the database role), when and why.
+    # Keyed by (id, deleted): a version rebuilt and deleted again gets a second tombstone.
+    # owner and access: the record's, where the catalog keeps them (access rights), so a tombstone
+    # of a restricted dataset can be kept from those who could not read the dataset.
+    3: """
+    CREATE TABLE tombstones (
+        id {key} NOT NULL,
+        deleted {key} NOT NULL,
+        name {key} NOT NULL,
+        kind {key} NOT NULL,
+        path TEXT NOT NULL,
+        created {key} NOT NULL,
+        count {int64} NOT NULL,
+        trigger_type TEXT NOT NULL,
+        parent_id {key},
+        licences_json {json} NOT NULL,
+        personal_data INTEGER NOT NULL DEFAULT 0,
+        inputs_json {json} NOT NULL,
+        deleted_by TEXT NOT NULL,
+        deleted_role TEXT,
+        reason TEXT NOT NULL,
+        files TEXT NOT NULL,
+        owner {key} NOT NULL DEFAULT '',
+        access {key} NOT NULL DEFAULT 'team',
+        PRIMARY KEY (id, deleted)
+    );
+    CREATE INDEX tombstones_parent ON tombstones(parent_id);
+    """,
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -122,6 +153,8 @@ class Dialect(ABC):
     # A condition, in this module's ``?`` style, that a row's licences_json holds the licence
     # given; None: ``list`` keeps the records whose licences hold it after reading them.
     licence_condition: ClassVar[str | None] = None
+    # A query of one row whose ``role`` is the database role acting; None: no roles (SQLite).
+    role_query: ClassVar[str | None] = None
 
     def __init__(self, db: Any, where: object) -> None:
         self.db = db  # a DB-API connection whose rows read as mappings
@@ -160,7 +193,7 @@ class Dialect(ABC):
         self.db.close()
 
 
-class SqlCatalog(RunsMixin):
+class SqlCatalog(RunsMixin, RetentionSql):
     """The catalog over a :class:`Dialect`: a backend connects, then hands its dialect here,
     which brings the schema up to date."""
 
@@ -224,6 +257,7 @@ class SqlCatalog(RunsMixin):
                 )
         d = self.dialect
         with d.errors(), d.transaction():
+            self._check_parent_live(info)
             # A concurrent insert of the same id waits for the other transaction, then does
             # nothing: exactly one caller sees created == True.
             cur = d.execute(
@@ -263,6 +297,8 @@ class SqlCatalog(RunsMixin):
                 "SELECT * FROM datasets WHERE id >= ? ORDER BY id LIMIT 6", (ref,)
             ).fetchall()
             rows = [r for r in rows if r["id"].startswith(ref)]
+            if not rows:
+                self._raise_if_deleted(ref)
             return self._records([prefix_match(ref, rows, self.dialect.where)])[0]
 
     def list(

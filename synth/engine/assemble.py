@@ -58,7 +58,15 @@ def all_shards(plan: BuildPlan) -> list[Shard]:
     """Every shard of the dataset: the parent's (linked) and the new ones."""
     shards: list[Shard] = []
     if plan.parent:
-        parent_info = json.loads((Path(plan.parent["path"]) / DATASET_JSON).read_text())
+        source = Path(plan.parent["path"]) / DATASET_JSON
+        try:
+            parent_info = json.loads(source.read_text())
+        except FileNotFoundError:  # e.g. the parent deleted while this expansion was built
+            raise SynthError(
+                f"{source.parent}: the parent dataset's folder is gone; the expansion cannot be "
+                "assembled (`synth datasets show "
+                f"{str(plan.parent.get('id', ''))[:12]}` says whether it was deleted)"
+            ) from None
         shards = [Shard(s["number"], s["start"], s["stop"]) for s in parent_info["shards"]]
     return shards + plan.shards()
 

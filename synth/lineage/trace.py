@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
+from synth.catalog.base import Tombstone
 
 
 def _dataset_inputs(rec: DatasetRecord) -> list[str]:
@@ -25,19 +26,58 @@ def _node(rec: DatasetRecord) -> dict[str, Any]:
     }
 
 
+def _grave(t: Tombstone) -> dict[str, Any]:
+    """A deleted version as a lineage node: what its tombstone keeps."""
+    return {
+        "id": t.id,
+        "name": t.name,
+        "kind": t.kind,
+        "count": t.count,
+        "created": t.created,
+        "trigger": {"type": t.trigger_type},
+        "licences": t.licences,
+        "personal_data": t.personal_data,
+        "deleted": {
+            "deleted": t.deleted,
+            "by": t.deleted_by,
+            "role": t.deleted_role,
+            "reason": t.reason,
+            "files": t.files,
+        },
+    }
+
+
+def _links(rec: DatasetRecord | Tombstone) -> list[tuple[str, str]]:
+    if isinstance(rec, Tombstone):
+        return [(relation, pid) for pid, relation in rec.dataset_links()]
+    return ([("parent", rec.parent_id)] if rec.parent_id else []) + [
+        ("input", d) for d in _dataset_inputs(rec)
+    ]
+
+
 def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
     """The lineage of ``ref``: ``ancestors`` (recursively, each with how it relates), ``inputs``
-    (assets and corpora with hashes and licences) and ``descendants`` (recursively)."""
+    (assets and corpora with hashes and licences) and ``descendants`` (recursively). A deleted
+    version is a node with ``deleted`` (when, by whom, why) from its tombstone, and its own
+    ancestors and descendants as the tombstone names them."""
     root = catalog.get(ref)
     records = {r.id: r for r in catalog.list()}
+    graves = {i: t for i, t in catalog.tombstones().items() if i not in records}
 
-    def ancestors(rec: DatasetRecord, seen: set[str]) -> list[dict[str, Any]]:
+    def ancestors(rec: DatasetRecord | Tombstone, seen: set[str]) -> list[dict[str, Any]]:
         out = []
-        links = ([("parent", rec.parent_id)] if rec.parent_id else []) + [
-            ("input", d) for d in _dataset_inputs(rec)
-        ]
-        for relation, pid in links:
+        for relation, pid in _links(rec):
             parent = records.get(pid)
+            if parent is None and pid in graves and pid not in seen:
+                grave = graves[pid]
+                out.append(
+                    {
+                        **_grave(grave),
+                        "relation": relation,
+                        "ancestors": ancestors(grave, seen | {pid}),
+                    }
+                )
+                continue
             if parent is None or pid in seen:
                 out.append({"id": pid, "relation": relation, "missing": parent is None})
                 continue
@@ -50,20 +90,22 @@ def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
             )
         return out
 
-    def descendants(rec: DatasetRecord, seen: set[str]) -> list[dict[str, Any]]:
+    def descendants(rec: DatasetRecord | Tombstone, seen: set[str]) -> list[dict[str, Any]]:
         out = []
-        for child in records.values():
+        for child in [*records.values(), *graves.values()]:
             if child.id in seen:
                 continue
-            if child.parent_id == rec.id:
+            links = _links(child)
+            if ("parent", rec.id) in links:
                 relation = "expansion"
-            elif rec.id in _dataset_inputs(child):
+            elif ("input", rec.id) in links:
                 relation = "input"
             else:
                 continue
+            node = _grave(child) if isinstance(child, Tombstone) else _node(child)
             out.append(
                 {
-                    **_node(child),
+                    **node,
                     "relation": relation,
                     "descendants": descendants(child, seen | {child.id}),
                 }
@@ -136,6 +178,15 @@ def render_tree(lineage: dict[str, Any]) -> str:
             if n.get("missing"):
                 lines.append(f"{pad}{n['relation']}: {n['id'][:12]} (not in this catalog)")
                 continue
+            if n.get("deleted"):
+                gone = n["deleted"]
+                who = gone["by"] + (f" (role {gone['role']})" if gone.get("role") else "")
+                lines.append(
+                    f"{pad}{n['relation']}: {n['id'][:12]}  {n['name']} (DELETED on "
+                    f"{gone['deleted']} by {who}: {gone['reason'] or 'no reason given'})"
+                )
+                walk(n.get(key, []), key, depth + 1)
+                continue
             lines.append(
                 f"{pad}{n['relation']}: {n['id'][:12]}  {n['name']} ({n['count']} "
                 f"samples, trigger: {_trigger(n['trigger'])})"
@@ -165,7 +216,8 @@ def _edges(lineage: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str
 
     def up(child: str, parents: list[dict[str, Any]]) -> None:
         for p in parents:
-            nodes.setdefault(p["id"], f"{p.get('name', '?')} ({p.get('count', '?')})")
+            gone = ", deleted" if p.get("deleted") else ""
+            nodes.setdefault(p["id"], f"{p.get('name', '?')} ({p.get('count', '?')}{gone})")
             label = p["relation"] if p["relation"] != "parent" else "expanded"
             if p.get("trigger"):
                 label += f" / {_trigger(p.get('trigger') or {})}"
@@ -174,7 +226,8 @@ def _edges(lineage: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str
 
     def down(parent: str, children: list[dict[str, Any]]) -> None:
         for c in children:
-            nodes.setdefault(c["id"], f"{c['name']} ({c['count']})")
+            gone = ", deleted" if c.get("deleted") else ""
+            nodes.setdefault(c["id"], f"{c['name']} ({c['count']}{gone})")
             edges.append((parent, c["id"], f"{c['relation']} / {_trigger(c['trigger'])}"))
             down(c["id"], c.get("descendants", []))
 

@@ -183,7 +183,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from synth.engine.verify import VerifyReport, verify_dataset
 
     rec = _catalog(args).get(args.id)
-    if Path(rec.path).is_dir() and rec.trigger.get("type") == "import":
+    if Path(rec.path).is_dir() and rec.trigger.get("type") == "split":
+        from synth.engine.split_verify import verify_split
+
+        report = verify_split(rec.path, rec.to_json())
+    elif Path(rec.path).is_dir() and rec.trigger.get("type") == "import":
         from synth.catalog.base import data_home
         from synth.engine.verify import verify_import
 

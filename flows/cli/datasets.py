@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from flows.cli.args import _non_negative, _Parser, add_common
@@ -174,7 +175,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         "kind": record.kind,
         "new": created,
     }
+    splits = record.statistics.get("splits")
+    if isinstance(splits, dict):  # the dataset came with its own train/validation/test
+        from synth.engine.import_splits import shared_warning
+
+        warning = shared_warning(splits)
+        obj |= {"splits": splits, "warnings": [warning] if warning else []}
+        if warning:
+            print(f"synth: warning: {warning}", file=sys.stderr)
     state = "imported" if created else "already in the catalog"
+    if isinstance(splits, dict):
+        state += " with its own splits: " + ", ".join(
+            f"{s} {splits['counts'][s]}"
+            for s in ("train", "validation", "test")
+            if s in splits["counts"]
+        )
     _emit(args, obj, f"{record.kind} dataset {record.id[:12]} ({record.count} samples) {state}")
     return 0
 

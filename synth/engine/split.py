@@ -83,7 +83,8 @@ def split_dir(record: DatasetRecord, split: str) -> Path:
     counts = splits.get("counts") or {}
     if split not in counts:
         raise NotFound(
-            f"dataset {record.id[:12]}: no split '{split}' (it has {', '.join(counts) or 'none'})"
+            f"dataset {record.id[:12]}: no split '{split}' "
+            f"(it has {', '.join(s for s in SPLITS if s in counts) or 'none'})"
         )
     folder = (splits.get("folders") or {}).get(split, split)
     return Path(record.path) / folder

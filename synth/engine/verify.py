@@ -998,13 +998,14 @@ def _check_import_splits(
     found = import_split_statistics(now, [texts[rel] for rel, _, _ in now], folders)
     recorded = int(splits.get("shared_groups") or 0)
     if found["shared_groups"] > recorded:
-        rows = [(rel, digest) for rel, digest, _ in now]
-        for rel, digest in rows:
-            found_in = {split_of(r, folders) for r, d in rows if d == digest}
-            where = [s for s in ("train", "validation", "test") if s in found_in]
-            if len(where) > 1 and split_of(rel, folders) == where[0]:
+        paths: dict[str, list[str]] = {}
+        for rel, digest, _size in now:
+            paths.setdefault(digest, []).append(rel)
+        for digest, rels in sorted(paths.items(), key=lambda kv: sorted(kv[1])):
+            if len({split_of(r, folders) for r in rels}) > 1:
                 report.problems.append(
-                    f"leak: {rel} (sha256 {digest[:12]}) is in {' and '.join(where)}"
+                    f"leak: {' and '.join(sorted(rels))} are the same bytes (sha256 "
+                    f"{digest[:12]}) in more than one split"
                 )
         report.problems.append(
             f"leak check: {found['shared_groups']} file(s) in more than one split, the import "

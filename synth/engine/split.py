@@ -42,7 +42,6 @@ from synth.engine.split_assign import (
 )
 from synth.errors import NotFound, SynthError
 from synth.hashing import canonical_json, content_id, sha256_json
-from synth.licences import all_of
 
 SPLIT_VERSION = 1  # the assignment rule's version: part of the fingerprint
 DEFAULT_GROUP_BY = {"speech": ["clean_id"], "ocr": ["text"]}
@@ -301,23 +300,13 @@ def _info(
     copied: int,
 ) -> dict[str, Any]:
     """The version's ``dataset.json``: the parent's statistics (the same samples) with the
-    splits', its inputs and one for the parent itself (licences and personal-data marks pass
-    on)."""
+    splits', and the parent's inputs (so licences and personal-data marks pass on); the parent
+    itself is the ``parent`` link."""
     from synth.version import code_version
 
     statistics = {k: v for k, v in parent.statistics.items() if k != "index_sha256"}
     statistics["splits"] = splits_stats
-    inputs = [dict(i) for i in parent.inputs] + [
-        {
-            "role": "split_of",
-            "name": parent.name,
-            "uri": f"dataset:{parent.id}",
-            "sha256": parent.id,
-            "licence": all_of(parent.licences),
-            "attribution": "",
-            "personal_data": parent.personal_data,
-        }
-    ]
+    inputs = [dict(i) for i in parent.inputs]  # with their licences and personal-data marks
     info: dict[str, Any] = {
         "id": dataset_id,
         "fingerprint": fingerprint,

@@ -55,8 +55,8 @@ def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
         for child in records.values():
             if child.id in seen:
                 continue
-            if child.parent_id == rec.id:
-                relation = "expansion"
+            if child.parent_id == rec.id:  # a split version is its parent's samples, split
+                relation = "split" if child.trigger.get("type") == "split" else "expansion"
             elif rec.id in _dataset_inputs(child):
                 relation = "input"
             else:

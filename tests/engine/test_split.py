@@ -21,6 +21,7 @@ from synth.engine.split_assign import SPLITS, assign
 from synth.engine.split_verify import verify_split
 from synth.engine.verify import verify_import
 from synth.errors import NotFound, SynthError
+from synth.lineage.trace import trace
 from synth.ocr.spec import build_spec as build_ocr_spec
 from synth.speech.spec import build_spec as build_speech_spec
 
@@ -113,6 +114,14 @@ def test_speech_split_keeps_every_clean_clip_in_one_split(speech):
     report = verify_split(rec.path, rec.to_json())
     assert report.ok, report.to_json()
     assert report.checked_files == 40
+    # lineage: the parent's descendant is a split; licences and inputs pass on
+    catalog = open_catalog(home)
+    try:
+        down = trace(catalog, parent.id)["descendants"]
+    finally:
+        catalog.close()
+    assert {(d["id"], d["relation"]) for d in down} >= {(rec.id, "split")}
+    assert rec.licences == parent.licences and rec.inputs == parent.inputs
 
 
 def test_ocr_split_keeps_every_text_in_one_split(ocr):

@@ -41,7 +41,7 @@ from synth.engine.split_assign import (
     split_statistics,
 )
 from synth.errors import NotFound, SynthError
-from synth.hashing import canonical_json, content_id, sha256_json
+from synth.hashing import canonical_json, content_id, sha256_file, sha256_json
 
 SPLIT_VERSION = 1  # the assignment rule's version: part of the fingerprint
 DEFAULT_GROUP_BY = {"speech": ["clean_id"], "ocr": ["text"]}
@@ -222,6 +222,7 @@ def make_split(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         linked, copied, dataset_id = _write_split(tmp, Path(parent.path), by_split)
+        write_derived(tmp, parent)
         info = _info(parent, dataset_id, fingerprint, name, spec, seed, splits_stats, copied)
         _write_own_files(tmp, info, parent, out.name)
         if out.exists():
@@ -287,6 +288,32 @@ def _write_split(
     }
     (out / INTERNAL_DIR / INDEX_JSON).write_text(json.dumps(index) + "\n", encoding="utf-8")
     return linked, copied, dataset_id
+
+
+def write_derived(out: Path, parent: DatasetRecord) -> None:
+    """A speech parent's label views in each split folder as its build wrote them at its top
+    (the NeMo manifest, and Kaldi and Lhotse files when its spec asks for them), their hashes
+    recorded in the index (``derived``) for ``verify``; not part of the content id."""
+    if parent.kind != "speech" or not _synthetic(parent):
+        return
+    from synth.speech.manifests import write_nemo_and_kaldi
+
+    spec = parent.spec
+    derived: dict[str, str] = {}
+    for split in SPLITS:
+        with open(out / split / METADATA, encoding="utf-8") as f:
+            written = write_nemo_and_kaldi(
+                out / split,
+                (json.loads(line) for line in f),
+                kaldi=bool(spec.get("kaldi")),
+                lhotse=bool(spec.get("lhotse")),
+                rate_hz=spec.get("sample_rate_hz"),
+            )
+        derived |= {Path(p).relative_to(out).as_posix(): sha256_file(p) for p in written}
+    index_path = out / INTERNAL_DIR / INDEX_JSON
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    index["derived"] = dict(sorted(derived.items()))
+    index_path.write_text(json.dumps(index) + "\n", encoding="utf-8")
 
 
 def _info(

@@ -55,15 +55,25 @@ def _rows(path: Path, report: VerifyReport) -> list[dict[str, Any]]:
     return rows
 
 
-def _split_files(root: Path, split: str) -> list[str]:
-    """Every file under one split's folder but its ``metadata.jsonl`` (relative to ``root``),
-    hidden ones left out."""
+def _split_files(root: Path, split: str, derived: dict[str, str]) -> list[str]:
+    """Every file under one split's folder but its ``metadata.jsonl`` and the ``derived``
+    label views (relative to ``root``), hidden ones left out."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root / split):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         found += [f"{rel_dir}/{n}" for n in sorted(filenames) if not n.startswith(".")]
-    return [rel for rel in found if rel != f"{split}/{METADATA}"]
+    return [rel for rel in found if rel != f"{split}/{METADATA}" and rel not in derived]
+
+
+def _derived(root: Path) -> dict[str, str]:
+    """The derived label views' hashes the index records (none when unreadable: the seal
+    check names the index)."""
+    try:
+        derived = json.loads((root / INTERNAL_DIR / INDEX_JSON).read_text("utf-8"))["derived"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return derived if isinstance(derived, dict) else {}
 
 
 def leak_check(
@@ -104,6 +114,14 @@ def verify_split(root: str | Path, record: dict[str, Any]) -> VerifyReport:
     labels = hashlib.sha256()
     rows_by_split: dict[str, list[dict[str, Any]]] = {}
     recorded: dict[str, tuple[str, int]] = {}
+    derived = _derived(root)
+    for rel, digest in sorted(derived.items()):
+        report.checked_files += 1
+        report.hashed_files += 1
+        if not (root / rel).is_file():
+            report.missing.append(rel)
+        elif sha256_file(root / rel) != digest:
+            report.changed.append(f"{rel} (derived from {METADATA}: edited since the split)")
     try:
         with open(root / INTERNAL_DIR / FILES_INDEX, encoding="utf-8") as f:
             recorded = {rel: (digest, size) for rel, digest, size in read_files_tsv(f)}
@@ -118,7 +136,7 @@ def verify_split(root: str | Path, record: dict[str, Any]) -> VerifyReport:
         for row in rows:
             labels.update((labels_line(split, row) + "\n").encode())
         present = set()
-        for rel in _split_files(root, split):
+        for rel in _split_files(root, split, derived):
             p = root / rel
             digest, size = sha256_file(p), p.stat().st_size
             files.append((rel, digest, size))

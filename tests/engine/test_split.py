@@ -47,7 +47,7 @@ def speech(tmp_path_factory):
     """A speech dataset of 40 mixes drawn from the bundled clean clips (several mixes share a
     clip) and its catalog."""
     home = tmp_path_factory.mktemp("speech") / "home"
-    spec = build_speech_spec({"shard_size": 16}).model_dump(mode="json")
+    spec = build_speech_spec({"shard_size": 16, "kaldi": True}).model_dump(mode="json")
     catalog = open_catalog(home)
     record = build(*prepare("speech", spec, seed=3, count=40, name="mix", home=home), catalog)
     catalog.close()
@@ -111,9 +111,17 @@ def test_speech_split_keeps_every_clean_clip_in_one_split(speech):
     linked = split_dir(rec, "train") / row["file_name"]
     assert linked.stat().st_ino == (Path(parent.path) / row["file_name"]).stat().st_ino
     assert result.copied == 0 and result.linked == 40
+    # each split has its own NeMo manifest and Kaldi folder, as the parent has at its top
+    for split in SPLITS:
+        nemo = (split_dir(rec, split) / "manifest.nemo.jsonl").read_text().splitlines()
+        wav_scp = (split_dir(rec, split) / "kaldi" / "wav.scp").read_text().splitlines()
+        assert len(nemo) == len(wav_scp) == s["counts"][split]
+        assert {json.loads(x)["audio_filepath"] for x in nemo} == {
+            r["file_name"] for r in _rows(split_dir(rec, split))
+        }
     report = verify_split(rec.path, rec.to_json())
     assert report.ok, report.to_json()
-    assert report.checked_files == 40
+    assert report.checked_files == 40 + 3 * 7  # the mixes, and a manifest and 6 Kaldi files each
     # lineage: the parent's descendant is a split; licences and inputs pass on
     catalog = open_catalog(home)
     try:
@@ -349,3 +357,15 @@ def test_verify_names_an_edited_card_and_a_stray_file(ocr):
     report = verify_split(rec.path, rec.to_json())
     assert "README.md (the dataset card: edited since the split)" in report.changed
     assert report.extra == ["validation/stray.png"]
+
+
+def test_verify_names_an_edited_split_manifest(speech):
+    home, parent = speech
+    rec = _split(home, parent.id, seed=51).record
+    nemo = Path(rec.path) / "test" / "manifest.nemo.jsonl"
+    nemo.write_text(nemo.read_text().replace('"text": "', '"text": "x', 1))
+    report = verify_split(rec.path, rec.to_json())
+    assert report.changed == [
+        "test/manifest.nemo.jsonl (derived from metadata.jsonl: edited since the split)"
+    ]
+    assert report.actual_id == rec.id and not report.ok

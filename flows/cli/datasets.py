@@ -85,6 +85,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"flow run     {rec.flow_run_id or '-'}")
     print(f"parent       {rec.parent_id or '-'}")
     print(f"licences     {', '.join(rec.licences)}")
+    splits = rec.statistics.get("splits")
+    if isinstance(splits, dict):
+        counts, groups = splits.get("counts") or {}, splits.get("groups") or {}
+        shown = ", ".join(
+            f"{s} {counts[s]} ({groups.get(s, '?')} groups)"
+            for s in ("train", "validation", "test")
+            if s in counts
+        )
+        print(
+            f"splits       {shown}; grouped by {', '.join(splits.get('group_by') or [])}, "
+            f"shared groups {splits.get('shared_groups')}"
+        )
     rej = rec.statistics.get("rejections") or {}
     print(f"rejections   {json.dumps(rej) if rej else 'none'}")
     print(f"inputs       {len(rec.inputs)}")

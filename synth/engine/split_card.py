@@ -79,7 +79,14 @@ def write_split_card(
         "",
         f"`data_dir` is this folder, `{name}`. Each of `train/`, `validation/` and `test/` is an "
         f"{loader} with its own `metadata.jsonl`; the sample files are hard links to the "
-        "parent's, so the splits take no extra space. `dataset.json` holds the lineage"
+        "parent's (copies where a link cannot cross devices), so the splits take no extra space"
+        + (
+            " (each split also has its own `manifest.nemo.jsonl`, and Kaldi and Lhotse files "
+            "when the parent has them)"
+            if kind == "speech" and synthetic
+            else ""
+        )
+        + ". `dataset.json` holds the lineage"
         + (
             "; the recipes of the samples are in the parent's `recipes.jsonl`."
             if synthetic

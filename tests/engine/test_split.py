@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -217,7 +218,7 @@ def test_stratify_by_records_the_field_and_its_balance(ocr):
 
 def _real_images(root: Path, layout: dict[str, int]) -> None:
     for folder, n in layout.items():
-        (root / folder).mkdir(parents=True)
+        (root / folder).mkdir(parents=True, exist_ok=True)
         with open(root / folder / "metadata.jsonl", "w", encoding="utf-8") as f:
             for i in range(n):
                 color = (i * 25, 40 * len(folder), 7)
@@ -369,3 +370,28 @@ def test_verify_names_an_edited_split_manifest(speech):
         "test/manifest.nemo.jsonl (derived from metadata.jsonl: edited since the split)"
     ]
     assert report.actual_id == rec.id and not report.ok
+
+
+def test_files_are_copied_where_a_link_cannot_cross_devices(tmp_path):
+    """A real dataset on another file system (tmpfs) than the data root: its split copies."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system to link across")
+    data = Path(tempfile.mkdtemp(prefix="synth-split-", dir=shm))
+    try:
+        _real_images(data, {".": 12})
+        home = tmp_path / "home"
+        catalog = open_catalog(home)
+        try:
+            rec, _ = import_dataset(data, "ocr", catalog, home)
+            result = make_split(catalog, home, rec.id, [34, 33, 33])
+        finally:
+            catalog.close()
+        assert (result.linked, result.copied) == (0, 12)
+        split = result.record
+        assert json.loads((Path(split.path) / "dataset.json").read_text())["run"] == {
+            "files_copied": 12
+        }
+        assert verify_split(split.path, split.to_json()).ok
+    finally:
+        shutil.rmtree(data)

@@ -222,6 +222,10 @@ def make_split(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         linked, copied, dataset_id = _write_split(tmp, Path(parent.path), by_split)
+        same = _registered(catalog, dataset_id)
+        if same is not None:  # other arguments that draw the same splits: the first stands
+            shutil.rmtree(tmp)
+            return SplitResult(same, False, warnings)
         write_derived(tmp, parent)
         info = _info(parent, dataset_id, fingerprint, name, spec, seed, splits_stats, copied)
         _write_own_files(tmp, info, parent, out.name)
@@ -233,6 +237,15 @@ def make_split(
         raise
     record, created = catalog.register(info, str(out))
     return SplitResult(record, created, warnings, linked, copied)
+
+
+def _registered(catalog: Catalog, dataset_id: str) -> DatasetRecord | None:
+    """The catalog's record of ``dataset_id`` when its folder is still there, else None."""
+    try:
+        record = catalog.get(dataset_id)
+    except NotFound:
+        return None
+    return record if (Path(record.path) / DATASET_JSON).is_file() else None
 
 
 def _existing(out: Path) -> str | None:

@@ -180,6 +180,21 @@ def test_the_same_seed_gives_the_same_content_id(speech, tmp_path):
     assert _split(home, parent.id, seed=12, ratios=[60, 20, 20]).record.id != first.record.id
 
 
+def test_arguments_that_draw_the_same_splits_give_the_first_version(tmp_path):
+    data, home = tmp_path / "real", tmp_path / "home"
+    _real_images(data, {".": 12})  # three texts: every ratio near a third draws one each
+    catalog = open_catalog(home)
+    try:
+        rec, _ = import_dataset(data, "ocr", catalog, home)
+        first = make_split(catalog, home, rec.id, [34, 33, 33])
+        second = make_split(catalog, home, rec.id, [40, 30, 30])
+        assert second.record.id == first.record.id and not second.created
+        assert len(catalog.list()) == 2
+    finally:
+        catalog.close()
+    assert [p.name for p in (home / "datasets").iterdir()] == [Path(first.record.path).name]
+
+
 def _stratified_rows() -> list[dict]:
     """200 rows in 100 groups of two; 20 groups labelled "b", 80 "a"."""
     return [

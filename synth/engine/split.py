@@ -166,10 +166,12 @@ def make_split(
     home = Path(home)
     parent = catalog.get(ref)
     if is_split(parent):
-        raise SynthError(
-            f"{parent.id[:12]} already has train/validation/test splits; split its parent "
-            f"{(parent.parent_id or '')[:12] or 'dataset'} instead"
+        instead = (
+            f"split its parent {parent.parent_id[:12]} instead"
+            if parent.parent_id
+            else "they were kept at import: use them as they are"
         )
+        raise SynthError(f"{parent.id[:12]} already has train/validation/test splits; {instead}")
     fields = list(group_by or DEFAULT_GROUP_BY.get(parent.kind, ["text"]))
     if not _synthetic(parent) and not group_by:
         fields = ["text"]  # an import's rows hold its file name and label only

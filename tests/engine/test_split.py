@@ -319,7 +319,10 @@ def test_bad_input_is_one_line_and_records_nothing(ocr, kw, message):
 def test_a_split_version_is_neither_split_again_nor_expanded(ocr):
     home, parent = ocr
     rec = _split(home, parent.id, seed=21).record
-    with pytest.raises(SynthError, match="already has train/validation/test splits"):
+    with pytest.raises(
+        SynthError,
+        match=f"already has train/validation/test splits; split its parent {parent.id[:12]}",
+    ):
         _split(home, rec.id)
     with pytest.raises(SynthError, match="a split version cannot be expanded"):
         check_parent_folder(rec)

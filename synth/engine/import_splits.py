@@ -1,6 +1,6 @@
-"""A real dataset's own splits, kept at import: ``train/`` with ``validation/`` (or ``val/``,
-``valid/``, ``dev/``) and/or ``test/``, each an imagefolder/audiofolder (or NeMo manifest, or
-``.txt`` pairs) of its own.
+"""A real dataset's own splits, kept at import (read by ``synth.engine.importer``):
+``train/`` with ``validation/`` (or ``val/``, ``valid/``, ``dev/``) and/or ``test/``, each an
+imagefolder/audiofolder (or NeMo manifest, or ``.txt`` pairs) of its own.
 
 The import records ``statistics["splits"]`` in the shape a split version has. Its groups are the
 files' contents (``file_sha256``): the same bytes in two splits is a leak, which the import warns
@@ -10,53 +10,11 @@ split of a digits set).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from synth.engine.split_assign import SPLITS, balance_field, split_statistics
-from synth.errors import AssetError
 
-SPLIT_FOLDERS = {
-    "train": ("train",),
-    "validation": ("validation", "val", "valid", "dev"),
-    "test": ("test",),
-}
 IMPORT_GROUP_BY = ["file_sha256"]
-
-
-def split_folders(root: Path) -> dict[str, str] | None:
-    """``{split: folder name}`` when ``root`` holds ``train/`` and a validation or test folder
-    (names matched without regard to case); None otherwise."""
-    try:
-        names = {p.name.lower(): p.name for p in Path(root).iterdir() if p.is_dir()}
-    except OSError:
-        return None
-    found: dict[str, str] = {}
-    for split, aliases in SPLIT_FOLDERS.items():
-        hits = [names[a] for a in aliases if a in names]
-        if len(hits) > 1:
-            raise AssetError(
-                root, f"both {hits[0]}/ and {hits[1]}/: which one is the {split} split?"
-            )
-        if hits:
-            found[split] = hits[0]
-    return found if "train" in found and len(found) > 1 else None
-
-
-def read_splits(root: Path, kind: str, folders: dict[str, str]) -> tuple[list[Any], list[str]]:
-    """The labelled items of every split folder (paths relative to ``root``), and the files their
-    labels were read from."""
-    from synth.engine.importer import Item, label_files, read_labelled_from
-
-    items: list[Item] = []
-    labels: list[str] = []
-    for folder in folders.values():
-        layout, sub, sub_items, manifest = read_labelled_from(Path(root) / folder, kind)
-        if layout == "splits":
-            raise AssetError(sub, "split folders inside a split folder are not supported")
-        items += [Item(f"{folder}/{i.relpath}", i.text) for i in sub_items]
-        labels += [f"{folder}/{rel}" for rel in label_files(sub, layout, manifest, sub_items)]
-    return items, sorted(labels)
 
 
 def split_of(rel: str, folders: dict[str, str]) -> str | None:

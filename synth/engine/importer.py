@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
-from synth.engine.import_splits import import_split_statistics, read_splits, split_folders
+from synth.engine.import_splits import import_split_statistics
 from synth.errors import AssetError, NotFound, SynthError
 from synth.hashing import canonical_json, content_id, sha256_bytes, sha256_file, sha256_json
 
@@ -106,6 +106,46 @@ def _read_pairs(root: Path, suffixes: set[str]) -> list[Item]:
             text = label.read_text(encoding="utf-8").strip()
             items.append(Item(p.relative_to(root).as_posix(), text))
     return items
+
+
+SPLIT_FOLDERS = {
+    "train": ("train",),
+    "validation": ("validation", "val", "valid", "dev"),
+    "test": ("test",),
+}
+
+
+def split_folders(root: Path) -> dict[str, str] | None:
+    """``{split: folder name}`` when ``root`` holds ``train/`` and a validation or test folder
+    (names matched without regard to case); None otherwise."""
+    try:
+        names = {p.name.lower(): p.name for p in Path(root).iterdir() if p.is_dir()}
+    except OSError:
+        return None
+    found: dict[str, str] = {}
+    for split, aliases in SPLIT_FOLDERS.items():
+        hits = [names[a] for a in aliases if a in names]
+        if len(hits) > 1:
+            raise AssetError(
+                root, f"both {hits[0]}/ and {hits[1]}/: which one is the {split} split?"
+            )
+        if hits:
+            found[split] = hits[0]
+    return found if "train" in found and len(found) > 1 else None
+
+
+def read_splits(root: Path, kind: str, folders: dict[str, str]) -> tuple[list[Item], list[str]]:
+    """The labelled items of every split folder (paths relative to ``root``), and the files their
+    labels were read from."""
+    items: list[Item] = []
+    labels: list[str] = []
+    for folder in folders.values():
+        layout, sub, sub_items, manifest = read_labelled_from(Path(root) / folder, kind)
+        if layout == "splits":
+            raise AssetError(sub, "split folders inside a split folder are not supported")
+        items += [Item(f"{folder}/{i.relpath}", i.text) for i in sub_items]
+        labels += [f"{folder}/{rel}" for rel in label_files(sub, layout, manifest, sub_items)]
+    return items, sorted(labels)
 
 
 def read_labelled(path: str | Path, kind: str) -> tuple[str, Path, list[Item]]:

@@ -306,24 +306,21 @@ def _write_split(
 
 
 def write_derived(out: Path, parent: DatasetRecord) -> None:
-    """A speech parent's label views in each split folder as its build wrote them at its top
-    (the NeMo manifest, and Kaldi and Lhotse files when its spec asks for them), their hashes
-    recorded in the index (``derived``) for ``verify``; not part of the content id."""
-    if parent.kind != "speech" or not _synthetic(parent):
+    """The parent kind's views of the labels in each split folder, as its build wrote them at
+    its top (speech: the NeMo manifest, and Kaldi and Lhotse files when its spec asks for them),
+    their hashes recorded in the index (``derived``) for ``verify``; not part of the content
+    id."""
+    if not _synthetic(parent):
         return
-    from synth.speech.manifests import write_nemo_and_kaldi
+    from synth.engine.generator import label_views
 
-    spec = parent.spec
+    write = label_views(parent.kind)
+    if write is None:  # a kind without views of its labels (OCR)
+        return
     derived: dict[str, str] = {}
     for split in SPLITS:
         with open(out / split / METADATA, encoding="utf-8") as f:
-            written = write_nemo_and_kaldi(
-                out / split,
-                (json.loads(line) for line in f),
-                kaldi=bool(spec.get("kaldi")),
-                lhotse=bool(spec.get("lhotse")),
-                rate_hz=spec.get("sample_rate_hz"),
-            )
+            written = write(out / split, (json.loads(line) for line in f), parent.spec)
         derived |= {Path(p).relative_to(out).as_posix(): sha256_file(p) for p in written}
     index_path = out / INTERNAL_DIR / INDEX_JSON
     index = json.loads(index_path.read_text(encoding="utf-8"))

@@ -95,6 +95,12 @@ def leak_check(
             f"leak check: {found['shared_groups']} group(s) of {', '.join(group_by)} in more "
             "than one split (the record says 0)"
         )
+    if not found["shared_groups"]:
+        report.notes.append(
+            f"leak check: no group of {', '.join(group_by)} in more than one split ("
+            + ", ".join(f"{s} {found['groups'][s]} groups" for s in found["groups"])
+            + ")"
+        )
     recorded = splits.get("counts") or {}
     for split, n in found["counts"].items():
         if recorded.get(split) != n:

@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from synth.catalog import open_catalog
@@ -123,6 +125,8 @@ def test_speech_split_keeps_every_clean_clip_in_one_split(speech):
     report = verify_split(rec.path, rec.to_json())
     assert report.ok, report.to_json()
     assert report.checked_files == 40 + 3 * 7  # the mixes, and a manifest and 6 Kaldi files each
+    groups = ", ".join(f"{k} {s['groups'][k]} groups" for k in SPLITS)
+    assert f"leak check: no group of clean_id in more than one split ({groups})" in report.notes
     # lineage: the parent's descendant is a split; licences and inputs pass on
     catalog = open_catalog(home)
     try:
@@ -219,6 +223,34 @@ def test_stratification_keeps_the_label_balance_per_split():
             set(),
         )
     assert assign(rows, [60, 20, 20], ["g"], "label", seed=0) == got
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=3, max_size=40),
+    labels=st.lists(st.sampled_from("abc"), min_size=40, max_size=40),
+    train=st.integers(1, 98),
+    validation=st.integers(1, 98),
+    seed=st.integers(0, 2**63 - 1),
+    stratified=st.booleans(),
+)
+def test_groups_never_cross_and_every_row_is_assigned(
+    sizes, labels, train, validation, seed, stratified
+):
+    assume(train + validation < 100)
+    ratios = [train, validation, 100 - train - validation]
+    rows = [{"g": g, "y": labels[g]} for g, n in enumerate(sizes) for _ in range(n)]
+    stratify = "y" if stratified else None
+    try:
+        got = assign(rows, ratios, ["g"], stratify, seed)
+    except SynthError as err:  # too few groups: a split would be empty, and the error says so
+        assert "would be empty" in str(err)
+        return
+    assert len(got.split_of) == len(rows)
+    assert all(got.members(k) for k in range(3))
+    for g in range(len(sizes)):
+        assert len({got.split_of[i] for i, r in enumerate(rows) if r["g"] == g}) == 1
+    assert assign(rows, ratios, ["g"], stratify, seed) == got
 
 
 def test_stratify_by_records_the_field_and_its_balance(ocr):

@@ -445,3 +445,13 @@ def test_files_are_copied_where_a_link_cannot_cross_devices(tmp_path):
         assert verify_split(split.path, split.to_json()).ok
     finally:
         shutil.rmtree(data)
+
+
+def test_verify_names_a_broken_file_manifest_once(ocr):
+    home, parent = ocr
+    rec = _split(home, parent.id, seed=61).record
+    with open(Path(rec.path) / "__synth__" / "files.tsv", "a") as f:
+        f.write("not a manifest line\n")
+    report = verify_split(rec.path, rec.to_json())
+    assert report.problems == ["__synth__/files.tsv: missing or malformed"]
+    assert report.extra == [] and report.changed == [] and report.actual_id == rec.id

@@ -997,6 +997,11 @@ def _check_import_splits(
     folders = splits.get("folders") or {}
     found = import_split_statistics(now, [texts[rel] for rel, _, _ in now], folders)
     recorded = int(splits.get("shared_groups") or 0)
+    if found["shared_groups"] <= recorded:
+        report.notes.append(
+            f"leak check: {found['shared_groups']} file(s) in more than one of its splits "
+            f"(the import recorded {recorded})"
+        )
     if found["shared_groups"] > recorded:
         paths: dict[str, list[str]] = {}
         for rel, digest, _size in now:

@@ -72,7 +72,8 @@ class SplitResult:
 
 def split_dir(record: DatasetRecord, split: str) -> Path:
     """The folder of one split (``train``, ``validation``, ``test``) of a split version or of an
-    imported dataset that came with its own splits; NotFound (one line) for a split it lacks."""
+    imported dataset that came with its own splits; NotFound (one line) for a split it lacks,
+    SynthError when the folder is gone."""
     splits = record.statistics.get("splits")
     if not isinstance(splits, dict):
         raise NotFound(
@@ -85,8 +86,13 @@ def split_dir(record: DatasetRecord, split: str) -> Path:
             f"dataset {record.id[:12]}: no split '{split}' "
             f"(it has {', '.join(s for s in SPLITS if s in counts) or 'none'})"
         )
-    folder = (splits.get("folders") or {}).get(split, split)
-    return Path(record.path) / folder
+    path = Path(record.path) / (splits.get("folders") or {}).get(split, split)
+    if not path.is_dir():
+        raise SynthError(
+            f"{path}: the {split} folder of dataset {record.id[:12]} is missing "
+            f"(`synth datasets verify {record.id[:12]}`)"
+        )
+    return path
 
 
 def is_split(record: DatasetRecord) -> bool:

@@ -364,6 +364,11 @@ def test_a_split_version_is_neither_split_again_nor_expanded(ocr):
         check_parent_folder(rec)
     with pytest.raises(NotFound, match="has no splits"):
         split_dir(parent, "train")
+    with pytest.raises(NotFound, match=f"dataset {rec.id[:12]}: no split 'val' "):
+        split_dir(rec, "val")
+    shutil.rmtree(Path(rec.path) / "test")
+    with pytest.raises(SynthError, match=r"the test folder of dataset .* is missing"):
+        split_dir(rec, "test")
 
 
 def test_verify_catches_a_leak_made_by_hand(speech, tmp_path):

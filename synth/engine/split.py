@@ -18,6 +18,7 @@ validation and test samples would leak into train. Expand the parent and split t
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -42,6 +43,7 @@ from synth.engine.split_assign import (
 )
 from synth.errors import NotFound, SynthError
 from synth.hashing import canonical_json, content_id, sha256_file, sha256_json
+from synth.lineage.openlineage import LineageEmitter
 
 SPLIT_VERSION = 1  # the assignment rule's version: part of the fingerprint
 DEFAULT_GROUP_BY = {"speech": ["clean_id"], "ocr": ["text"]}
@@ -228,23 +230,69 @@ def make_split(
             pass
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    emitter = LineageEmitter(_SplitRun(parent, name, spec, seed, fingerprint, str(home), out))
+    emitter.start()
     try:
-        linked, copied, dataset_id = _write_split(tmp, Path(parent.path), by_split)
-        same = _registered(catalog, dataset_id)
+        written = _write_split(tmp, Path(parent.path), by_split)
+        same = _registered(catalog, written.id)
         if same is not None:  # other arguments that draw the same splits: the first stands
             shutil.rmtree(tmp)
+            emitter.plan = dataclasses.replace(emitter.plan, out_dir=Path(same.path))
+            emitter.complete(json.loads((Path(same.path) / DATASET_JSON).read_text("utf-8")))
             return SplitResult(same, False, warnings)
         write_derived(tmp, parent)
-        info = _info(parent, dataset_id, fingerprint, name, spec, seed, splits_stats, copied)
+        info = _info(parent, written, fingerprint, name, spec, splits_stats)
+        info["run"]["openlineage_run_id"] = emitter.run_id
         _write_own_files(tmp, info, parent, out.name)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
-    except BaseException:
+        record, created = catalog.register(info, str(out))
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        emitter.fail(err)
         raise
-    record, created = catalog.register(info, str(out))
-    return SplitResult(record, created, warnings, linked, copied)
+    emitter.complete(info)
+    return SplitResult(record, created, warnings, written.linked, written.copied)
+
+
+@dataclass(frozen=True)
+class _SplitRun:
+    """What the OpenLineage events say of a split (``synth.lineage.openlineage.BuildPlan``):
+    its one input is the parent, its output the split version's folder."""
+
+    record: DatasetRecord
+    name: str
+    spec: dict[str, Any]
+    seed: int
+    fingerprint: str
+    home: str
+    out_dir: Path
+    inputs: tuple[()] = ()
+    libraries: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.record.kind
+
+    @property
+    def count(self) -> int:
+        return self.record.count
+
+    @property
+    def code_version(self) -> str:
+        from synth.version import code_version
+
+        return code_version()
+
+    @property
+    def parent(self) -> dict[str, Any]:
+        return {"id": self.record.id, "path": self.record.path}
+
+    @property
+    def trigger(self) -> dict[str, Any]:
+        split = self.spec["split"]
+        return split_trigger(self.record.id, split["ratios"], split["seed"])
 
 
 def _registered(catalog: Catalog, dataset_id: str) -> DatasetRecord | None:
@@ -270,11 +318,21 @@ def labels_line(split: str, row: dict[str, Any]) -> str:
     return canonical_json([split, row])
 
 
-def _write_split(
-    out: Path, source: Path, by_split: dict[str, list[Sample]]
-) -> tuple[int, int, str]:
+@dataclass(frozen=True)
+class Written:
+    """What ``_write_split`` wrote: the content id, the files (count, bytes) and how many were
+    linked or copied."""
+
+    id: str
+    files: int
+    bytes: int
+    linked: int
+    copied: int
+
+
+def _write_split(out: Path, source: Path, by_split: dict[str, list[Sample]]) -> Written:
     """Link every sample's files under its split's folder and write each ``metadata.jsonl``, the
-    file manifest and the index; returns (files linked, files copied, content id)."""
+    file manifest and the index."""
     (out / INTERNAL_DIR).mkdir(parents=True)
     files: list[tuple[str, str, int]] = []
     labels = hashlib.sha256()
@@ -308,7 +366,7 @@ def _write_split(
         "layout": "splits",
     }
     (out / INTERNAL_DIR / INDEX_JSON).write_text(json.dumps(index) + "\n", encoding="utf-8")
-    return linked, copied, dataset_id
+    return Written(dataset_id, len(files), sum(f[2] for f in files), linked, copied)
 
 
 def write_derived(out: Path, parent: DatasetRecord) -> None:
@@ -334,15 +392,18 @@ def write_derived(out: Path, parent: DatasetRecord) -> None:
     index_path.write_text(json.dumps(index) + "\n", encoding="utf-8")
 
 
+def split_trigger(parent_id: str, ratios: list[int], seed: int) -> dict[str, Any]:
+    """The trigger a split version records."""
+    return {"type": "split", "parent": parent_id, "ratios": ratios, "seed": seed}
+
+
 def _info(
     parent: DatasetRecord,
-    dataset_id: str,
+    written: Written,
     fingerprint: str,
     name: str,
     spec: dict[str, Any],
-    seed: int,
     splits_stats: dict[str, Any],
-    copied: int,
 ) -> dict[str, Any]:
     """The version's ``dataset.json``: the parent's statistics (the same samples) with the
     splits', and the parent's inputs (so licences and personal-data marks pass on); the parent
@@ -353,12 +414,12 @@ def _info(
     statistics["splits"] = splits_stats
     inputs = [dict(i) for i in parent.inputs]  # with their licences and personal-data marks
     info: dict[str, Any] = {
-        "id": dataset_id,
+        "id": written.id,
         "fingerprint": fingerprint,
         "name": name,
         "kind": parent.kind,
         "count": sum(splits_stats["counts"].values()),
-        "seed": seed,
+        "seed": splits_stats["seed"],
         "spec": spec,
         "code_version": code_version(),
     }
@@ -373,15 +434,14 @@ def _info(
             "count": parent.count,
             "name": parent.name,
         },
-        "trigger": {
-            "type": "split",
-            "parent": parent.id,
-            "ratios": splits_stats["ratios"],
-            "seed": seed,
-        },
-        "run": {"files_copied": copied},  # files that could not be linked (another device)
+        "trigger": split_trigger(parent.id, splits_stats["ratios"], splits_stats["seed"]),
+        "run": {"files_copied": written.copied},  # files that could not be linked
         "statistics": statistics,
-        "files": {"metadata": {s: f"{s}/{METADATA}" for s in SPLITS}},
+        "files": {
+            "metadata": {s: f"{s}/{METADATA}" for s in SPLITS},
+            "count": written.files,
+            "bytes": written.bytes,
+        },
         "shards": [],  # no shards of its own: the samples were rendered in the parent
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -24,9 +24,13 @@ from synth.engine.split_assign import SPLITS, assign
 from synth.engine.split_verify import verify_split
 from synth.engine.verify import verify_import
 from synth.errors import NotFound, SynthError
+from synth.lineage.openlineage import events_path
 from synth.lineage.trace import trace
 from synth.ocr.spec import build_spec as build_ocr_spec
 from synth.speech.spec import build_spec as build_speech_spec
+from tests.lineage import test_openlineage
+
+ol_validate = test_openlineage.validate  # the OpenLineage schema check, a fixture
 
 SPLIT_KEYS = {
     "seed",
@@ -171,15 +175,17 @@ def test_the_same_seed_gives_the_same_content_id(speech, tmp_path):
     first = _split(home, parent.id, seed=11, ratios=[60, 20, 20])
     again = _split(home, parent.id, seed=11, ratios=[60, 20, 20])
     assert again.record.id == first.record.id and not again.created
-    # the same split made afresh elsewhere: the same bytes, the same id
-    other = tmp_path / "copy"
-    shutil.copytree(home, other)
-    shutil.rmtree(first.record.path.replace(str(home), str(other)))
+    # the same dataset built and split afresh under another data root: the same id
+    other = tmp_path / "other"
     catalog = open_catalog(other)
     try:
+        spec = build_speech_spec({"shard_size": 16, "kaldi": True}).model_dump(mode="json")
+        rebuilt = build(*prepare("speech", spec, seed=3, count=40, name="mix", home=other), catalog)
+        assert rebuilt.record.id == parent.id
         fresh = make_split(catalog, other, parent.id, [60, 20, 20], seed=11)
     finally:
         catalog.close()
+    assert fresh.created and fresh.record.path.startswith(str(other))
     assert fresh.record.id == first.record.id
     assert _split(home, parent.id, seed=12, ratios=[60, 20, 20]).record.id != first.record.id
 
@@ -448,9 +454,9 @@ def test_files_are_copied_where_a_link_cannot_cross_devices(tmp_path):
             catalog.close()
         assert (result.linked, result.copied) == (0, 12)
         split = result.record
-        assert json.loads((Path(split.path) / "dataset.json").read_text())["run"] == {
-            "files_copied": 12
-        }
+        assert (
+            json.loads((Path(split.path) / "dataset.json").read_text())["run"]["files_copied"] == 12
+        )
         assert verify_split(split.path, split.to_json()).ok
     finally:
         shutil.rmtree(data)
@@ -464,3 +470,28 @@ def test_verify_names_a_broken_file_manifest_once(ocr):
     report = verify_split(rec.path, rec.to_json())
     assert report.problems == ["__synth__/files.tsv: missing or malformed"]
     assert report.extra == [] and report.changed == [] and report.actual_id == rec.id
+
+
+def test_a_split_emits_valid_openlineage_events_with_its_parent_as_input(tmp_path, ol_validate):
+    data, home = tmp_path / "real", tmp_path / "home"
+    _real_images(data, {".": 12})
+    catalog = open_catalog(home)
+    try:
+        parent, _ = import_dataset(data, "ocr", catalog, home)
+        rec = make_split(catalog, home, parent.id, [34, 33, 33], seed=4).record
+    finally:
+        catalog.close()
+    events = [json.loads(x) for x in events_path(home).read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        ol_validate(event)
+    complete = events[1]
+    (source,) = complete["inputs"]
+    assert source["name"] == parent.path
+    assert source["facets"]["version"]["datasetVersion"] == parent.id
+    out = complete["outputs"][0]
+    assert out["name"] == rec.path and out["facets"]["version"]["datasetVersion"] == rec.id
+    assert out["outputFacets"]["outputStatistics"]["rowCount"] == 12
+    assert complete["run"]["facets"]["synth"]["trigger"] == rec.trigger
+    info = json.loads((Path(rec.path) / "dataset.json").read_text())
+    assert info["run"]["openlineage_run_id"] == complete["run"]["runId"]

@@ -28,8 +28,8 @@ from synth.engine.assemble import (
     read_files_tsv,
 )
 from synth.engine.plan import INTERNAL_DIR
-from synth.engine.split import labels_line
 from synth.engine.split_assign import SPLITS, split_statistics
+from synth.engine.split_write import labels_line
 from synth.engine.verify import VerifyReport, check_record
 from synth.hashing import content_id, sha256_bytes, sha256_file
 

@@ -5,7 +5,7 @@ the parent, and its ``metadata.jsonl``), so ``load_dataset("imagefolder", data_d
 version's folder reads the three splits. Whole groups go to one split (``split_assign``); the
 record's ``statistics["splits"]`` holds the seed, ratios, group and stratify fields, per-split
 counts, groups and label balance, and the leak check (``shared_groups``: 0), which ``synth
-datasets verify`` repeats (``split_verify``).
+datasets verify`` repeats (``split_verify``). ``split_write`` writes the folder.
 
 The version's content id is ``synth.hashing.content_id`` over its files (paths under the split
 folders) and its labels: each split's rows in order, each line ``canonical_json([split, row])``.

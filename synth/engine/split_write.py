@@ -161,6 +161,11 @@ def write_split(out: Path, source: Path, by_split: dict[str, list[Sample]]) -> W
         with open(folder / METADATA, "w", encoding="utf-8", newline="\n") as meta:
             for sample in samples:
                 for rel, digest, size in sample.files:
+                    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                        raise SynthError(
+                            f"{source}: sample path '{rel}' points outside the dataset folder; "
+                            "refused (verify the dataset)"
+                        )
                     src = source / rel
                     if not src.is_file():
                         raise SynthError(f"{src}: a sample file of the dataset is missing")

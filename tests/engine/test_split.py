@@ -5,6 +5,7 @@ splits, bad input refused with nothing recorded, and verify catching a leak made
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -495,3 +496,25 @@ def test_a_split_emits_valid_openlineage_events_with_its_parent_as_input(tmp_pat
     assert complete["run"]["facets"]["synth"]["trigger"] == rec.trigger
     info = json.loads((Path(rec.path) / "dataset.json").read_text())
     assert info["run"]["openlineage_run_id"] == complete["run"]["runId"]
+
+
+def test_a_sample_path_outside_the_parent_is_refused_and_nothing_is_left(tmp_path):
+    home = tmp_path / "home"
+    spec = build_ocr_spec("clean", {"shard_size": 8}).model_dump(mode="json")
+    catalog = open_catalog(home)
+    try:
+        parent = build(*prepare("ocr", spec, seed=1, count=8, name="p", home=home), catalog).record
+        manifest = Path(parent.path) / "__synth__" / "shards" / "00000.jsonl"
+        lines = manifest.read_text().splitlines()
+        rec = json.loads(lines[0])
+        rec["files"][0][0] = "../../escaped.jpg"
+        manifest.write_text("\n".join([json.dumps(rec), *lines[1:]]) + "\n")
+        with pytest.raises(
+            SynthError, match=re.escape("'../../escaped.jpg' points outside the dataset")
+        ):
+            make_split(catalog, home, parent.id, [50, 25, 25])
+        assert len(catalog.list()) == 1
+    finally:
+        catalog.close()
+    assert [p.name for p in (home / "datasets").iterdir()] == [Path(parent.path).name]
+    assert not (tmp_path / "escaped.jpg").exists()

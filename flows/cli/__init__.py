@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops, retention, runs
+from flows.cli import build, datasets, ops, retention, runs, splits
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub)
     dsub = datasets.register(sub)  # returns its sub-commands: other modules add to them
     retention.register_datasets(dsub)
+    splits.register_datasets(dsub)
     return parser
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from flows.cli.args import _non_negative, _Parser, add_common
@@ -93,6 +94,18 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"flow run     {rec.flow_run_id or '-'}")
     print(f"parent       {rec.parent_id or '-'}")
     print(f"licences     {', '.join(rec.licences)}")
+    splits = rec.statistics.get("splits")
+    if isinstance(splits, dict):
+        counts, groups = splits.get("counts") or {}, splits.get("groups") or {}
+        shown = ", ".join(
+            f"{s} {counts[s]} ({groups.get(s, '?')} groups)"
+            for s in ("train", "validation", "test")
+            if s in counts
+        )
+        print(
+            f"splits       {shown}; grouped by {', '.join(splits.get('group_by') or [])}, "
+            f"shared groups {splits.get('shared_groups')}"
+        )
     rej = rec.statistics.get("rejections") or {}
     print(f"rejections   {json.dumps(rej) if rej else 'none'}")
     print(f"inputs       {len(rec.inputs)}")
@@ -187,7 +200,21 @@ def cmd_import(args: argparse.Namespace) -> int:
         "kind": record.kind,
         "new": created,
     }
+    splits = record.statistics.get("splits")
+    if isinstance(splits, dict):  # the dataset came with its own train/validation/test
+        from synth.engine.import_splits import shared_warning
+
+        warning = shared_warning(splits)
+        obj |= {"splits": splits, "warnings": [warning] if warning else []}
+        if warning:
+            print(f"synth: warning: {warning}", file=sys.stderr)
     state = "imported" if created else "already in the catalog"
+    if isinstance(splits, dict):
+        state += " with its own splits: " + ", ".join(
+            f"{s} {splits['counts'][s]}"
+            for s in ("train", "validation", "test")
+            if s in splits["counts"]
+        )
     _emit(args, obj, f"{record.kind} dataset {record.id[:12]} ({record.count} samples) {state}")
     return 0
 
@@ -196,7 +223,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from synth.engine.verify import VerifyReport, verify_dataset
 
     rec = _catalog(args).get(args.id)
-    if Path(rec.path).is_dir() and rec.trigger.get("type") == "import":
+    if Path(rec.path).is_dir() and rec.trigger.get("type") == "split":
+        from synth.engine.split_verify import verify_split
+
+        report = verify_split(rec.path, rec.to_json())
+    elif Path(rec.path).is_dir() and rec.trigger.get("type") == "import":
         from synth.catalog.base import data_home
         from synth.engine.verify import verify_import
 

@@ -46,6 +46,12 @@ def check_parent_folder(record: DatasetRecord) -> dict[str, Any]:
             f"by synth); draw from it instead, e.g. `synth speech --clean {record.id[:12]}` or "
             f"`synth ocr --texts-from {record.id[:12]}`"
         )
+    if record.trigger.get("type") == "split":
+        raise SynthError(
+            f"{record.id[:12]}: a split version cannot be expanded (new samples of the groups in "
+            f"validation and test would leak into train); expand its parent "
+            f"{(record.parent_id or '')[:12]} and split the expansion"
+        )
     path = Path(record.path) / DATASET_JSON
     if not path.is_file():
         raise SynthError(f"{record.path}: the parent dataset's folder is missing or incomplete")

@@ -6,8 +6,9 @@ sample's own RNG (all randomness lives there); ``render`` is a pure function of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -99,3 +100,24 @@ def make_generator(kind: str, spec: dict[str, Any]) -> Generator:
         known = ", ".join(sorted(set(_REGISTRY) | set(_BUILTIN)))
         raise ValueError(f"unknown dataset kind '{kind}' (known: {known})") from None
     return factory(spec)
+
+
+LabelViews = Callable[[Path, Iterable[dict[str, Any]], dict[str, Any]], list[Path]]
+"""Write a kind's views of a folder's labels (a NeMo manifest, Kaldi files) from its
+``metadata.jsonl`` rows and the dataset's spec, without building a generator; returns the
+paths written."""
+
+_VIEWS: dict[str, LabelViews] = {}
+
+
+def register_label_views(kind: str, write: LabelViews) -> None:
+    _VIEWS[kind] = write
+
+
+def label_views(kind: str) -> LabelViews | None:
+    """The label views writer of ``kind`` (its module imported on demand), or None."""
+    if kind not in _REGISTRY and kind in _BUILTIN:
+        import importlib
+
+        importlib.import_module(_BUILTIN[kind])
+    return _VIEWS.get(kind)

@@ -1,8 +1,10 @@
 """Import an existing (real) dataset into the catalog, in place, with hashes.
 
 Layouts: a Hugging Face imagefolder/audiofolder (``metadata.jsonl`` or ``metadata.csv`` with
-``file_name`` and a text column), a NeMo manifest (speech), or files with same-named ``.txt``
-labels. Nothing in the user's folder is written: the file manifest and labels go to
+``file_name`` and a text column), a NeMo manifest (speech), files with same-named ``.txt``
+labels, or a folder of the dataset's own splits (``train/`` with ``validation/`` and/or
+``test/``, each of those layouts), whose splits are kept (``synth.engine.import_splits``).
+Nothing in the user's folder is written: the file manifest and labels go to
 ``<data root>/imports/<id>/``. Paths that point outside the dataset's folder are refused.
 ``folder.json`` there records the label files' hashes and every other file the folder holds,
 for ``verify``; its hash is in the record's statistics.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from synth.catalog import Catalog, DatasetRecord
+from synth.engine.import_splits import import_split_statistics
 from synth.errors import AssetError, NotFound, SynthError
 from synth.hashing import canonical_json, content_id, sha256_bytes, sha256_file, sha256_json
 
@@ -105,6 +108,46 @@ def _read_pairs(root: Path, suffixes: set[str]) -> list[Item]:
     return items
 
 
+SPLIT_FOLDERS = {
+    "train": ("train",),
+    "validation": ("validation", "val", "valid", "dev"),
+    "test": ("test",),
+}
+
+
+def split_folders(root: Path) -> dict[str, str] | None:
+    """``{split: folder name}`` when ``root`` holds ``train/`` and a validation or test folder
+    (names matched without regard to case); None otherwise."""
+    try:
+        names = {p.name.lower(): p.name for p in Path(root).iterdir() if p.is_dir()}
+    except OSError:
+        return None
+    found: dict[str, str] = {}
+    for split, aliases in SPLIT_FOLDERS.items():
+        hits = [names[a] for a in aliases if a in names]
+        if len(hits) > 1:
+            raise AssetError(
+                root, f"both {hits[0]}/ and {hits[1]}/: which one is the {split} split?"
+            )
+        if hits:
+            found[split] = hits[0]
+    return found if "train" in found and len(found) > 1 else None
+
+
+def read_splits(root: Path, kind: str, folders: dict[str, str]) -> tuple[list[Item], list[str]]:
+    """The labelled items of every split folder (paths relative to ``root``), and the files their
+    labels were read from."""
+    items: list[Item] = []
+    labels: list[str] = []
+    for folder in folders.values():
+        layout, sub, sub_items, manifest = read_labelled_from(Path(root) / folder, kind)
+        if layout == "splits":
+            raise AssetError(sub, "split folders inside a split folder are not supported")
+        items += [Item(f"{folder}/{i.relpath}", i.text) for i in sub_items]
+        labels += [f"{folder}/{rel}" for rel in label_files(sub, layout, manifest, sub_items)]
+    return items, sorted(labels)
+
+
 def read_labelled(path: str | Path, kind: str) -> tuple[str, Path, list[Item]]:
     """The layout, the root folder and the labelled items of the dataset at ``path``."""
     layout, root, items, _manifest = read_labelled_from(path, kind)
@@ -131,6 +174,9 @@ def read_labelled_from(path: str | Path, kind: str) -> tuple[str, Path, list[Ite
             layout, root, items, manifest = "metadata", p, _read_metadata(meta[0]), meta[0]
         elif nemo:
             layout, root, items, manifest = "nemo", p, _read_nemo(nemo[0]), nemo[0]
+        elif (folders := split_folders(p)) is not None:  # train/, validation/, test/
+            layout, root, manifest = "splits", p, None
+            items = read_splits(p, kind, folders)[0]
         else:
             layout, root, items = "text_pairs", p, _read_pairs(p, SUFFIXES[kind])
             manifest = None
@@ -149,6 +195,11 @@ def read_recorded(root: Path, kind: str, layout: str, manifest: str | None) -> l
     layout from the same manifest (relative to ``root``)."""
     if layout == "text_pairs":
         return _read_pairs(root, SUFFIXES[kind])
+    if layout == "splits":
+        folders = split_folders(root)
+        if folders is None:
+            raise AssetError(root, "the split folders read at import are gone")
+        return read_splits(root, kind, folders)[0]
     if manifest is None:
         raise SynthError(f"{root}: the import recorded no label manifest")
     path = root / manifest
@@ -173,20 +224,30 @@ def folder_files(root: Path) -> list[str]:
     return found
 
 
-def label_files(root: Path, layout: str, manifest: Path | None, items: list[Item]) -> list[str]:
-    """The files the labels were read from: the manifest, or each sample's ``.txt``."""
+def label_files(
+    root: Path, layout: str, manifest: Path | None, items: list[Item], kind: str = "ocr"
+) -> list[str]:
+    """The files the labels were read from: the manifest, each sample's ``.txt``, or those of
+    every split folder."""
+    if layout == "splits":
+        return read_splits(root, kind, split_folders(root) or {})[1]
     if layout == "text_pairs":
         return sorted(Path(i.relpath).with_suffix(".txt").as_posix() for i in items)
     return [manifest.relative_to(root).as_posix()] if manifest is not None else []
 
 
 def folder_record(
-    root: Path, layout: str, manifest: Path | None, items: list[Item], samples: set[str]
+    root: Path,
+    layout: str,
+    manifest: Path | None,
+    items: list[Item],
+    samples: set[str],
+    kind: str = "ocr",
 ) -> dict[str, Any]:
     """What ``verify`` checks beside the samples: the label files' hashes, and every other file
     the folder held at import (a README, a licence) with its hash, so that a changed label file
     or a file added since is named."""
-    labels = label_files(root, layout, manifest, items)
+    labels = label_files(root, layout, manifest, items, kind)
     known = samples | set(labels)
     return {
         "version": FOLDER_VERSION,
@@ -255,7 +316,7 @@ def import_dataset(
         return catalog.get(dataset_id), False
     except NotFound:
         pass
-    folder = folder_record(root, layout, manifest, items, {rel for rel, _, _ in files})
+    folder = folder_record(root, layout, manifest, items, {rel for rel, _, _ in files}, kind)
     folder_bytes = (json.dumps(folder, indent=2, ensure_ascii=False) + "\n").encode()
     (out / FOLDER_JSON).write_bytes(folder_bytes)
     source = {
@@ -298,6 +359,10 @@ def import_dataset(
         ],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if layout == "splits":  # the dataset's own splits, in the shape of a split version's
+        folders = split_folders(root) or {}
+        texts = [item.text for item in items]
+        info["statistics"]["splits"] = import_split_statistics(files, texts, folders)
     (out / "dataset.json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     return catalog.register(info, str(root))
 

@@ -871,6 +871,7 @@ def verify_import(
     root = Path(root)
     files: list[tuple[str, str, int]] = []
     texts: dict[str, str] = {}
+    now: list[tuple[str, str, int]] = []  # the files as hashed now, for the leak check
     labels = hashlib.sha256()
     with open(manifest, encoding="utf-8") as f:
         for line in f:
@@ -885,7 +886,10 @@ def verify_import(
             p = root / rel
             if not p.is_file():
                 report.missing.append(rel)
-            elif p.stat().st_size != size or sha256_file(p) != digest:
+                continue
+            current = sha256_file(p) if p.stat().st_size == size else ""
+            now.append((rel, current or digest, size))
+            if current != digest:
                 report.changed.append(rel)
     report.actual_id = content_id(files, labels.hexdigest())
     try:
@@ -893,6 +897,8 @@ def verify_import(
     except (OSError, ValueError):
         info = {}
     stats = (record if record is not None else info).get("statistics") or {}
+    if isinstance(stats.get("splits"), dict):
+        _check_import_splits(now, texts, stats["splits"], report)
     folder = _import_folder(own / FOLDER_JSON, stats.get(SEAL), report)
     source = ((info.get("spec") or {}).get("imported") or {}) if isinstance(info, dict) else {}
     layout = folder.get("layout") if folder else source.get("layout")
@@ -975,4 +981,38 @@ def _check_import_labels(
         report.changed.append(
             f"{where or 'labels'} (labels of {len(differ)} sample(s) differ from the import's, "
             f"first {differ[0]})"
+        )
+
+
+def _check_import_splits(
+    now: list[tuple[str, str, int]],
+    texts: dict[str, str],
+    splits: dict[str, Any],
+    report: VerifyReport,
+) -> None:
+    """The leak check of an import with its own splits, repeated over the files as they are now:
+    more files shared between splits than the import recorded fails, each group named."""
+    from synth.engine.import_splits import import_split_statistics, split_of
+
+    folders = splits.get("folders") or {}
+    found = import_split_statistics(now, [texts[rel] for rel, _, _ in now], folders)
+    recorded = int(splits.get("shared_groups") or 0)
+    if found["shared_groups"] <= recorded:
+        report.notes.append(
+            f"leak check: {found['shared_groups']} file(s) in more than one of its splits "
+            f"(the import recorded {recorded})"
+        )
+    if found["shared_groups"] > recorded:
+        paths: dict[str, list[str]] = {}
+        for rel, digest, _size in now:
+            paths.setdefault(digest, []).append(rel)
+        for digest, rels in sorted(paths.items(), key=lambda kv: sorted(kv[1])):
+            if len({split_of(r, folders) for r in rels}) > 1:
+                report.problems.append(
+                    f"leak: {' and '.join(sorted(rels))} are the same bytes (sha256 "
+                    f"{digest[:12]}) in more than one split"
+                )
+        report.problems.append(
+            f"leak check: {found['shared_groups']} file(s) in more than one split, the import "
+            f"recorded {recorded}"
         )

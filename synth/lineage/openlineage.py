@@ -212,6 +212,8 @@ class LineageEmitter:
         if info is not None:
             facets["version"] = _facet("version", datasetVersion=info["id"])
             first = out_dir / "metadata.jsonl"
+            if not first.is_file():  # a split version: the rows of its train split
+                first = out_dir / "train" / "metadata.jsonl"
             with open(first, encoding="utf-8") as f:
                 row = json.loads(f.readline())
             facets["schema"] = _facet("schema", fields=_schema_fields(row))

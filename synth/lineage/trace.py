@@ -55,6 +55,12 @@ def _links(rec: DatasetRecord | Tombstone) -> list[tuple[str, str]]:
     ]
 
 
+def _trigger_type(rec: DatasetRecord | Tombstone) -> str:
+    if isinstance(rec, Tombstone):
+        return rec.trigger_type
+    return rec.trigger.get("type", "manual")
+
+
 def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
     """The lineage of ``ref``: ``ancestors`` (recursively, each with how it relates), ``inputs``
     (assets and corpora with hashes and licences) and ``descendants`` (recursively). A deleted
@@ -96,8 +102,8 @@ def trace(catalog: Catalog, ref: str) -> dict[str, Any]:
             if child.id in seen:
                 continue
             links = _links(child)
-            if ("parent", rec.id) in links:
-                relation = "expansion"
+            if ("parent", rec.id) in links:  # a split version is its parent's samples, split
+                relation = "split" if _trigger_type(child) == "split" else "expansion"
             elif ("input", rec.id) in links:
                 relation = "input"
             else:

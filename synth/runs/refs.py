@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synth.catalog import Catalog, DatasetRecord
-from synth.errors import NotFound
+from synth.engine.split import split_dir
+from synth.errors import NotFound, SynthError
 
 SPLITS = ("train", "validation", "test")
 _ALIASES = {"val": "validation", "valid": "validation", "dev": "validation"}
@@ -32,21 +33,12 @@ def split_name(text: str) -> str | None:
 
 
 def split_folder(record: DatasetRecord, split: str, label: str) -> Path:
-    """The folder of ``split`` in a split version; one line naming what is missing."""
-    splits = record.statistics.get("splits")
-    if not isinstance(splits, dict):
-        raise NotFound(
-            f"{label}: dataset {record.id[:12]} has no splits (make them with "
-            f"`synth datasets split {record.id[:12]} --ratios 70 15 15`)"
-        )
-    counts = splits.get("counts") or {}
-    if split not in counts:
-        have = ", ".join(counts) or "none"
-        raise NotFound(f"{label}: dataset {record.id[:12]} has no split '{split}' (it has {have})")
-    folder = Path(record.path) / split
-    if not folder.is_dir():
-        raise NotFound(f"{label}: {folder}: split folder not found")
-    return folder
+    """The folder of ``split`` in a split version or an import with its own splits (an
+    import's ``val/`` is its validation split); one line naming ``label`` and what is missing."""
+    try:
+        return split_dir(record, split)
+    except SynthError as err:
+        raise type(err)(f"{label}: {err}") from None
 
 
 def resolve_ref(

@@ -30,7 +30,7 @@ import numpy as np
 from synth.assets import AssetRecord, asset_root, embedded_record
 from synth.config import validate
 from synth.engine.assemble import METADATA
-from synth.engine.generator import InputRef, Rendered, register_kind
+from synth.engine.generator import InputRef, Rendered, register_kind, register_label_views
 from synth.errors import ConfigError, TooManyRejections
 from synth.hashing import sha256_json
 from synth.speech.audio_io import encode_pcm16
@@ -399,3 +399,20 @@ class SpeechGenerator:
 
 
 register_kind("speech", SpeechGenerator)
+
+
+def write_label_views(
+    out_dir: Path, rows: Iterable[dict[str, Any]], spec: dict[str, Any]
+) -> list[Path]:
+    """``write_extras`` from a spec dict, without a generator (its pools are not needed): the
+    views of a folder of mixes written again elsewhere, e.g. each split of a split version."""
+    return write_nemo_and_kaldi(
+        Path(out_dir),
+        rows,
+        kaldi=bool(spec.get("kaldi")),
+        lhotse=bool(spec.get("lhotse")),
+        rate_hz=spec.get("sample_rate_hz"),
+    )
+
+
+register_label_views("speech", write_label_views)

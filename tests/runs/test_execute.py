@@ -241,3 +241,51 @@ def test_runs_for_a_dataset_and_its_lineage(home, dataset):
         ("validation", "succeeded"),
     ]
     assert f"{run.id[:12]}  tiny-cnn (train, succeeded)" in render_tree(lineage)
+
+
+def test_a_split_version_hands_each_split_its_folder(home, dataset):
+    from pathlib import Path
+
+    from flows.cli import main
+
+    assert (
+        main(
+            [
+                "datasets",
+                "split",
+                dataset.id,
+                "--ratios",
+                "50",
+                "25",
+                "25",
+                "--home",
+                str(home),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    catalog = open_catalog(home)
+    try:
+        split = next(r for r in catalog.list() if r.parent_id == dataset.id)
+    finally:
+        catalog.close()
+    run = _run(
+        home,
+        RunRequest(
+            f"{split.id[:10]}:train", [PY, TRAIN, "env", "{path}"], val="validation", test="test"
+        ),
+    )
+    log = open(run.log_path).read().splitlines()
+    env = json.loads(next(x for x in log if x.startswith("ENV "))[4:])
+    root = Path(split.path)
+    assert env["SYNTH_DATASET_PATH"] == str(root / "train")
+    assert env["SYNTH_VAL_PATH"] == str(root / "validation")
+    assert env["SYNTH_TEST_PATH"] == str(root / "test")
+    counts = split.statistics["splits"]["counts"]
+    assert run.metrics == {"train_error": counts["train"], "val_error": counts["train"] + 1}
+    assert run.datasets == [
+        {"dataset_id": split.id, "role": "train", "split": "train"},
+        {"dataset_id": split.id, "role": "validation", "split": "validation"},
+        {"dataset_id": split.id, "role": "test", "split": "test"},
+    ]

@@ -188,7 +188,7 @@ def expansion_trigger(
 def mismatch_note(diag: Diagnosis) -> str:
     return (
         f"validation and test differ: test error {diag.rates.test_error:g} % is "
-        f"{diag.mismatch:g} points above validation error {diag.rates.val_error:g} % "
+        f"{diag.mismatch:.2f} points above validation error {diag.rates.val_error:g} % "
         f"(high above {diag.thresholds.mismatch:g}); more data like the training set will not "
         "close that gap: synthesise training data matched to the test set (and take validation "
         "data from the test set's distribution)"
@@ -321,14 +321,14 @@ def improve(
             this.action_text = "stop: high bias"
             advice = "; ".join(a["text"] for a in diag.actions() if "high_bias" in a["findings"])
             msg = (
-                f"high bias: training error {rates.train_error:g} % is {diag.avoidable_bias:g} "
+                f"high bias: training error {rates.train_error:g} % is {diag.avoidable_bias:.2f} "
                 f"points above human-level {human:g} %; more data will not fix it: {advice}"
             )
             return finish("high_bias", msg, diag)
         if not diag.high_variance:
             this.action_text = "stop: variance fixed"
             msg = (
-                f"variance is no longer high: {diag.variance:g} points (high above "
+                f"variance is no longer high: {diag.variance:.2f} points (high above "
                 f"{diag.thresholds.high_variance:g}) at {dataset.count} samples"
             )
             return finish("variance_fixed", msg, diag)
@@ -336,7 +336,7 @@ def improve(
             this.action_text = "stop: rounds spent"
             msg = (
                 f"{request.max_rounds} rounds spent with variance still high "
-                f"({diag.variance:g} points)"
+                f"({diag.variance:.2f} points)"
             )
             return finish("max_rounds", msg, diag)
         wanted = expansion_count(diag, dataset.count, request.expansion)
@@ -345,7 +345,7 @@ def improve(
             this.action_text = "stop: samples spent"
             msg = (
                 f"sample budget spent: {dataset.count} of --max-samples {request.max_samples} "
-                f"with variance still high ({diag.variance:g} points; it asks for {wanted} more)"
+                f"with variance still high ({diag.variance:.2f} points; it asks for {wanted} more)"
             )
             return finish("max_samples", msg, diag)
         count = wanted if room is None else min(wanted, room)

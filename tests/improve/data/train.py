@@ -29,9 +29,9 @@ if args.fail_at is not None and n >= args.fail_at:
     print(f"out of memory at {n} samples", file=sys.stderr)
     sys.exit(3)
 val = max(args.floor, args.train + args.k / math.sqrt(n))
-metrics = {"train_error": args.train, "val_error": round(val, 6), "samples": n}
+metrics = {"train_error": args.train, "val_error": val, "samples": n}
 if os.environ.get("SYNTH_TEST_PATH"):
-    metrics["test_error"] = round(val + args.mismatch, 6)
+    metrics["test_error"] = val + args.mismatch
 with open(os.environ["SYNTH_METRICS_FILE"], "w") as f:
     json.dump(metrics, f)
 print(f"trained on {n} samples: {metrics}")

@@ -90,14 +90,17 @@ def improve_flow(
     fraction: bool = False,
     thresholds: dict[str, Any] | None = None,
     expansion: dict[str, Any] | None = None,
+    hp: dict[str, str] | None = None,
+    timeout_s: float | None = None,
     workers: int = 1,
     home: str | None = None,
 ) -> dict[str, Any]:
     """Train ``command`` on ``dataset_id``, diagnose against ``human_error`` (percent, or a
     fraction with ``fraction``) and grow the dataset on high variance, round by round, as
-    ``synth improve`` does. ``metrics`` are ``NAME=REGEX`` definitions; ``thresholds`` and
-    ``expansion`` hold ``Thresholds`` / ``ExpansionPolicy`` values. Returns the rounds and why
-    the loop stopped (``synth.improve.ImproveResult.to_json``)."""
+    ``synth improve`` does. ``metrics`` are ``NAME=REGEX`` definitions, ``hp`` the
+    hyperparameters and ``timeout_s`` each run's time limit in seconds, as ``synth run`` takes
+    them; ``thresholds`` and ``expansion`` hold ``Thresholds`` / ``ExpansionPolicy`` values.
+    Returns the rounds and why the loop stopped (``synth.improve.ImproveResult.to_json``)."""
     logger = get_run_logger()
     request = ImproveRequest(
         dataset=dataset_id,
@@ -112,6 +115,8 @@ def improve_flow(
         unit="fraction" if fraction else "percent",
         thresholds=validate(Thresholds, thresholds or {}, "thresholds"),
         expansion=validate(ExpansionPolicy, expansion or {}, "expansion"),
+        hp=dict(hp or {}),
+        timeout_s=timeout_s,
     )
     loop_id = _loop_id() or uuid.uuid4().hex[:12]
 

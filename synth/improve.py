@@ -185,10 +185,15 @@ def expansion_trigger(
     }
 
 
+def _num(percent: float) -> str:
+    """An error rate in a message: at most two decimals (``12.95``, ``10``, ``0.5``)."""
+    return f"{round(percent, 2):g}"
+
+
 def mismatch_note(diag: Diagnosis) -> str:
     return (
-        f"validation and test differ: test error {diag.rates.test_error:g} % is "
-        f"{diag.mismatch:.2f} points above validation error {diag.rates.val_error:g} % "
+        f"validation and test differ: test error {_num(diag.rates.test_error)} % is "
+        f"{diag.mismatch:.2f} points above validation error {_num(diag.rates.val_error)} % "
         f"(high above {diag.thresholds.mismatch:g}); more data like the training set will not "
         "close that gap: synthesise training data matched to the test set (and take validation "
         "data from the test set's distribution)"
@@ -303,17 +308,18 @@ def improve(
         rates = _rates(record, human, request.unit)
         if number == 1 and human > rates.train_error:
             raise ImproveError(
-                f"--human-error {human:g} % is above the training error {rates.train_error:g} % "
-                f"of run {record.id[:12]}: human-level error (the Bayes-error proxy) cannot be "
-                "beaten by a fit, so one of them is wrong (percent vs fraction? see --fraction)"
+                f"--human-error {_num(human)} % is above the training error "
+                f"{_num(rates.train_error)} % of run {record.id[:12]}: human-level error (the "
+                "Bayes-error proxy) cannot be beaten by a fit, so one of them is wrong (percent "
+                "vs fraction? see --fraction)"
             )
         diag = diagnose(rates, request.thresholds)
         this.rates, this.findings, this.diagnosis = rates, diag.findings, diag.record()
         if prev_val is not None and rates.val_error >= prev_val:
             this.action_text = "stop: no improvement"
             msg = (
-                f"validation error did not fall: {rates.val_error:g} % in round {number} "
-                f"after {prev_val:g} % in round {number - 1}"
+                f"validation error did not fall: {_num(rates.val_error)} % in round {number} "
+                f"after {_num(prev_val)} % in round {number - 1}"
             )
             return finish("no_improvement", msg, diag)
         prev_val = rates.val_error
@@ -321,8 +327,9 @@ def improve(
             this.action_text = "stop: high bias"
             advice = "; ".join(a["text"] for a in diag.actions() if "high_bias" in a["findings"])
             msg = (
-                f"high bias: training error {rates.train_error:g} % is {diag.avoidable_bias:.2f} "
-                f"points above human-level {human:g} %; more data will not fix it: {advice}"
+                f"high bias: training error {_num(rates.train_error)} % is "
+                f"{diag.avoidable_bias:.2f} points above human-level {_num(human)} %; more data "
+                f"will not fix it: {advice}"
             )
             return finish("high_bias", msg, diag)
         if not diag.high_variance:

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from synth.diagnose import ErrorRates, diagnose
-from tests.improve.conftest import START, catalog_state, make_dataset
+from tests.improve.conftest import START, catalog_state, make_dataset, train
 
 H = "0.5"
 
@@ -140,9 +140,7 @@ def test_a_mismatch_says_validation_and_test_differ_and_points_at_the_test_set(
         "--config",
         config,
         "--",
-        *__import__("tests.improve.conftest", fromlist=["train"]).train(
-            "--k", "3", "--mismatch", "5"
-        ),
+        *train("--k", "3", "--mismatch", "5"),
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -168,8 +166,6 @@ def test_a_mismatch_says_validation_and_test_differ_and_points_at_the_test_set(
 
 
 def test_the_table_shows_each_round(synth, start, config):
-    from tests.improve.conftest import train
-
     proc = synth(
         "improve", start, "--human-error", H, "--config", config, "--", *train("--k", "10")
     )
@@ -241,8 +237,6 @@ def test_a_failed_run_stops_the_loop_naming_the_run(improve, home):
 def test_bad_input_is_one_line_exit_2_and_records_nothing(
     synth, home, start, config, args, options, message
 ):
-    from tests.improve.conftest import train
-
     proc = synth("improve", start, *args, "--config", config, "--", *train(*options))
     assert proc.returncode == 2
     [line] = proc.stderr.splitlines()
@@ -252,8 +246,6 @@ def test_bad_input_is_one_line_exit_2_and_records_nothing(
 
 
 def test_an_unknown_dataset_or_command_is_one_line_exit_2(synth, home, start):
-    from tests.improve.conftest import train
-
     for words, message in (
         (("ffffffffff", "--human-error", "1", "--", *train()), "ffffffffff"),
         ((start, "--human-error", "1", "--", "no-such-trainer-xyz"), "not found on PATH"),

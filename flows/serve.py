@@ -3,7 +3,8 @@
 Served deployments (``flow/deployment-TAG``, where TAG is ``root_tag`` of the data root):
 
 - ``ocr_dataset/ocr-TAG``, ``speech_dataset/speech-TAG`` (when ``flows.speech`` exists) and
-  ``expand_dataset/expand-TAG``: run on demand (``prefect deployment run``, the UI);
+  ``expand_dataset/expand-TAG`` and ``improve/improve-TAG`` (the closed loop of
+  ``synth improve``): run on demand (``prefect deployment run``, the UI);
 - ``expand_on_diagnosis/on-high-variance-TAG``: triggered by ``synth.diagnosis.high-variance``
   events (see ``flows.diagnose``);
 - ``scheduled_batch/<name>-TAG``: one per ``[[schedules]]`` entry of the config, on its cron.
@@ -34,6 +35,7 @@ from pydantic import Field, field_validator, model_validator
 
 from flows.diagnose import expand_on_diagnosis, high_variance_trigger
 from flows.expand import expand_dataset
+from flows.improve import improve_flow
 from flows.ocr import ocr_dataset
 from flows.plans import root_tag
 from synth.catalog import DatasetRecord, open_catalog
@@ -342,6 +344,7 @@ def build_deployments(config: ServeConfig, home: str) -> tuple[list[Served], lis
     else:
         add(speech, "speech", description="Noisy speech on demand")
     add(expand_dataset, "expand", description="Expand a dataset on demand")
+    add(improve_flow, "improve", description="Train, diagnose and grow a dataset on demand")
     hv = config.high_variance
     if hv.enabled:
         item = add(

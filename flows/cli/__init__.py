@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops, retention, runs, splits
+from flows.cli import build, datasets, improve, ops, retention, runs, splits
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.register(sub)
     ops.register(sub)
     runs.register(sub)
+    improve.register(sub)
     dsub = datasets.register(sub)  # returns its sub-commands: other modules add to them
     retention.register_datasets(dsub)
     splits.register_datasets(dsub)

@@ -221,12 +221,14 @@ def test_the_deployments_carry_the_data_root_schedules_and_trigger(monkeypatch):
     assert list(by_name) == [
         "ocr_dataset/ocr",
         "expand_dataset/expand",
+        "improve/improve",
         "expand_on_diagnosis/on-high-variance",
         "scheduled_batch/nightly",
     ]
     assert [s.deployment.name for s in served] == [
         f"ocr-{tag}",
         f"expand-{tag}",
+        f"improve-{tag}",
         f"on-high-variance-{tag}",
         f"nightly-{tag}",
     ]
@@ -236,6 +238,7 @@ def test_the_deployments_carry_the_data_root_schedules_and_trigger(monkeypatch):
     assert [s.deployment.entrypoint for s in served] == [
         "flows.ocr.ocr_dataset",
         "flows.expand.expand_dataset",
+        "flows.improve.improve_flow",
         "flows.diagnose.expand_on_diagnosis",
         "flows.serve.scheduled_batch",
     ]

@@ -38,3 +38,7 @@ class NotFound(SynthError):
 
 class NoCatalog(NotFound):
     """A look-up found no catalog at all under the data root (nothing built or imported there)."""
+
+
+class AccessDenied(SynthError):
+    """The acting role lacks a right on a dataset; the message names the dataset and the right."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from synth.catalog import open_catalog
+from synth.catalog.sql import MIGRATIONS
 from synth.catalog.sqlite import SCHEMA_VERSION
 from synth.errors import SynthError
 from tests.catalog.helpers import hex_id, info, v1_records
@@ -27,7 +28,7 @@ def catalog(tmp_path: Path):
 def test_schema_version_wal_and_busy_timeout(catalog, tmp_path):
     db = sqlite3.connect(tmp_path / "catalog.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == max(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         db.close()
@@ -48,8 +49,11 @@ def test_a_newer_schema_is_refused(tmp_path):
     db = sqlite3.connect(tmp_path / "catalog.db")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(SynthError, match=r"catalog schema 2 is newer than this synth \(1\)"):
+    with pytest.raises(SynthError) as err:
         open_catalog(tmp_path)
+    assert f"catalog schema {SCHEMA_VERSION + 1} is newer than this synth ({SCHEMA_VERSION})" in (
+        str(err.value)
+    )
 
 
 def test_a_file_that_is_not_a_database_is_named(tmp_path):
@@ -109,7 +113,7 @@ def test_a_catalog_written_by_schema_1_code_reads_the_same_records(tmp_path):
         catalog.close()
     db = sqlite3.connect(tmp_path / "catalog.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1  # nothing to migrate
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION  # migrated
     finally:
         db.close()
 
@@ -122,11 +126,14 @@ def _schema_of_dump(tmp_path: Path) -> list[tuple[str, ...]]:
 
 def test_a_new_catalog_gets_schema_1_as_it_was_released(tmp_path):
     """The same tables, indexes and CREATE statements, byte for byte, as schema 1's code
-    wrote (the frozen dump holds them), and the same version."""
+    wrote (the frozen dump holds them), once the later migrations ran on both."""
     open_catalog(tmp_path / "new").close()
-    assert _schema(tmp_path / "new" / "catalog.db") == _schema_of_dump(tmp_path)
+    dump = _schema_of_dump(tmp_path)
+    assert [row for row in dump if row[1] in ("datasets", "dataset_inputs", "builds")]
+    open_catalog(url=f"sqlite:///{tmp_path / 'restored.db'}").close()
+    assert _schema(tmp_path / "new" / "catalog.db") == _schema(tmp_path / "restored.db")
     db = sqlite3.connect(tmp_path / "restored.db")
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         db.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops
+from flows.cli import access, build, datasets, ops
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     build.register(sub)
     ops.register(sub)
-    datasets.register(sub)  # returns its sub-commands: other modules may add to them
+    dsub = datasets.register(sub)  # returns its sub-commands: other modules may add to them
+    access.register_datasets(dsub)
+    access.register(sub)
+    access.wrap_commands(sub, dsub)  # --access on the builds and imports, verify audited
     return parser
 
 

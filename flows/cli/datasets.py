@@ -84,6 +84,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"flow run     {rec.flow_run_id or '-'}")
     print(f"parent       {rec.parent_id or '-'}")
     print(f"licences     {', '.join(rec.licences)}")
+    from flows.cli.access import access_lines
+
+    for line in access_lines(rec):
+        print(line)
     rej = rec.statistics.get("rejections") or {}
     print(f"rejections   {json.dumps(rej) if rej else 'none'}")
     print(f"inputs       {len(rec.inputs)}")

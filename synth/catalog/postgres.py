@@ -141,24 +141,45 @@ class PostgresDialect(Dialect):
         )
 
 
-class PostgresCatalog(SqlCatalog):
-    """The catalog in a PostgreSQL database (its tables are created on first use)."""
+def connect(url: str, role: str | None = None) -> psycopg.Connection:
+    """An autocommit connection to ``url`` whose rows read as mappings, acting as ``role``
+    when given (``SET ROLE`` from the start); a one-line error naming the URL without its
+    password."""
+    secret: str | None = None
+    try:
+        params = conninfo_to_dict(url)
+        secret = params.get("password") or None
+        params.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
+        params.setdefault("application_name", "synth")
+        if role:
+            params["options"] = f"{params.get('options', '')} -c role={role}".strip()
+        return psycopg.connect(autocommit=True, row_factory=dict_row, **params)
+    except psycopg.Error as err:
+        raise SynthError(
+            f"{redact_url(url)}: cannot open the catalog ({_one_line(err, secret)})"
+        ) from None
 
-    def __init__(self, url: str) -> None:
+
+class PostgresCatalog(SqlCatalog):
+    """The catalog in a PostgreSQL database (its tables are created on first use); ``role``:
+    act as that role (``synth catalog init-roles`` migrates as the tables' owner)."""
+
+    def __init__(self, url: str, role: str | None = None) -> None:
         self.url = redact_url(url)  # what messages show
-        secret: str | None = None
         try:
-            params = conninfo_to_dict(url)
-            secret = params.get("password") or None
-            params.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
-            params.setdefault("application_name", "synth")
-            db = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
-        except psycopg.Error as err:
-            raise SynthError(
-                f"{self.url}: cannot open the catalog ({_one_line(err, secret)})"
-            ) from None
+            secret = conninfo_to_dict(url).get("password") or None
+        except psycopg.Error:
+            secret = None  # connect names the bad URL
+        db = connect(url, role)
         try:
             super().__init__(PostgresDialect(db, self.url, secret))
+        except psycopg.errors.InsufficientPrivilege as err:
+            db.close()  # a login role finding migrations to run: they are the owner's
+            raise SynthError(
+                f"{self.url}: cannot open the catalog ({_one_line(err, secret)}); its schema "
+                f"needs migrating to version {SCHEMA_VERSION}, which its owner does: an "
+                "administrator runs `synth catalog init-roles`"
+            ) from None
         except psycopg.Error as err:
             # Not allowed to create tables, a clashing table of another application, ...
             db.close()

@@ -72,7 +72,7 @@ def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> 
     link_parent(plan)
     inherit_from_datasets(plan, catalog)
     for dataset_id in read:  # the audit trail's "read": this build reads that dataset
-        catalog.audit("read", dataset_id, {"by": plan.fingerprint, "name": plan.name})
+        catalog.audit("read", dataset_id, {"build": plan.name, "fingerprint": plan.fingerprint})
     catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
     emitter = LineageEmitter(plan, flow_run_id)
     emitter.start()

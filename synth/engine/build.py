@@ -74,7 +74,7 @@ def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> 
     for dataset_id in read:  # the audit trail's "read": this build reads that dataset
         catalog.audit("read", dataset_id, {"build": plan.name, "fingerprint": plan.fingerprint})
     catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
-    emitter = LineageEmitter(plan, flow_run_id)
+    emitter = LineageEmitter(plan, flow_run_id, access=planned_access(plan, catalog, read))
     emitter.start()
     return emitter
 
@@ -88,6 +88,22 @@ def require_sources(plan: BuildPlan, catalog: Catalog) -> list[str]:
     for dataset_id in ids:
         catalog.require(dataset_id, "use")
     return ids
+
+
+def planned_access(plan: BuildPlan, catalog: Catalog, sources: list[str]) -> str:
+    """The access level the build's dataset will be registered with (as the catalog's
+    ``register`` derives it), for the copies sent before it is: its OpenLineage events."""
+    from synth.catalog.access import inherited, requested_level
+
+    records = [catalog.get(i) for i in sources]
+    personal = any(i.get("personal_data") for i in plan.inputs)
+    level, _ = inherited(
+        requested_level({}),
+        personal,
+        catalog.whoami(),
+        [{"access": r.access, "owner": r.owner, "grants": r.grants} for r in records],
+    )
+    return level
 
 
 def inherit_from_datasets(plan: BuildPlan, catalog: Catalog) -> None:
@@ -185,6 +201,7 @@ def finish(
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)
     if emitter is not None:
+        emitter.access = record.access  # the catalog's word
         emitter.complete(assembled.info)
     return record, created
 

@@ -38,6 +38,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             "parent_id": r.parent_id,
             "licences": r.licences,
             "path": r.path,
+            "owner": r.owner,
+            "access": r.access,
         }
         for r in records
     ]

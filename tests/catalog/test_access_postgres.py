@@ -16,7 +16,7 @@ from synth.catalog.roles import USERS
 from synth.errors import AccessDenied, NotFound, SynthError
 from tests.catalog.conftest import PostgresServer
 from tests.catalog.helpers import hex_id, info
-from tests.catalog.team import ALICE, BOB, Team, make_team
+from tests.catalog.team import _PASSWORD, ALICE, BOB, Team, make_team
 
 
 @pytest.fixture
@@ -262,3 +262,28 @@ def test_init_roles_is_idempotent_and_hands_an_existing_catalog_to_the_owner(
         "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'",
     )
     assert owners == [("synth_owner",)]
+
+
+def test_a_login_role_that_finds_a_migration_to_run_is_sent_to_the_administrator(team: Team):
+    """Only the tables' owner migrates: a login role opening a catalog whose schema is older
+    than its synth gets one line saying who does it, and the catalog is left as it was."""
+    import psycopg
+
+    from synth.catalog.sql import SCHEMA_VERSION
+
+    with psycopg.connect(team.admin_url, autocommit=True) as db:  # as if synth were newer
+        db.execute("DELETE FROM schema_version WHERE version = %s", (SCHEMA_VERSION,))
+    with pytest.raises(SynthError) as err:
+        team.open(BOB)
+    message = str(err.value)
+    assert "\n" not in message and _PASSWORD not in message
+    assert message.startswith(f"postgresql://{BOB}@")
+    assert message.endswith(
+        f"its schema needs migrating to version {SCHEMA_VERSION}, which its owner does: an "
+        "administrator runs `synth catalog init-roles`"
+    )
+    with psycopg.connect(team.admin_url, autocommit=True) as db:  # nothing was half-applied
+        db.execute(
+            "INSERT INTO schema_version (version, applied) VALUES (%s, 'now')", (SCHEMA_VERSION,)
+        )
+    team.open(BOB).close()

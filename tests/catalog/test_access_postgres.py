@@ -287,3 +287,24 @@ def test_a_login_role_that_finds_a_migration_to_run_is_sent_to_the_administrator
             "INSERT INTO schema_version (version, applied) VALUES (%s, 'now')", (SCHEMA_VERSION,)
         )
     team.open(BOB).close()
+
+
+def test_two_roles_building_the_same_fingerprint_do_not_stop_each_other(team: Team):
+    """The same spec and seed give the same fingerprint whoever builds it: Bob's build of
+    one that Alice tracks runs untracked rather than failing, and leaves her row alone."""
+    alice, bob = team.open(ALICE), team.open(BOB)
+    try:
+        alice.start_build("e" * 64, "same", "ocr", "/alice/same")
+        bob.start_build("e" * 64, "same", "ocr", "/bob/same")
+        bob.end_build("e" * 64, "failed", error="bob's")
+        [row] = alice.builds()
+        assert (row["owner"], row["path"], row["status"], row["error"]) == (
+            ALICE,
+            "/alice/same",
+            "building",
+            None,
+        )
+        assert bob.builds() == []
+    finally:
+        alice.close()
+        bob.close()

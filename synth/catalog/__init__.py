@@ -1,8 +1,10 @@
 """The dataset catalog: one record per dataset version, with its inputs, parent and trigger.
 
 ``urls`` shows catalog URLs without passwords; ``base`` holds the interface, the record type and
-shared helpers; ``rows`` maps ``dataset.json`` to rows and rows to records; ``sql`` is the SQL
-every backend runs, ``sqlite`` and ``postgres`` supply their dialects, and ``open`` picks one.
+shared helpers; ``access`` the rules of access levels, rights and inheritance; ``rows`` maps
+``dataset.json`` to rows and rows to records; ``sql`` is the SQL every backend runs, ``sqlite``
+and ``postgres`` supply their dialects (``pg_access``: PostgreSQL's row-level security), ``open``
+picks one, and ``roles`` sets up a team catalog's PostgreSQL roles.
 Each module imports only modules named before it, never back.
 """
 

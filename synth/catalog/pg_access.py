@@ -57,8 +57,7 @@ POLICIES_V3: list[str] = [
                       WHERE d.id = dataset_inputs.dataset_id AND d.owner = current_user))""",
     "ALTER TABLE grants ENABLE ROW LEVEL SECURITY",
     """CREATE POLICY grants_read ON grants FOR SELECT
-       USING (role = current_user
-              OR EXISTS (SELECT 1 FROM datasets d WHERE d.id = grants.dataset_id))""",
+       USING (EXISTS (SELECT 1 FROM datasets d WHERE d.id = grants.dataset_id))""",
     """CREATE POLICY grants_give ON grants FOR INSERT
        WITH CHECK (EXISTS (SELECT 1 FROM datasets d
                            WHERE d.id = grants.dataset_id AND d.owner = current_user))""",

@@ -308,3 +308,25 @@ def test_two_roles_building_the_same_fingerprint_do_not_stop_each_other(team: Te
     finally:
         alice.close()
         bob.close()
+
+
+def test_lineage_names_a_source_bob_may_no_longer_read_only_by_its_id(team: Team):
+    from synth.lineage.trace import trace
+
+    source, derived = hex_id("50c1"), hex_id("de11")
+    alice, bob = team.open(ALICE), team.open(BOB)
+    try:
+        alice.register(_team_info(source, name="voices", access="restricted"), "/s")
+        alice.grant(source, BOB, "use")
+        bob.register(_from(source, derived, name="derived"), "/d")
+        assert trace(bob, derived)["ancestors"][0]["name"] == "voices"
+        alice.set_access(source, "private")  # the inert grant is not Bob's to see either
+        assert team.sql(BOB, "SELECT count(*) FROM grants WHERE dataset_id = %s", (source,)) == [
+            (0,)
+        ]
+        [ancestor] = trace(bob, derived)["ancestors"]
+        assert ancestor == {"id": source, "relation": "input", "missing": True}
+        assert trace(alice, derived)["ancestors"][0]["name"] == "voices"
+    finally:
+        alice.close()
+        bob.close()

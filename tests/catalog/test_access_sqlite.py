@@ -105,3 +105,32 @@ def test_the_commands_on_sqlite(tmp_path):
     init = synth("catalog", "init-roles")
     assert init.returncode == 2
     assert "init-roles needs the PostgreSQL catalog's URL" in init.stderr
+
+
+def test_an_import_of_personal_data_is_restricted_unless_access_says_otherwise(tmp_path):
+    from PIL import Image
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SYNTH_"))}
+    levels = []
+    for n, extra in enumerate(([], ["--access", "team"], ["--access", "private"])):
+        data = tmp_path / f"real{n}"
+        data.mkdir()
+        Image.new("RGB", (40, 12), (n * 40, 0, 0)).save(data / "a.png")
+        (data / "a.txt").write_text(f"line {n}\n")
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "flows.cli", "datasets", "import", str(data)),
+                *("--kind", "ocr", "--personal-data", "--licence", "CC0-1.0", "--json"),
+                *("--home", str(tmp_path), *extra),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        catalog = open_catalog(tmp_path)
+        levels.append(catalog.get(json.loads(proc.stdout)["id"]).access)
+        catalog.close()
+    assert levels == ["restricted", "team", "private"]

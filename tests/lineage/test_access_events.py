@@ -104,3 +104,16 @@ def test_the_prefect_copies_of_a_restricted_dataset_name_no_path():
     assert _shown_uri(texts, withheld=False) == texts["uri"]
     font = {"uri": "asset:fonts/DejaVuSans.ttf", "sha256": "d" * 64}
     assert _shown_uri(font, withheld=True) == font["uri"]
+
+
+def test_a_restricted_builds_fail_event_withholds_the_message(tmp_path):
+    from synth.errors import AssetError
+    from synth.lineage.openlineage import LineageEmitter
+
+    home = tmp_path / "home"
+    texts = _texts(tmp_path)
+    plan, _gen = prepare("ocr", _spec(texts), seed=1, count=4, name="letters", home=home)
+    event = LineageEmitter(plan, access="private").fail(AssetError(texts, "not UTF-8"))
+    message = event["run"]["facets"]["errorMessage"]["message"]
+    assert message == "the build failed (its message is withheld: the dataset is private)"
+    assert str(tmp_path) not in events_path(home).read_text()

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import getpass
 import json
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -195,8 +196,12 @@ class Dialect(ABC):
         return []
 
     def whoami(self) -> str:
-        """The acting role: here the OS user (the catalog has one user)."""
-        return getpass.getuser()
+        """The acting role: here the OS user (the catalog has one user), or its uid where the
+        system names none (a container without a passwd entry)."""
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return str(os.getuid())
 
     def right_on(self, dataset_id: str) -> str | None:
         """The right the acting role holds on a dataset it can read (here: always use)."""

@@ -28,7 +28,8 @@ class SqliteDialect(Dialect):
         "key": "TEXT",
         "int64": "INTEGER",
         "json": "TEXT",
-        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        # the rowid: numbered in order of insertion (rows of the append-only audit never go)
+        "serial": "INTEGER PRIMARY KEY",
     }
 
     def insert_new(self, table: str, columns: str, n: int) -> str:

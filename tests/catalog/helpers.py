@@ -152,3 +152,13 @@ def v1_records() -> list[dict[str, Any]]:
             "inputs": [],
         },
     ]
+
+
+def later_tables() -> set[str]:
+    """The tables the migrations after schema 1 create."""
+    import re
+
+    from synth.catalog.sql import MIGRATIONS
+
+    text = " ".join(t for v, t in MIGRATIONS.items() if v > 1)
+    return set(re.findall(r"CREATE\s+TABLE\s+(?:IF NOT EXISTS\s+)?(\w+)", text))

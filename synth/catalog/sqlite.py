@@ -54,18 +54,6 @@ class SqliteDialect(Dialect):
         self.db.execute(f"PRAGMA user_version = {int(version)}")
 
 
-def _create_private(path: Path) -> None:
-    """Create the catalog file readable and writable by its user alone (0600), before SQLite
-    opens it (its -wal and -shm files take the same mode); an existing file is left as it is."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as err:
-        raise SynthError(f"{path}: cannot create the catalog ({err.strerror or err})") from None
-    os.close(fd)
-
-
 class SqliteCatalog(SqlCatalog):
     """The catalog in one SQLite file (created with its folder on first use)."""
 
@@ -105,3 +93,15 @@ class SqliteCatalog(SqlCatalog):
         except BaseException:
             db.close()
             raise
+
+
+def _create_private(path: Path) -> None:
+    """Create the catalog file readable and writable by its user alone (0600), before SQLite
+    opens it (its -wal and -shm files take the same mode); an existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as err:
+        raise SynthError(f"{path}: cannot create the catalog ({err.strerror or err})") from None
+    os.close(fd)

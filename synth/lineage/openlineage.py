@@ -263,11 +263,18 @@ class LineageEmitter:
             }
         return out
 
+    def _shown(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``event`` as the dataset's access level lets it out (``withhold``), its level stated."""
+        event["run"]["facets"]["synth"]["access"] = self.access
+        if self.access != "team":
+            event = withhold(event, self.access, self.plan.fingerprint)
+        return event
+
     def start(self) -> dict[str, Any]:
-        return self._send(self._event("START", [self._output(None)]))
+        return self._send(self._shown(self._event("START", [self._output(None)])))
 
     def complete(self, info: dict[str, Any]) -> dict[str, Any]:
-        return self._send(self._event("COMPLETE", [self._output(info)]))
+        return self._send(self._shown(self._event("COMPLETE", [self._output(info)])))
 
     def fail(self, error: BaseException) -> dict[str, Any]:
         message = str(error) or type(error).__name__
@@ -276,12 +283,9 @@ class LineageEmitter:
                 "errorMessage", message=message[:2000], programmingLanguage="PYTHON"
             )
         }
-        return self._send(self._event("FAIL", [self._output(None)], extra))
+        return self._send(self._shown(self._event("FAIL", [self._output(None)], extra)))
 
     def _send(self, event: dict[str, Any]) -> dict[str, Any]:
-        event["run"]["facets"]["synth"]["access"] = self.access
-        if self.access != "team":
-            event = withhold(event, self.access, self.plan.fingerprint)
         line = json.dumps(event, ensure_ascii=False, default=str)
         path = events_path(self.plan.home)
         try:

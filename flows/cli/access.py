@@ -28,25 +28,6 @@ def _catalog(args: argparse.Namespace, create: bool = False) -> Any:
     return open_catalog(args.home, create=create)
 
 
-def access_lines(rec: Any) -> list[str]:
-    """``show``'s lines on a record's owner, level and who may do what."""
-    reach = {
-        "team": "every catalog user may read and use it",
-        "restricted": "its owner and the roles granted below",
-        "private": "its owner alone",
-    }[rec.access]
-    lines = [
-        f"owner        {rec.owner or '-'}",
-        f"access       {rec.access} ({reach})",
-    ]
-    grants = rec.grants if rec.access == "restricted" else []
-    if rec.grants and rec.access != "restricted":
-        lines.append(f"grants       {len(rec.grants)} kept, in force only while restricted")
-    for g in grants:
-        lines.append(f"  {g['right']:5} {g['role']:24} by {g['by']} at {g['time']}")
-    return lines
-
-
 def _grant_obj(rec: Any) -> dict[str, Any]:
     return {"id": rec.id, "owner": rec.owner, "access": rec.access, "grants": rec.grants}
 

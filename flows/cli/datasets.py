@@ -86,7 +86,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"flow run     {rec.flow_run_id or '-'}")
     print(f"parent       {rec.parent_id or '-'}")
     print(f"licences     {', '.join(rec.licences)}")
-    from flows.cli.access import access_lines
+    from synth.catalog.access import access_lines
 
     for line in access_lines(rec):
         print(line)

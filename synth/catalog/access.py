@@ -101,3 +101,22 @@ def right_of(role: str, record: Any, member_of: Iterable[str] = ()) -> str | Non
         if g["role"] in roles:
             right = stronger(right, g["right"])
     return right
+
+
+def access_lines(rec: Any) -> list[str]:
+    """``synth datasets show``'s lines on a record's owner, level and who may do what."""
+    reach = {
+        "team": "every catalog user may read and use it",
+        "restricted": "its owner and the roles granted below",
+        "private": "its owner alone",
+    }[rec.access]
+    lines = [
+        f"owner        {rec.owner or '-'}",
+        f"access       {rec.access} ({reach})",
+    ]
+    grants = rec.grants if rec.access == "restricted" else []
+    if rec.grants and rec.access != "restricted":
+        lines.append(f"grants       {len(rec.grants)} kept, in force only while restricted")
+    for g in grants:
+        lines.append(f"  {g['right']:5} {g['role']:24} by {g['by']} at {g['time']}")
+    return lines

@@ -138,3 +138,30 @@ def test_bob_builds_from_alices_dataset_only_with_the_use_right(team: Team, tmp_
     alice.json("datasets", "revoke", short, BOB)
     assert "no such dataset" in bob.refused("datasets", "show", short)
     assert bob.json("datasets", "show", derived["id"])["owner"] == BOB
+
+
+def test_init_roles_on_the_command_line_sets_up_a_catalog_twice_alike(pg_url, tmp_path):
+    admin = Person(pg_url, tmp_path / "admin")
+    first = admin.json("catalog", "init-roles")  # the URL from SYNTH_CATALOG_URL
+    again = admin.json("catalog", "init-roles", "--url", pg_url)
+    assert (first["owner"], first["users"]) == ("synth_owner", "synth_users")
+    assert first["statements"][-4:] == again["statements"][-4:]
+    assert any(
+        "ENABLE ROW LEVEL SECURITY" not in s and "synth_users" in s for s in again["statements"]
+    )
+    import psycopg
+
+    with psycopg.connect(pg_url) as db:
+        owners = db.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+        audit = db.execute(
+            "SELECT privilege_type FROM information_schema.role_table_grants "
+            "WHERE grantee = 'synth_users' AND table_name = 'audit' ORDER BY privilege_type"
+        ).fetchall()
+    assert owners == [("synth_owner",)]
+    assert audit == [("INSERT",), ("SELECT",)]
+    printed = admin("catalog", "init-roles", "--print")
+    assert printed.returncode == 0
+    assert 'REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM "synth_users";' in printed.stdout
+    assert pg_url.split("@")[0] not in printed.stdout  # nothing of the URL, password included

@@ -186,7 +186,8 @@ def materialize_dataset(record: dict[str, Any]) -> None:
             description=f"synth {record['kind']} dataset, {record['count']} samples",
         ),
     )
-    deps = [Asset(key=asset_key(i["uri"])) for i in record["inputs"]]
+    withheld = record.get("access", "team") != "team"  # no paths of a restricted dataset
+    deps = [Asset(key=asset_key(_shown_uri(i, withheld))) for i in record["inputs"]]
     if record.get("parent_id"):
         deps.append(Asset(key=asset_key(f"dataset:{record['parent_id']}")))
     metadata = {
@@ -199,8 +200,10 @@ def materialize_dataset(record: dict[str, Any]) -> None:
         "code_version": record["code_version"],
         "licences": record["licences"],
         "trigger": record["trigger"].get("type"),
-        "path": record["path"],
+        "access": record.get("access", "team"),
     }
+    if not withheld:
+        metadata["path"] = record["path"]
 
     @materialize(
         asset,
@@ -217,6 +220,14 @@ def materialize_dataset(record: dict[str, Any]) -> None:
     _materialize(record["id"])
 
 
+def _shown_uri(item: dict[str, Any], withheld: bool) -> str:
+    """An input's URI as the Prefect copies show it: a file of a restricted dataset by its
+    sha256, never by its path."""
+    if withheld and not item["uri"].startswith(("asset:", "dataset:", "procedural:")):
+        return f"input:{item['sha256'] or 'withheld'}"
+    return item["uri"]
+
+
 def artifact_key(name: str, what: str) -> str:
     """A Prefect artifact key for dataset ``name``: lowercase letters, digits and dashes, the
     same for every version of the name, so that the Prefect UI lines the versions up."""
@@ -226,14 +237,17 @@ def artifact_key(name: str, what: str) -> str:
 
 def build_table(record: dict[str, Any]) -> list[dict[str, Any]]:
     """What a build made, one row per fact: id, path, count, licences, each rejection reason."""
+    access = record.get("access", "team")
     rows: list[dict[str, Any]] = [
         {"field": "dataset id", "value": record["id"]},
         {"field": "name", "value": record["name"]},
         {"field": "kind", "value": record["kind"]},
         {"field": "count", "value": record["count"]},
-        {"field": "path", "value": record["path"]},
+        {"field": "access", "value": access},
         {"field": "licences", "value": ", ".join(record["licences"])},
     ]
+    if access == "team":  # a restricted dataset's folder is not named
+        rows.insert(4, {"field": "path", "value": record["path"]})
     rejections = (record.get("statistics") or {}).get("rejections") or {}
     rows += [{"field": f"rejected: {k}", "value": v} for k, v in sorted(rejections.items())]
     if not rejections:
@@ -271,9 +285,18 @@ def publish_artifacts(record: dict[str, Any]) -> None:
         key=artifact_key(record["name"], "dataset"),
         description=f"synth {record['kind']} dataset {version}",
     )
-    card = (Path(record["path"]) / "README.md").read_text(encoding="utf-8")
+    access = record.get("access", "team")
+    if access == "team":
+        card = card_summary((Path(record["path"]) / "README.md").read_text(encoding="utf-8"))
+    else:  # the card quotes texts and transcripts: not copied out of the catalog
+        card = (
+            f"# {record['name']}\n\nsynth {record['kind']} dataset `{record['id']}`, "
+            f"{record['count']} samples: **{access}**. Its card, paths, texts and transcripts "
+            "are withheld here; `synth datasets show` gives them to the roles that may read "
+            "it.\n"
+        )
     create_markdown_artifact(
-        markdown=card_summary(card),
+        markdown=card,
         key=artifact_key(record["name"], "card"),
         description=f"dataset card of {version}",
     )

@@ -42,3 +42,7 @@ class Deleted(NotFound):
 
 class NoCatalog(NotFound):
     """A look-up found no catalog at all under the data root (nothing built or imported there)."""
+
+
+class AccessDenied(SynthError):
+    """The acting role lacks a right on a dataset; the message names the dataset and the right."""

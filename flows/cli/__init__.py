@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, improve, ops, retention, runs, splits
+from flows.cli import access, build, datasets, improve, ops, retention, runs, splits
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = datasets.register(sub)  # returns its sub-commands: other modules add to them
     retention.register_datasets(dsub)
     splits.register_datasets(dsub)
+    access.register_datasets(dsub)
+    access.register(sub)
+    access.wrap_commands(sub, dsub)  # --access on the builds and imports, verify audited
     return parser
 
 

@@ -192,8 +192,11 @@ def cmd_expand(args: argparse.Namespace) -> int:
     from synth.engine.expand_config import expansion_spec, path_keys
 
     catalog = open_catalog(args.home)
-    parent = catalog.get(args.id)
-    catalog.close()
+    try:
+        catalog.require(args.id, "use")  # one line naming it and the right, before anything
+        parent = catalog.get(args.id)
+    finally:
+        catalog.close()
     check_parent_folder(parent)
     config, run = _run_options(args, _read_config(args, path_keys(parent.kind)))
     if config:  # a value an expansion may not change fails here, in one line, naming its key

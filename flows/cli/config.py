@@ -51,6 +51,7 @@ def _ocr_config(args: argparse.Namespace) -> dict[str, Any]:
 
         catalog = open_catalog(args.home, create=False)
         try:
+            catalog.require(args.texts_from, "use")  # before its labels are copied out
             record = catalog.get(args.texts_from)
         finally:
             catalog.close()
@@ -137,11 +138,16 @@ def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | No
     if path.exists():
         return str(path.resolve()), None
     from synth.catalog import open_catalog
-    from synth.errors import Deleted
+    from synth.errors import AccessDenied, Deleted
 
     catalog = open_catalog(home)
     try:
+        if _looks_like_id(value):  # a dataset the role may not use is named as such
+            catalog.require(value, "use")
         record = catalog.get(value)
+        catalog.require(record.id, "use")
+    except AccessDenied:
+        raise
     except Deleted as err:  # say so, with when, by whom and why
         _fail(f"--clean: {err}")
     except Exception:
@@ -149,6 +155,12 @@ def _clean_source(value: str, home: str | None) -> tuple[str, DatasetRecord | No
     finally:
         catalog.close()
     return str(Path(record.path)), record
+
+
+def _looks_like_id(value: str) -> bool:
+    """Whether ``value`` reads as a dataset id or a prefix of one (4 or more hex digits)."""
+    ref = value.strip().lower().removeprefix("sha256:")
+    return len(ref) >= 4 and all(c in "0123456789abcdef" for c in ref)
 
 
 _SPEECH_FLAGS = {

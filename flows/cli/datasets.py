@@ -39,6 +39,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             "parent_id": r.parent_id,
             "licences": r.licences,
             "path": r.path,
+            "owner": r.owner,
+            "access": r.access,
         }
         for r in records
     ]
@@ -106,6 +108,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"splits       {shown}; grouped by {', '.join(splits.get('group_by') or [])}, "
             f"shared groups {splits.get('shared_groups')}"
         )
+    from synth.catalog.access import access_lines
+
+    for line in access_lines(rec):
+        print(line)
     rej = rec.statistics.get("rejections") or {}
     print(f"rejections   {json.dumps(rej) if rej else 'none'}")
     print(f"inputs       {len(rec.inputs)}")

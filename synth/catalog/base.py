@@ -43,6 +43,9 @@ class DatasetRecord:
     licences: list[str]
     personal_data: bool
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    owner: str = ""  # the role (OS user on SQLite) that registered it; "" before access rights
+    access: str = "team"  # team | restricted | private (synth.catalog.access)
+    grants: list[dict[str, Any]] = field(default_factory=list)  # [{role, right, by, time}]
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -183,6 +186,28 @@ class Catalog(Protocol):
     def list(
         self, kind: str | None = None, name: str | None = None, licence: str | None = None
     ) -> list[DatasetRecord]: ...
+
+    # access rights and the audit trail (synth.catalog.access; docs/access.md)
+    def whoami(self) -> str:
+        """The acting role: the database role on PostgreSQL, the OS user on SQLite."""
+        ...
+
+    def require(self, dataset_id: str, right: str) -> None:
+        """Raise ``AccessDenied`` (one line naming the dataset and the right) unless the acting
+        role holds ``right`` ("read" or "use") on the dataset."""
+        ...
+
+    def grant(self, ref: str, role: str, right: str) -> DatasetRecord: ...
+
+    def revoke(self, ref: str, role: str) -> DatasetRecord: ...
+
+    def set_access(self, ref: str, level: str) -> DatasetRecord: ...
+
+    def audit(self, action: str, dataset_id: str | None, detail: dict[str, Any]) -> None:
+        """Append one row to the audit trail, stamped with the acting role and the time."""
+        ...
+
+    def audit_log(self, ref: str | None = None) -> list[dict[str, Any]]: ...
 
     def start_build(self, fingerprint: str, name: str, kind: str, path: str) -> None: ...
 

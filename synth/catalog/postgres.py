@@ -17,13 +17,15 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 import psycopg
+import psycopg.errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
+from synth.catalog.pg_access import EXTRA_MIGRATIONS
 from synth.catalog.rows import now
 from synth.catalog.sql import SCHEMA_VERSION, Dialect, SqlCatalog, marks, translate
 from synth.catalog.urls import redact_url
-from synth.errors import SynthError
+from synth.errors import AccessDenied, SynthError
 
 __all__ = ["SCHEMA_VERSION", "PostgresCatalog", "PostgresDialect", "redact_url"]
 
@@ -51,7 +53,9 @@ class PostgresDialect(Dialect):
         "key": 'TEXT COLLATE "C"',
         "int64": "BIGINT",
         "json": "TEXT",
+        "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
     }
+    enforces_access = True
     # jsonb's "has this string as an element" (?? is the operator's literal question mark), as
     # `licence in record.licences`, so a whole licence matches and never a substring
     licence_condition = "licences_json::jsonb ?? ?"
@@ -61,6 +65,25 @@ class PostgresDialect(Dialect):
         super().__init__(db, where)
         self._secret = secret
         self._has_version_table = False
+
+    def extra_migration(self, version: int) -> list[str]:
+        return EXTRA_MIGRATIONS.get(version, [])
+
+    def whoami(self) -> str:
+        return self.execute("SELECT current_user AS me").fetchone()["me"]
+
+    def right_on(self, dataset_id: str) -> str | None:
+        # A superuser or a role that bypasses row-level security reads and uses every row.
+        row = self.execute(
+            "SELECT r.rolsuper OR r.rolbypassrls AS bypass, synth_right(?, current_user) AS r "
+            "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+            (dataset_id,),
+        ).fetchone()
+        return "use" if row["bypass"] else row["r"]
+
+    def role_exists(self, role: str) -> bool:
+        found = self.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?", (role,))
+        return found.fetchone() is not None
 
     def executemany(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.db.cursor() as many:
@@ -80,6 +103,11 @@ class PostgresDialect(Dialect):
         except psycopg.OperationalError as err:
             raise SynthError(
                 f"{self.where}: catalog unavailable ({_one_line(err, self._secret)})"
+            ) from None
+        except psycopg.errors.InsufficientPrivilege as err:
+            # No privilege on a table, or a row the policies of synth.catalog.pg_access refuse
+            raise AccessDenied(
+                f"{self.where}: not allowed ({_one_line(err, self._secret)})"
             ) from None
 
     def schema_version(self) -> int:
@@ -114,24 +142,45 @@ class PostgresDialect(Dialect):
         )
 
 
-class PostgresCatalog(SqlCatalog):
-    """The catalog in a PostgreSQL database (its tables are created on first use)."""
+def connect(url: str, role: str | None = None) -> psycopg.Connection:
+    """An autocommit connection to ``url`` whose rows read as mappings, acting as ``role``
+    when given (``SET ROLE`` from the start); a one-line error naming the URL without its
+    password."""
+    secret: str | None = None
+    try:
+        params = conninfo_to_dict(url)
+        secret = params.get("password") or None
+        params.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
+        params.setdefault("application_name", "synth")
+        if role:
+            params["options"] = f"{params.get('options', '')} -c role={role}".strip()
+        return psycopg.connect(autocommit=True, row_factory=dict_row, **params)
+    except psycopg.Error as err:
+        raise SynthError(
+            f"{redact_url(url)}: cannot open the catalog ({_one_line(err, secret)})"
+        ) from None
 
-    def __init__(self, url: str) -> None:
+
+class PostgresCatalog(SqlCatalog):
+    """The catalog in a PostgreSQL database (its tables are created on first use); ``role``:
+    act as that role (``synth catalog init-roles`` migrates as the tables' owner)."""
+
+    def __init__(self, url: str, role: str | None = None) -> None:
         self.url = redact_url(url)  # what messages show
-        secret: str | None = None
         try:
-            params = conninfo_to_dict(url)
-            secret = params.get("password") or None
-            params.setdefault("connect_timeout", _CONNECT_TIMEOUT_S)
-            params.setdefault("application_name", "synth")
-            db = psycopg.connect(autocommit=True, row_factory=dict_row, **params)
-        except psycopg.Error as err:
-            raise SynthError(
-                f"{self.url}: cannot open the catalog ({_one_line(err, secret)})"
-            ) from None
+            secret = conninfo_to_dict(url).get("password") or None
+        except psycopg.Error:
+            secret = None  # connect names the bad URL
+        db = connect(url, role)
         try:
             super().__init__(PostgresDialect(db, self.url, secret))
+        except psycopg.errors.InsufficientPrivilege as err:
+            db.close()  # a login role finding migrations to run: they are the owner's
+            raise SynthError(
+                f"{self.url}: cannot open the catalog ({_one_line(err, secret)}); its schema "
+                f"needs migrating to version {SCHEMA_VERSION}, which its owner does: an "
+                "administrator runs `synth catalog init-roles`"
+            ) from None
         except psycopg.Error as err:
             # Not allowed to create tables, a clashing table of another application, ...
             db.close()

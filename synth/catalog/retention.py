@@ -172,12 +172,12 @@ class RetentionSql:
                     raise SynthError(f"dataset {rec.id[:12]}: deleted meanwhile; nothing deleted")
 
 
-# PostgreSQL's row-level security for the tombstones, for the tombstones once access rights
-# are in: a role reads the tombstone of a dataset it could read when it was deleted (a team one,
+# PostgreSQL's row-level security for the tombstones, run with migration 4 (access rights),
+# after its shared statements (``Dialect.extra_migration``): a role reads the tombstone of a dataset it could read when it was deleted (a team one,
 # its own) or that it deleted, and writes only tombstones stamped with its own role. No UPDATE or
 # DELETE policy: tombstones are append-only for every role but the tables' owner. Each is one
-# statement, run after migration 4's shared ones (``Dialect.extra_migration``).
-PG_POLICIES_V4: list[str] = [
+# statement.
+TOMBSTONE_POLICIES: list[str] = [
     "ALTER TABLE tombstones ENABLE ROW LEVEL SECURITY",
     """CREATE POLICY tombstones_read ON tombstones FOR SELECT
        USING (access = 'team' OR owner = current_user OR deleted_role = current_user)""",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,8 +65,13 @@ def input_rows(info: dict[str, Any]) -> list[tuple[Any, ...]]:
     ]
 
 
-def record(row: Mapping[str, Any], inputs: list[Mapping[str, Any]]) -> DatasetRecord:
-    """A record from a ``datasets`` row and its input rows (without ``dataset_id``)."""
+def record(
+    row: Mapping[str, Any],
+    inputs: list[Mapping[str, Any]],
+    grants: Sequence[Mapping[str, Any]] = (),
+) -> DatasetRecord:
+    """A record from a ``datasets`` row, its input rows and its grant rows (both without
+    ``dataset_id``)."""
     return DatasetRecord(
         id=row["id"],
         fingerprint=row["fingerprint"],
@@ -86,4 +91,7 @@ def record(row: Mapping[str, Any], inputs: list[Mapping[str, Any]]) -> DatasetRe
         licences=json.loads(row["licences_json"]),
         personal_data=bool(row["personal_data"]),
         inputs=[dict(i) | {"personal_data": bool(i["personal_data"])} for i in inputs],
+        owner=row["owner"],
+        access=row["access"],
+        grants=[dict(g) for g in grants],
     )

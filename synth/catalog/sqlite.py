@@ -6,6 +6,7 @@ says how SQLite does what differs.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -24,7 +25,13 @@ _BUSY_TIMEOUT_MS = 30_000
 class SqliteDialect(Dialect):
     """SQLite's column types, ``INSERT OR IGNORE``, ``BEGIN IMMEDIATE`` and ``user_version``."""
 
-    types: ClassVar[Mapping[str, str]] = {"key": "TEXT", "int64": "INTEGER", "json": "TEXT"}
+    types: ClassVar[Mapping[str, str]] = {
+        "key": "TEXT",
+        "int64": "INTEGER",
+        "json": "TEXT",
+        # the rowid: numbered in order of insertion (rows of the append-only audit never go)
+        "serial": "INTEGER PRIMARY KEY",
+    }
 
     def insert_new(self, table: str, columns: str, n: int) -> str:
         return f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks(n)})"  # noqa: S608
@@ -77,13 +84,17 @@ class SqliteCatalog(SqlCatalog):
                 "data root (--home DIR or SYNTH_HOME picks another)"
             )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One user's catalog: a data root made here is the user's alone (0700)
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self.path.parent, 0o700)  # whatever the umask
         except OSError as err:
             raise SynthError(
                 f"{self.path.parent}: cannot create the data folder ({err.strerror or err})"
             ) from None
         if self.path.exists() and not self.path.is_file():
             raise SynthError(f"{self.path}: cannot open the catalog (not a file)")
+        _create_private(self.path)
         try:
             db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as err:
@@ -101,3 +112,15 @@ class SqliteCatalog(SqlCatalog):
         except BaseException:
             db.close()
             raise
+
+
+def _create_private(path: Path) -> None:
+    """Create the catalog file readable and writable by its user alone (0600), before SQLite
+    opens it (its -wal and -shm files take the same mode); an existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as err:
+        raise SynthError(f"{path}: cannot create the catalog ({err.strerror or err})") from None
+    os.close(fd)

@@ -67,13 +67,43 @@ class BuildResult:
 def start(plan: BuildPlan, catalog: Catalog, flow_run_id: str | None = None) -> LineageEmitter:
     """Before rendering: the folder exists and is writable, an expansion's parent samples are
     linked in, the catalog knows a build is under way, and an OpenLineage START is sent."""
+    read = require_sources(plan, catalog)  # before anything is written
     ensure_writable(plan)
     link_parent(plan)
     inherit_from_datasets(plan, catalog)
+    for dataset_id in read:  # the audit trail's "read": this build reads that dataset
+        catalog.audit("read", dataset_id, {"build": plan.name, "fingerprint": plan.fingerprint})
     catalog.start_build(plan.fingerprint, plan.name, plan.kind, str(plan.out_dir))
-    emitter = LineageEmitter(plan, flow_run_id)
+    emitter = LineageEmitter(plan, flow_run_id, access=planned_access(plan, catalog, read))
     emitter.start()
     return emitter
+
+
+def require_sources(plan: BuildPlan, catalog: Catalog) -> list[str]:
+    """The catalog datasets the build reads (its parent, its ``dataset:`` inputs), each of which
+    the acting role must have the right to use: else ``AccessDenied``, naming it."""
+    ids = [plan.parent["id"]] if plan.parent else []
+    ids += [i["uri"][len("dataset:") :] for i in plan.inputs if i["uri"].startswith("dataset:")]
+    ids = list(dict.fromkeys(ids))
+    for dataset_id in ids:
+        catalog.require(dataset_id, "use")
+    return ids
+
+
+def planned_access(plan: BuildPlan, catalog: Catalog, sources: list[str]) -> str:
+    """The access level the build's dataset will be registered with (as the catalog's
+    ``register`` derives it), for the copies sent before it is: its OpenLineage events."""
+    from synth.catalog.access import inherited, requested_level
+
+    records = [catalog.get(i) for i in sources]
+    personal = any(i.get("personal_data") for i in plan.inputs)
+    level, _ = inherited(
+        requested_level({}),
+        personal,
+        catalog.whoami(),
+        [{"access": r.access, "owner": r.owner, "grants": r.grants} for r in records],
+    )
+    return level
 
 
 def inherit_from_datasets(plan: BuildPlan, catalog: Catalog) -> None:
@@ -171,6 +201,7 @@ def finish(
     record, created = catalog.register(assembled.info, str(plan.out_dir))
     catalog.end_build(plan.fingerprint, "complete", record.id)
     if emitter is not None:
+        emitter.access = record.access  # the catalog's word
         emitter.complete(assembled.info)
     return record, created
 

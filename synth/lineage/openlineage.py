@@ -182,13 +182,47 @@ def _schema_fields(row: dict[str, Any]) -> list[dict[str, str]]:
     return [{"name": k, "type": kind(v)} for k, v in row.items()]
 
 
+_OPEN_NAMESPACES = ("synth", "synth-assets", "procedural")  # ids and embedded assets' names
+
+
+def withhold(event: dict[str, Any], access: str, fingerprint: str) -> dict[str, Any]:
+    """``event`` as a restricted or private dataset's build may publish it: the output named
+    by the build's fingerprint (its version facet gives the content id), inputs that are files
+    named by their sha256, the spec and an error's message withheld, the level stated."""
+    out = json.loads(json.dumps(event, default=str))
+    note = f"withheld: the dataset is {access}"
+    facets = out["run"]["facets"]
+    synth = facets["synth"]
+    synth["spec"] = {"withheld": note}
+    synth["trigger"] = {"type": (synth.get("trigger") or {}).get("type", "manual")}
+    synth["access"] = access
+    if "errorMessage" in facets:
+        facets["errorMessage"]["message"] = f"the build failed (its message is {note})"
+    for ds in out["inputs"]:
+        if ds["namespace"] not in _OPEN_NAMESPACES:
+            version = ds.get("facets", {}).get("version", {}).get("datasetVersion")
+            # the parent (a folder, without tags) by its content id; a file by its sha256
+            is_parent = "tags" not in ds.get("facets", {})
+            ds["namespace"] = "synth" if is_parent else "synth-input"
+            ds["name"] = version or "input"
+    for ds in out["outputs"]:
+        ds["namespace"], ds["name"] = "synth", f"build/{fingerprint}"
+        ds.get("facets", {}).pop("dataSource", None)
+    return out
+
+
 class LineageEmitter:
     """Writes the events of one build; ``run_id`` is shared by its START and its end event."""
 
-    def __init__(self, plan: BuildPlan, flow_run_id: str | None = None) -> None:
+    def __init__(
+        self, plan: BuildPlan, flow_run_id: str | None = None, access: str = "team"
+    ) -> None:
         self.plan = plan
         self.flow_run_id = flow_run_id
         self.run_id = str(uuid.uuid4())
+        # The dataset's access level (synth.catalog.access): a restricted or private one's
+        # events carry its id and level, never its paths, spec, texts or error messages.
+        self.access = access
 
     def _event(self, event_type: str, outputs: list[dict[str, Any]], run_extra=None):
         return {
@@ -232,11 +266,18 @@ class LineageEmitter:
             }
         return out
 
+    def _shown(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``event`` as the dataset's access level lets it out (``withhold``), its level stated."""
+        event["run"]["facets"]["synth"]["access"] = self.access
+        if self.access != "team":
+            event = withhold(event, self.access, self.plan.fingerprint)
+        return event
+
     def start(self) -> dict[str, Any]:
-        return self._send(self._event("START", [self._output(None)]))
+        return self._send(self._shown(self._event("START", [self._output(None)])))
 
     def complete(self, info: dict[str, Any]) -> dict[str, Any]:
-        return self._send(self._event("COMPLETE", [self._output(info)]))
+        return self._send(self._shown(self._event("COMPLETE", [self._output(info)])))
 
     def fail(self, error: BaseException) -> dict[str, Any]:
         message = str(error) or type(error).__name__
@@ -245,7 +286,7 @@ class LineageEmitter:
                 "errorMessage", message=message[:2000], programmingLanguage="PYTHON"
             )
         }
-        return self._send(self._event("FAIL", [self._output(None)], extra))
+        return self._send(self._shown(self._event("FAIL", [self._output(None)], extra)))
 
     def _send(self, event: dict[str, Any]) -> dict[str, Any]:
         return send(event, self.plan.home)

@@ -78,6 +78,10 @@ def v1_records() -> list[dict[str, Any]]:
         "status": "complete",
         "code_version": "0.1.0",
         "flow_run_id": "00000000-0000-0000-0000-000000000001",
+        # access rights came later: an older record has no owner and the level team
+        "owner": "",
+        "access": "team",
+        "grants": [],
     }
     return [
         common

@@ -173,10 +173,10 @@ class RetentionSql:
 
 
 # PostgreSQL's row-level security for the tombstones, run with migration 4 (access rights),
-# after its shared statements (``Dialect.extra_migration``): a role reads the tombstone of a dataset it could read when it was deleted (a team one,
-# its own) or that it deleted, and writes only tombstones stamped with its own role. No UPDATE or
-# DELETE policy: tombstones are append-only for every role but the tables' owner. Each is one
-# statement.
+# after its shared statements (``Dialect.extra_migration``): a role reads the tombstone of a
+# dataset it could read when it was deleted (a team one, its own) or that it deleted, and writes
+# only tombstones stamped with its own role. No UPDATE or DELETE policy: tombstones are
+# append-only for every role but the tables' owner. Each is one statement.
 TOMBSTONE_POLICIES: list[str] = [
     "ALTER TABLE tombstones ENABLE ROW LEVEL SECURITY",
     """CREATE POLICY tombstones_read ON tombstones FOR SELECT

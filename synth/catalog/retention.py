@@ -148,6 +148,8 @@ class RetentionSql:
         outside ``records`` was built from one of them (registered since the caller looked)."""
         d = self.dialect
         ids = [r.id for r in records]
+        for rec in records:  # where the database enforces access, only the owner deletes
+            self._check_owner(rec, "delete it")  # type: ignore[attr-defined]
         with d.errors(), d.transaction():
             left = self.children(ids)
             if left:
@@ -170,6 +172,10 @@ class RetentionSql:
                 cur = d.execute("DELETE FROM datasets WHERE id = ?", (rec.id,))
                 if cur.rowcount != 1:
                     raise SynthError(f"dataset {rec.id[:12]}: deleted meanwhile; nothing deleted")
+            for t in tombstones:  # the audit trail, in the same transaction
+                self._append_audit(  # type: ignore[attr-defined]
+                    "delete", t.id, {"name": t.name, "reason": t.reason, "files": t.files}
+                )
 
 
 # PostgreSQL's row-level security for the tombstones, run with migration 4 (access rights),

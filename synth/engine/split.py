@@ -116,6 +116,7 @@ def make_split(
         raise SynthError(f"--seed: must be a whole number from 0 to 2**63 - 1, got {seed}")
     home = Path(home)
     parent = catalog.get(ref)
+    catalog.require(parent.id, "use")  # before anything is written
     if is_split(parent):
         instead = (
             f"split its parent {parent.parent_id[:12]} instead"
@@ -191,6 +192,7 @@ def make_split(
             shutil.rmtree(out)
         os.replace(tmp, out)
         record, created = catalog.register(info, str(out))
+        catalog.audit("read", parent.id, {"build": name, "fingerprint": fingerprint})
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
         emitter.fail(err)

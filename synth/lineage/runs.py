@@ -17,9 +17,15 @@ def _input(item: dict[str, Any]) -> dict[str, Any]:
     tags = [{"key": "role", "value": item["role"], "source": "synth"}]
     if item.get("split"):
         tags.append({"key": "split", "value": item["split"], "source": "synth"})
+    access = item.get("access", "team")
+    if access != "team":  # a restricted or private dataset: its id and level, not its folder
+        tags.append({"key": "access", "value": access, "source": "synth"})
+        namespace, name = "synth", item["dataset_id"]
+    else:
+        namespace, name = "file", item["path"]
     return {
-        "namespace": "file",
-        "name": item["path"],
+        "namespace": namespace,
+        "name": name,
         "facets": {
             "version": _facet("version", datasetVersion=item["dataset_id"]),
             "tags": _facet("tags", tags=tags),
@@ -43,9 +49,15 @@ def run_event(event_type: str, run: RunRecord, inputs: list[dict[str, Any]]) -> 
             "exitCode": run.exit_code,
         }
     }
+    closed = sorted({i.get("access", "team") for i in inputs} - {"team"})
+    if closed:  # the reason may quote the command's output: texts of a restricted dataset
+        facets["synthRun"]["access"] = "private" if "private" in closed else "restricted"
     if event_type == "FAIL":
+        message = (run.reason or run.status)[:2000]
+        if closed:
+            message = f"the run {run.status} (its reason is withheld: a dataset is {closed[0]})"
         facets["errorMessage"] = _facet(
-            "errorMessage", message=(run.reason or run.status)[:2000], programmingLanguage="SHELL"
+            "errorMessage", message=message, programmingLanguage="SHELL"
         )
     when = run.started if event_type == "START" else (run.ended or run.started)
     return {

@@ -178,7 +178,12 @@ def execute_run(
 
     refs = [(train, "train"), (val, "validation"), (test, "test")]
     used = [(r, role) for r, role in refs if r is not None]
-    inputs = [{**r.to_json(role), "path": str(r.path)} for r, role in used]
+    for r, _ in used:  # a dataset the acting role may not use: one line, nothing recorded
+        catalog.require(r.record.id, "use")
+    inputs = [
+        {**r.to_json(role), "path": str(r.path), "access": getattr(r.record, "access", "team")}
+        for r, role in used
+    ]
     run = RunRecord(
         id=run_id,
         model=request.model or Path(request.command[0]).name,
@@ -195,6 +200,8 @@ def execute_run(
     except OSError as err:
         raise SynthError(f"{run_dir}: cannot create the run's folder ({err.strerror})") from None
     catalog.add_run(run)
+    for r, role in used:
+        catalog.audit("read", r.record.id, {"run": run_id, "role": role, "split": r.split})
     emit("START", run, inputs, home)
     try:
         _run_command(run, argv, env, request, metrics_file, log_path, on_metric)

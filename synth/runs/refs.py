@@ -9,7 +9,7 @@ from pathlib import Path
 
 from synth.catalog import Catalog, DatasetRecord
 from synth.engine.split import split_dir
-from synth.errors import NotFound, SynthError
+from synth.errors import AccessDenied, NotFound, SynthError
 
 SPLITS = ("train", "validation", "test")
 _ALIASES = {"val": "validation", "valid": "validation", "dev": "validation"}
@@ -54,9 +54,10 @@ def resolve_ref(
         return DataRef(default, split, split_folder(default, split, label))
     ident, sep, part = text.partition(":")
     try:
+        catalog.require(ident, "use")  # a dataset hidden from the acting role says so
         record = catalog.get(ident)
-    except NotFound as err:
-        raise NotFound(f"{label}: {err}") from None
+    except (NotFound, AccessDenied) as err:
+        raise type(err)(f"{label}: {err}") from None
     if not sep:
         folder = Path(record.path)
         if not folder.is_dir():

@@ -164,3 +164,37 @@ def test_init_roles_on_the_command_line_sets_up_a_catalog_twice_alike(pg_url, tm
     assert printed.returncode == 0
     assert 'REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM "synth_users";' in printed.stdout
     assert pg_url.split("@")[0] not in printed.stdout  # nothing of the URL, password included
+
+
+def _runs(team: Team) -> int:
+    import psycopg
+
+    with psycopg.connect(team.admin_url) as db:
+        return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_bob_trains_on_alices_dataset_only_with_the_use_right(team: Team, tmp_path: Path):
+    alice = Person(team.urls[ALICE], tmp_path / "alice")
+    bob = Person(team.urls[BOB], tmp_path / "bob")
+    made = alice.json(
+        "ocr", "--count", "2", "--seed", "3", "--preset", "clean", "--access", "restricted"
+    )
+    short = made["id"][:12]
+    train = [sys.executable, "-c", "print('train_error=1 val_error=2')"]
+    line = bob.refused("run", short, "--", *train)
+    assert f"dataset '{short}'" in line and "the 'use' right is needed" in line
+    assert _runs(team) == 0  # nothing recorded
+    alice.json("datasets", "grant", short, BOB, "--use")
+    proc = bob("run", short, "--json", "--", *train)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)
+    assert run["status"] == "succeeded" and run["metrics"] == {"train_error": 1, "val_error": 2}
+    trail = alice.json("datasets", "audit", short)["audit"]
+    assert (trail[-1]["role"], trail[-1]["action"]) == (BOB, "read")
+    assert trail[-1]["detail"] == {"run": run["id"], "role": "train", "split": None}
+    # the run's OpenLineage events name the restricted dataset by id and level, not its folder
+    events = (bob.home / "lineage" / "openlineage.jsonl").read_text()
+    assert made["path"] not in events
+    [_, complete] = [json.loads(x) for x in events.splitlines()]
+    assert [i["name"] for i in complete["inputs"]] == [made["id"]]
+    assert complete["run"]["facets"]["synthRun"]["access"] == "restricted"

@@ -158,11 +158,44 @@ class EffectsSpec(StrictModel):
     noise_prob: float = Prob
     noise_std_range: tuple[float, float] = (2.0, 8.0)  # Gaussian noise, in 8-bit grey levels
     jpeg_quality_range: tuple[int, int] = (90, 90)
+    # Handwriting-like effects on the text layer (synth.ocr.handwriting); lengths are fractions
+    # of the font size. Stroke: the ink dilated (positive) or eroded (negative) by a disk of
+    # radius frac * size px. Elastic: a smooth random displacement field whose largest shift is
+    # alpha and whose smoothness (Gaussian sigma) is sigma. Pen: ink lightness varied by up to
+    # color_jitter 8-bit levels and opacity by up to pressure (a fraction), smoothly.
+    stroke_prob: float = Field(0.0, ge=0.0, le=1.0)
+    stroke_radius_frac_range: tuple[float, float] = (-0.03, 0.06)
+    elastic_prob: float = Field(0.0, ge=0.0, le=1.0)
+    elastic_alpha_frac_range: tuple[float, float] = (0.02, 0.08)
+    elastic_sigma_frac_range: tuple[float, float] = (0.15, 0.35)
+    pen_prob: float = Field(0.0, ge=0.0, le=1.0)
+    pen_color_jitter_range: tuple[float, float] = (0.0, 40.0)
+    pen_pressure_range: tuple[float, float] = (0.0, 0.4)
 
     @field_validator("blur_radius_px_range", "noise_std_range")
     @classmethod
     def _pos(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, lo=0.0, hi=50.0)
+
+    @field_validator("stroke_radius_frac_range")
+    @classmethod
+    def _stroke(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=-0.2, hi=0.3)
+
+    @field_validator("elastic_alpha_frac_range", "elastic_sigma_frac_range")
+    @classmethod
+    def _elastic(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=2.0)
+
+    @field_validator("pen_color_jitter_range")
+    @classmethod
+    def _jitter(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=255.0)
+
+    @field_validator("pen_pressure_range")
+    @classmethod
+    def _pressure(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=1.0)
 
     @field_validator("jpeg_quality_range")
     @classmethod
@@ -255,6 +288,43 @@ PRESETS: dict[str, dict[str, Any]] = {
             "noise_prob": 0.3,
             "noise_std_range": [2.0, 8.0],
             "jpeg_quality_range": [60, 95],
+        },
+    },
+    # Handwritten lines (digits, notes, forms filled in by hand): the handwriting fonts, on
+    # paper, lined and squared pages, scans and plain fills, with a slanting hand (skew and a
+    # little rotation), stroke width changes, elastic distortion and pen ink and pressure
+    # (synth.ocr.handwriting). examples/digits measures it against real handwritten digits.
+    "handwriting": {
+        "text": {"faker_kinds": ["sentence", "words", "name", "address", "date", "number"]},
+        "fonts": {"styles": ["handwriting"], "size_px_range": [28, 52]},
+        "backgrounds": {
+            "photo_prob": 0.0,
+            "document_prob": 0.6,
+            "documents": ["paper", "lined", "squared", "scan"],
+            "generated": ["flat", "gradient"],
+        },
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0, "ink_prob": 0.9},
+        "geometry": {
+            "prob": 0.8,
+            "padding_px_range": [4, 16],
+            "rotation_deg_range": [-4.0, 4.0],
+            "skew_deg_range": [-14.0, 14.0],
+            "perspective_frac_range": [0.0, 0.05],
+        },
+        "effects": {
+            "blur_prob": 0.2,
+            "blur_radius_px_range": [0.3, 0.9],
+            "noise_prob": 0.2,
+            "noise_std_range": [2.0, 6.0],
+            "jpeg_quality_range": [75, 95],
+            "stroke_prob": 0.7,
+            "stroke_radius_frac_range": [-0.03, 0.06],
+            "elastic_prob": 0.8,
+            "elastic_alpha_frac_range": [0.02, 0.08],
+            "elastic_sigma_frac_range": [0.15, 0.35],
+            "pen_prob": 0.6,
+            "pen_color_jitter_range": [0.0, 40.0],
+            "pen_pressure_range": [0.0, 0.4],
         },
     },
 }

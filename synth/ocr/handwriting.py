@@ -5,7 +5,9 @@ text layer (its coverage, L, 0..255) before the layer's geometry, so a replay of
 gives the same bytes. Every random field comes from a seed recorded in the recipe.
 
 - **stroke**: the ink dilated (a positive ``radius_px``) or eroded (negative) by a disk of that
-  radius, as a wider or finer pen draws the same letters.
+  radius, as a wider or finer pen draws the same letters; or, given a pen ``width_px``, by the
+  radius that brings the font's own stroke width (measured on the layer) nearest to it, so
+  that bold and fine fonts come out written with one pen.
 - **elastic**: a smooth random displacement field (uniform noise smoothed by a Gaussian of
   ``sigma_px``, scaled so that its largest shift is ``alpha_px``) resamples the layer, as a
   hand wobbles (Simard et al., 2003).
@@ -47,9 +49,17 @@ def sample(effects: Any, size_px: int, rng: np.random.Generator) -> dict[str, An
     spec are fractions of it), with their seeds and the layer margin they need."""
     stroke: dict[str, Any] = {"applied": False}
     if effects.stroke_prob > 0 and rng.random() < effects.stroke_prob:
-        radius = round(float(rng.uniform(*effects.stroke_radius_frac_range)) * size_px)
-        if radius != 0:
-            stroke = {"applied": True, "radius_px": int(radius)}
+        if effects.stroke_width_frac_range is not None:  # a pen of this width
+            width = float(rng.uniform(*effects.stroke_width_frac_range)) * size_px
+            stroke = {
+                "applied": True,
+                "width_px": _r(width, 3),
+                "max_radius_px": math.ceil(width / 2) + 1,
+            }
+        else:
+            radius = round(float(rng.uniform(*effects.stroke_radius_frac_range)) * size_px)
+            if radius != 0:
+                stroke = {"applied": True, "radius_px": int(radius)}
     elastic: dict[str, Any] = {"applied": False}
     if effects.elastic_prob > 0 and rng.random() < effects.elastic_prob:
         alpha = float(rng.uniform(*effects.elastic_alpha_frac_range)) * size_px
@@ -70,7 +80,7 @@ def sample(effects: Any, size_px: int, rng: np.random.Generator) -> dict[str, An
             "sigma_px": _r(max(1.0, 0.5 * size_px), 3),
             "seed": int(rng.integers(0, 2**31 - 1)),
         }
-    grow = max(0, stroke.get("radius_px", 0))
+    grow = max(0, stroke.get("radius_px", stroke.get("max_radius_px", 0)))
     shift = math.ceil(elastic["alpha_px"]) if elastic["applied"] else 0
     return {
         "margin_px": grow + shift + (1 if shift else 0),
@@ -140,7 +150,7 @@ def apply(
     coverage, the ink's colour layer (RGB, or None for a flat colour ``color``) and the layout
     with its boxes recomputed from the final ink."""
     ink = np.asarray(layer, dtype=np.uint8)
-    radius = params["stroke"].get("radius_px", 0) if params["stroke"]["applied"] else 0
+    radius = _stroke_radius(params["stroke"], ink)
     if radius > 0:
         ink = ndimage.grey_dilation(ink, footprint=_disk(radius), mode="constant", cval=0)
     elif radius < 0:
@@ -169,6 +179,31 @@ def apply(
             )
             colour = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
     return Image.fromarray(ink, "L"), colour, new_lay
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean stroke width of coverage ``ink`` (px): twice the inked area over the count of
+    inked pixels on its edge (a stroke of width w and length L has area wL and 2L edge
+    pixels); 0 without ink."""
+    on = ink >= 128
+    area = int(on.sum())
+    if area == 0:
+        return 0.0
+    inner = ndimage.binary_erosion(on, structure=ndimage.generate_binary_structure(2, 1))
+    edge = area - int(inner.sum())
+    return 2.0 * area / max(edge, 1)
+
+
+def _stroke_radius(stroke: dict[str, Any], ink: np.ndarray) -> int:
+    """The dilation (positive) or erosion (negative) radius of a recorded stroke: its own, or
+    for a pen width the radius that brings the layer's stroke width nearest to it."""
+    if not stroke["applied"]:
+        return 0
+    if "radius_px" in stroke:
+        return int(stroke["radius_px"])
+    limit = int(stroke["max_radius_px"])
+    radius = round((stroke["width_px"] - stroke_width(ink)) / 2)
+    return int(max(-limit, min(limit, radius)))
 
 
 def _refit_boxes(

@@ -165,6 +165,9 @@ class EffectsSpec(StrictModel):
     # color_jitter 8-bit levels and opacity by up to pressure (a fraction), smoothly.
     stroke_prob: float = Field(0.0, ge=0.0, le=1.0)
     stroke_radius_frac_range: tuple[float, float] = (-0.03, 0.06)
+    # Set: the stroke effect writes with a pen this wide (a fraction of the font size) instead,
+    # dilating or eroding each font's strokes to it (stroke_radius_frac_range is then unused).
+    stroke_width_frac_range: tuple[float, float] | None = None
     elastic_prob: float = Field(0.0, ge=0.0, le=1.0)
     elastic_alpha_frac_range: tuple[float, float] = (0.02, 0.08)
     elastic_sigma_frac_range: tuple[float, float] = (0.15, 0.35)
@@ -176,6 +179,11 @@ class EffectsSpec(StrictModel):
     @classmethod
     def _pos(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, lo=0.0, hi=50.0)
+
+    @field_validator("stroke_width_frac_range")
+    @classmethod
+    def _pen_width(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return None if v is None else _check_range(v, lo=0.01, hi=0.5)
 
     @field_validator("stroke_radius_frac_range")
     @classmethod

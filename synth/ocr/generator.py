@@ -240,6 +240,8 @@ class OcrGenerator:
                     [[_r(x), _r(y)] for x, y in shifts] if shifts is not None else None
                 ),
             }
+            if tuple(g.scale_x_range) != (1.0, 1.0):  # recorded only when the spec varies it
+                geometry["scale_x"] = _r(rng.uniform(*g.scale_x_range))
         matrix, canvas = _placement(lay, geometry, pad)
         text_region = _text_region(lay, matrix, canvas)
 

@@ -135,6 +135,7 @@ class GeometrySpec(StrictModel):
     rotation_deg_range: tuple[float, float] = (0.0, 0.0)
     skew_deg_range: tuple[float, float] = (0.0, 0.0)
     perspective_frac_range: tuple[float, float] = (0.0, 0.0)  # corner shift / line height
+    scale_x_range: tuple[float, float] = (1.0, 1.0)  # horizontal scale (narrower/wider writing)
 
     @field_validator("padding_px_range")
     @classmethod
@@ -145,6 +146,11 @@ class GeometrySpec(StrictModel):
     @classmethod
     def _angle(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, lo=-45.0, hi=45.0)
+
+    @field_validator("scale_x_range")
+    @classmethod
+    def _scale_x(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.3, hi=3.0)
 
     @field_validator("perspective_frac_range")
     @classmethod

@@ -227,7 +227,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ocr.add_argument(
         "--preset",
         default="default",
-        help="clean | default | document | handwriting (default: default)",
+        help="clean | default | document | handwriting | digits (default: default)",
     )
     ocr.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
     ocr.add_argument("--fonts", help="a folder of font files (default: the embedded fonts)")

@@ -304,13 +304,13 @@ PRESETS: dict[str, dict[str, Any]] = {
             "jpeg_quality_range": [60, 95],
         },
     },
-    # Handwritten lines (digits, notes, forms filled in by hand): the handwriting fonts, on
-    # paper, lined and squared pages, scans and plain fills, with a slanting hand (skew and a
-    # little rotation), stroke width changes, elastic distortion and pen ink and pressure
-    # (synth.ocr.handwriting). examples/digits measures it against real handwritten digits.
+    # Handwritten lines (digits, notes, forms filled in by hand): the handwriting and script
+    # fonts, on paper, lined and squared pages, scans and plain fills, in a slanting, narrower
+    # or wider hand (skew, rotation, horizontal scale), every line with a wider pen (stroke
+    # dilation) and elastic distortion, most with pen ink and pressure (synth.ocr.handwriting).
     "handwriting": {
         "text": {"faker_kinds": ["sentence", "words", "name", "address", "date", "number"]},
-        "fonts": {"styles": ["handwriting"], "size_px_range": [28, 52]},
+        "fonts": {"styles": ["handwriting", "script"], "size_px_range": [28, 52]},
         "backgrounds": {
             "photo_prob": 0.0,
             "document_prob": 0.6,
@@ -319,11 +319,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0, "ink_prob": 0.9},
         "geometry": {
-            "prob": 0.8,
+            "prob": 1.0,
             "padding_px_range": [4, 16],
             "rotation_deg_range": [-4.0, 4.0],
             "skew_deg_range": [-14.0, 14.0],
             "perspective_frac_range": [0.0, 0.05],
+            "scale_x_range": [0.6, 1.0],
         },
         "effects": {
             "blur_prob": 0.2,
@@ -331,17 +332,27 @@ PRESETS: dict[str, dict[str, Any]] = {
             "noise_prob": 0.2,
             "noise_std_range": [2.0, 6.0],
             "jpeg_quality_range": [75, 95],
-            "stroke_prob": 0.7,
-            "stroke_radius_frac_range": [-0.03, 0.06],
-            "elastic_prob": 0.8,
-            "elastic_alpha_frac_range": [0.02, 0.08],
-            "elastic_sigma_frac_range": [0.15, 0.35],
+            "stroke_prob": 1.0,
+            "stroke_radius_frac_range": [0.0, 0.10],
+            "elastic_prob": 1.0,
+            "elastic_alpha_frac_range": [0.04, 0.22],
+            "elastic_sigma_frac_range": [0.2, 0.6],
             "pen_prob": 0.6,
             "pen_color_jitter_range": [0.0, 40.0],
             "pen_pressure_range": [0.0, 0.4],
         },
     },
 }
+
+
+# Handwritten digits (examples/digits): the handwriting preset written in every Latin font,
+# print ones too (their flagged 1s and tailed 9s are a hand's as well): measured against
+# scikit-learn's real handwritten digits, the print fonts took the real-digit error of an rbf
+# SVC from 12.4% to 11.2% at 16,000 characters.
+PRESETS["digits"] = deep_merge(
+    PRESETS["handwriting"],
+    {"fonts": {"styles": ["handwriting", "script", "sans", "serif", "condensed", "mono"]}},
+)
 
 
 def build_spec(

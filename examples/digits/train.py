@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("train", nargs="?", default=os.environ.get("SYNTH_DATASET_PATH"))
     parser.add_argument("--val", default=os.environ.get("SYNTH_VAL_PATH"))
     parser.add_argument("--test", default=os.environ.get("SYNTH_TEST_PATH"))
-    parser.add_argument("--C", type=float, default=1.0, help="the SVC's C (default 1)")
+    # C: chosen on the synthetic validation set (digits preset, 16,351 characters; val_error
+    # 0.0942, 0.0672, 0.0555, 0.0583 for C = 1, 3, 10, 30), never on the real test set
+    parser.add_argument("--C", type=float, default=10.0, help="the SVC's C (default 10)")
     args = parser.parse_args(argv)
     if not args.train:
         print("train.py: error: no training dataset (TRAIN or SYNTH_DATASET_PATH)", file=sys.stderr)

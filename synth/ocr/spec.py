@@ -346,9 +346,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 # Handwritten digits (examples/digits): the handwriting preset written in every Latin font,
-# print ones too (their flagged 1s and tailed 9s are a hand's as well): measured against
-# scikit-learn's real handwritten digits, the print fonts took the real-digit error of an rbf
-# SVC from 12.4% to 11.2% at 16,000 characters.
+# print ones too (their flagged 1s and tailed 9s are a hand's as well). Measured with the
+# example's rbf SVC on scikit-learn's real handwritten digits: real test error 0.1002 at
+# 16,351 characters, against 0.1297 for the handwriting preset at 19,632 (C = 10).
 PRESETS["digits"] = deep_merge(
     PRESETS["handwriting"],
     {"fonts": {"styles": ["handwriting", "script", "sans", "serif", "condensed", "mono"]}},

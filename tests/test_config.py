@@ -178,7 +178,9 @@ def test_strict_values_of_the_right_type_pass_as_before():
 def test_an_unknown_preset_lists_the_known_ones():
     with pytest.raises(ConfigError) as err:
         build_spec("fancy")
-    assert _message(err) == "unknown preset 'fancy' (known: clean, default, document)"
+    assert _message(err) == (
+        "unknown preset 'fancy' (known: clean, default, digits, document, handwriting)"
+    )
 
 
 def test_a_text_file_source_needs_a_path():

@@ -228,7 +228,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed(ocr)
     add_workers(ocr)
     ocr.add_argument(
-        "--preset", default="default", help="clean | default | document (default: default)"
+        "--preset",
+        default="default",
+        help="clean | default | document | handwriting | digits (default: default)",
     )
     ocr.add_argument("--config", help="a .toml, .json or .yaml file of spec values")
     ocr.add_argument("--fonts", help="a folder of font files (default: the embedded fonts)")

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from synth.engine.generator import InputRef, Rendered, register_kind
 from synth.errors import TooManyRejections
 from synth.ocr import geometry as geo
+from synth.ocr import handwriting
 from synth.ocr.backgrounds import (
     DOCUMENT_KINDS,
     BackgroundPool,
@@ -218,6 +219,10 @@ class OcrGenerator:
             {"id": f.id, "sha256": f.sha256, "start": start, "end": end} for f, start, end in runs
         ]
         lay = self._layout(text, font, size, layout_engine, _runs_key(font_runs))
+        hand = None
+        if handwriting.enabled(spec.effects):
+            hand = handwriting.sample(spec.effects, size, rng)
+            lay = handwriting.padded(lay, hand["margin_px"])
 
         g = spec.geometry
         pad = [
@@ -235,6 +240,8 @@ class OcrGenerator:
                     [[_r(x), _r(y)] for x, y in shifts] if shifts is not None else None
                 ),
             }
+            if tuple(g.scale_x_range) != (1.0, 1.0):  # recorded only when the spec varies it
+                geometry["scale_x"] = _r(rng.uniform(*g.scale_x_range))
         matrix, canvas = _placement(lay, geometry, pad)
         text_region = _text_region(lay, matrix, canvas)
 
@@ -304,7 +311,12 @@ class OcrGenerator:
             "background": background,
             "background_luminance": stats,
             "text_color": color,
-            "effects": {"blur": blur, "noise": noise, "jpeg_quality": quality},
+            "effects": {
+                "blur": blur,
+                "noise": noise,
+                "jpeg_quality": quality,
+                **({"handwriting": hand} if hand is not None else {}),
+            },
             "format": spec.output.format,
             "rejections": rejections,
         }
@@ -410,6 +422,9 @@ class OcrGenerator:
         text = recipe["text"]
         runs = _runs_key(recipe.get("font_runs"))  # recipes from before fallbacks: one font
         lay = self._layout(text, font, size, engine, runs)
+        hand = recipe["effects"].get("handwriting")  # recipes from before it: none
+        if hand is not None:
+            lay = handwriting.padded(lay, hand["margin_px"])
         matrix, canvas = _placement(lay, recipe["geometry"], recipe["padding_px"])
         if list(canvas) != recipe["canvas_px"]:
             raise ValueError(f"recipe canvas {recipe['canvas_px']} != layout {list(canvas)}")
@@ -421,20 +436,37 @@ class OcrGenerator:
         else:
             glyphs = self._runs_glyphs(lay, text, runs, size, engine)
         mask = None
-        if recipe["geometry"]["applied"]:
+        hand_applied = handwriting.is_applied(hand)
+        if recipe["geometry"]["applied"] or hand_applied:
             layer = Image.new("L", (lay.width, lay.height), 0)
             if glyphs is not None:  # the same pixels as drawing the text (see synth.ocr.glyphs)
                 ink, (dx, dy) = glyphs
                 layer.paste(ink, (lay.origin[0] + dx, lay.origin[1] + dy))
             else:
                 ImageDraw.Draw(layer).text(lay.origin, text, fill=255, font=ftobj, anchor="ls")
-            mask = layer.transform(
-                canvas,
-                Image.Transform.PERSPECTIVE,
-                geo.pil_perspective_coeffs(matrix),
-                Image.Resampling.BILINEAR,
-            )
-            image.paste(color, (0, 0, *canvas), mask)
+            colour = None
+            if hand_applied:
+                layer, colour, lay = handwriting.apply(layer, lay, hand, color)
+            if recipe["geometry"]["applied"]:
+                coeffs = geo.pil_perspective_coeffs(matrix)
+                mask = layer.transform(
+                    canvas, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR
+                )
+                if colour is not None:
+                    colour = colour.transform(
+                        canvas, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR
+                    )
+            else:
+                mask = Image.new("L", canvas, 0)
+                mask.paste(layer, (int(matrix[0, 2]), int(matrix[1, 2])))
+                if colour is not None:
+                    placed = Image.new("RGB", canvas, color)
+                    placed.paste(colour, (int(matrix[0, 2]), int(matrix[1, 2])))
+                    colour = placed
+            if colour is None:
+                image.paste(color, (0, 0, *canvas), mask)
+            else:
+                image.paste(colour, (0, 0), mask)
         else:
             at = (matrix[0, 2] + lay.origin[0], matrix[1, 2] + lay.origin[1])
             whole = at[0] == int(at[0]) and at[1] == int(at[1])
@@ -519,6 +551,7 @@ class OcrGenerator:
             "geometry": "applied" if recipe["geometry"]["applied"] else "none",
             "blur": "applied" if fx["blur"]["applied"] else "none",
             "noise": "applied" if fx["noise"]["applied"] else "none",
+            **_hand_stats(fx.get("handwriting")),
             "contrast_ratio": recipe["text_color"]["contrast_ratio"],
             "background_kind": bg["kind"],
             "min_char_contrast_ratio": _legibility(recipe),
@@ -528,6 +561,13 @@ class OcrGenerator:
             "height_px": recipe["canvas_px"][1],
             "jpeg_quality": fx["jpeg_quality"],
         }
+
+
+def _hand_stats(hand: dict[str, Any] | None) -> dict[str, str]:
+    """The handwriting effects a line had, for the dataset's statistics (none before them)."""
+    if hand is None:
+        return {}
+    return {f"hand_{k}": "applied" if hand[k]["applied"] else "none" for k in handwriting.KINDS}
 
 
 def _recipe_key(recipe: dict[str, Any]) -> str:

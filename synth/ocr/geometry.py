@@ -31,8 +31,9 @@ def homography_from_points(src: np.ndarray, dst: np.ndarray) -> Matrix:
 
 
 def layer_homography(params: dict[str, Any], width: int, height: int) -> Matrix:
-    """Rotation (degrees, counter-clockwise) and horizontal skew (degrees) about the layer's
-    centre, then a perspective that moves each corner by the recorded fractions of the height."""
+    """A horizontal scale (``scale_x``, when recorded: narrower or wider writing), horizontal
+    skew (degrees) and rotation (degrees, counter-clockwise) about the layer's centre, then a
+    perspective that moves each corner by the recorded fractions of the height."""
     cx, cy = width / 2, height / 2
     rot = math.radians(params["rotation_deg"])
     skew = math.tan(math.radians(params["skew_deg"]))
@@ -43,6 +44,9 @@ def layer_homography(params: dict[str, Any], width: int, height: int) -> Matrix:
         @ np.array([[1.0, -skew, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         @ translation(-cx, -cy)
     )
+    if "scale_x" in params:
+        sx = float(params["scale_x"])
+        affine = affine @ translation(cx, cy) @ np.diag([sx, 1.0, 1.0]) @ translation(-cx, -cy)
     shifts = params.get("perspective_shifts")
     if not shifts:
         return affine

@@ -135,6 +135,7 @@ class GeometrySpec(StrictModel):
     rotation_deg_range: tuple[float, float] = (0.0, 0.0)
     skew_deg_range: tuple[float, float] = (0.0, 0.0)
     perspective_frac_range: tuple[float, float] = (0.0, 0.0)  # corner shift / line height
+    scale_x_range: tuple[float, float] = (1.0, 1.0)  # horizontal scale (narrower/wider writing)
 
     @field_validator("padding_px_range")
     @classmethod
@@ -145,6 +146,11 @@ class GeometrySpec(StrictModel):
     @classmethod
     def _angle(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, lo=-45.0, hi=45.0)
+
+    @field_validator("scale_x_range")
+    @classmethod
+    def _scale_x(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.3, hi=3.0)
 
     @field_validator("perspective_frac_range")
     @classmethod
@@ -158,11 +164,52 @@ class EffectsSpec(StrictModel):
     noise_prob: float = Prob
     noise_std_range: tuple[float, float] = (2.0, 8.0)  # Gaussian noise, in 8-bit grey levels
     jpeg_quality_range: tuple[int, int] = (90, 90)
+    # Handwriting-like effects on the text layer (synth.ocr.handwriting); lengths are fractions
+    # of the font size. Stroke: the ink dilated (positive) or eroded (negative) by a disk of
+    # radius frac * size px. Elastic: a smooth random displacement field whose largest shift is
+    # alpha and whose smoothness (Gaussian sigma) is sigma. Pen: ink lightness varied by up to
+    # color_jitter 8-bit levels and opacity by up to pressure (a fraction), smoothly.
+    stroke_prob: float = Field(0.0, ge=0.0, le=1.0)
+    stroke_radius_frac_range: tuple[float, float] = (-0.03, 0.06)
+    # Set: the stroke effect writes with a pen this wide (a fraction of the font size) instead,
+    # dilating or eroding each font's strokes to it (stroke_radius_frac_range is then unused).
+    stroke_width_frac_range: tuple[float, float] | None = None
+    elastic_prob: float = Field(0.0, ge=0.0, le=1.0)
+    elastic_alpha_frac_range: tuple[float, float] = (0.02, 0.08)
+    elastic_sigma_frac_range: tuple[float, float] = (0.15, 0.35)
+    pen_prob: float = Field(0.0, ge=0.0, le=1.0)
+    pen_color_jitter_range: tuple[float, float] = (0.0, 40.0)
+    pen_pressure_range: tuple[float, float] = (0.0, 0.4)
 
     @field_validator("blur_radius_px_range", "noise_std_range")
     @classmethod
     def _pos(cls, v: tuple[float, float]) -> tuple[float, float]:
         return _check_range(v, lo=0.0, hi=50.0)
+
+    @field_validator("stroke_width_frac_range")
+    @classmethod
+    def _pen_width(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        return None if v is None else _check_range(v, lo=0.01, hi=0.5)
+
+    @field_validator("stroke_radius_frac_range")
+    @classmethod
+    def _stroke(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=-0.2, hi=0.3)
+
+    @field_validator("elastic_alpha_frac_range", "elastic_sigma_frac_range")
+    @classmethod
+    def _elastic(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=2.0)
+
+    @field_validator("pen_color_jitter_range")
+    @classmethod
+    def _jitter(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=255.0)
+
+    @field_validator("pen_pressure_range")
+    @classmethod
+    def _pressure(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _check_range(v, lo=0.0, hi=1.0)
 
     @field_validator("jpeg_quality_range")
     @classmethod
@@ -257,7 +304,55 @@ PRESETS: dict[str, dict[str, Any]] = {
             "jpeg_quality_range": [60, 95],
         },
     },
+    # Handwritten lines (digits, notes, forms filled in by hand): the handwriting and script
+    # fonts, on paper, lined and squared pages, scans and plain fills, in a slanting, narrower
+    # or wider hand (skew, rotation, horizontal scale), every line with a wider pen (stroke
+    # dilation) and elastic distortion, most with pen ink and pressure (synth.ocr.handwriting).
+    "handwriting": {
+        "text": {"faker_kinds": ["sentence", "words", "name", "address", "date", "number"]},
+        "fonts": {"styles": ["handwriting", "script"], "size_px_range": [28, 52]},
+        "backgrounds": {
+            "photo_prob": 0.0,
+            "document_prob": 0.6,
+            "documents": ["paper", "lined", "squared", "scan"],
+            "generated": ["flat", "gradient"],
+        },
+        "color": {"min_contrast_ratio": 3.0, "min_char_contrast_ratio": 2.0, "ink_prob": 0.9},
+        "geometry": {
+            "prob": 1.0,
+            "padding_px_range": [4, 16],
+            "rotation_deg_range": [-8.0, 8.0],
+            "skew_deg_range": [-20.0, 20.0],
+            "perspective_frac_range": [0.0, 0.05],
+            "scale_x_range": [0.6, 1.0],
+        },
+        "effects": {
+            "blur_prob": 0.2,
+            "blur_radius_px_range": [0.3, 0.9],
+            "noise_prob": 0.2,
+            "noise_std_range": [2.0, 6.0],
+            "jpeg_quality_range": [75, 95],
+            "stroke_prob": 1.0,
+            "stroke_radius_frac_range": [0.0, 0.10],
+            "elastic_prob": 1.0,
+            "elastic_alpha_frac_range": [0.04, 0.14],
+            "elastic_sigma_frac_range": [0.2, 0.5],
+            "pen_prob": 0.6,
+            "pen_color_jitter_range": [0.0, 40.0],
+            "pen_pressure_range": [0.0, 0.4],
+        },
+    },
 }
+
+
+# Handwritten digits (examples/digits): the handwriting preset written in every Latin font,
+# print ones too (their flagged 1s and tailed 9s are a hand's as well). Measured with the
+# example's rbf SVC on scikit-learn's real handwritten digits: real test error 0.1002 at
+# 16,351 characters, against 0.1297 for the handwriting preset at 19,632 (C = 10).
+PRESETS["digits"] = deep_merge(
+    PRESETS["handwriting"],
+    {"fonts": {"styles": ["handwriting", "script", "sans", "serif", "condensed", "mono"]}},
+)
 
 
 def build_spec(

@@ -105,3 +105,37 @@ def test_a_folder_that_is_no_dataset_is_one_line_and_exit_2(example, tmp_path):
         proc.stderr
         == f"train.py: error: {tmp_path}: no recipes.jsonl (a synth OCR build) or metadata.jsonl\n"
     )
+
+
+def test_the_one_command_loop_grows_the_data_and_the_validation_error_falls(tmp_path):
+    """``loop.py`` at a small size: real digits as the test set, 20 lines grown by synth
+    improve; the validation error falls, and every round's data and run are in the catalog."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SYNTH_"))}
+    work = tmp_path / "work"
+    proc = _run(
+        str(EXAMPLE / "loop.py"), "--work", str(work), "--start", "20", "--val-lines", "200",
+        "--max-samples", "120", "--max-rounds", "2", env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    loop = json.loads((work / "improve.json").read_text())
+    rounds = loop["rounds"]
+    assert [r["samples"] for r in rounds] == [20, 120]
+    assert rounds[1]["val_error"] < rounds[0]["val_error"]
+    assert rounds[1]["test_error"] < rounds[0]["test_error"]  # on real digits it did not make
+    assert loop["stopped"] in ("max_samples", "max_rounds", "variance_fixed")
+    assert "round   lines" in proc.stdout and f"stopped: {loop['stopped']}" in proc.stdout
+    from synth.catalog import open_catalog
+
+    catalog = open_catalog(work / "synth-data")
+    try:
+        for r in rounds:
+            run = catalog.get_run(r["run_id"])
+            assert (
+                run.status == "succeeded" and run.dataset("train")["dataset_id"] == r["dataset_id"]
+            )
+            assert run.dataset("test")["dataset_id"] == catalog.list(name="real-digits")[0].id
+        grown = catalog.get(rounds[1]["dataset_id"])
+        assert grown.parent_id == rounds[0]["dataset_id"]
+        assert grown.trigger["run_id"] == rounds[0]["run_id"]
+    finally:
+        catalog.close()

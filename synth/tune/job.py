@@ -1,0 +1,386 @@
+"""A tuning job run to its end: an Optuna study of the job's name, trials asked of its sampler
+(at most ``max_parallel`` at once), each built and run (``synth.tune.trial``), told back, until
+a completion criterion holds.
+
+Resume: running the same job again continues its study: finished trials are kept and count, and
+a trial left ``RUNNING`` by a process that died (kill -9) is marked failed and asked again with
+the same values. Warm start: the parents' completed trials whose values lie inside this job's
+ranges are added to the study (history for the sampler) once, and count toward ``max_trials``.
+
+``launch(fn)`` runs one trial's work somewhere (a thread by default; a Prefect task in the
+``tune`` flow); the study is only touched here, one thread at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synth.errors import ConfigError, NotFound, SynthError
+from synth.hashing import canonical_json
+from synth.tune import space
+from synth.tune.config import MAX_PARENTS, TuneConfig, parse_config
+from synth.tune.storage import StudyLock, job_dir, job_lock, open_storage
+from synth.tune.trial import TrialOutcome, run_trial, trigger_text
+
+Launch = Callable[[Callable[[], None]], Any]
+FINISHED = ("COMPLETE", "PRUNED", "FAIL")
+_RULES = {"auto": "the median rule", "hyperband": "hyperband"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def max_trials(cfg: TuneConfig) -> int:
+    """The job's budget: ``max_trials`` (default 10), never more than a grid's points."""
+    if cfg.strategy == "grid":
+        size = space.grid_size(cfg)
+        return min(cfg.max_trials or size, size)
+    return cfg.max_trials or 10
+
+
+def make_sampler(cfg: TuneConfig) -> Any:
+    import optuna
+
+    if cfg.strategy == "grid":
+        return optuna.samplers.GridSampler(space.grid(cfg), seed=cfg.seed)
+    if cfg.strategy == "bayesian":
+        startup = max(2, min(10, max_trials(cfg) // 3))
+        return optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=startup)
+    return optuna.samplers.RandomSampler(seed=cfg.seed)  # random; hyperband samples at random
+
+
+def make_pruner(cfg: TuneConfig) -> Any:
+    import optuna
+
+    if cfg.strategy == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto")
+    if cfg.early_stopping == "auto":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    return optuna.pruners.NopPruner()
+
+
+def _state(trial: Any) -> str:
+    return trial.state.name
+
+
+def counted(trials: list[Any]) -> list[Any]:
+    """The finished trials that count toward the budget (a retried one does not: its retry
+    does)."""
+    return [t for t in trials if _state(t) in FINISHED and not t.user_attrs.get("retried")]
+
+
+def load_study(home: str | Path | None, job: str, storage: Any = None) -> Any:
+    """The study of job ``job``; NotFound naming the job when there is none."""
+    import optuna
+
+    storage = storage or open_storage(home, create=False)
+    if storage is None:
+        raise NotFound(f"tuning job '{job}': no tuning jobs under this data root yet")
+    try:
+        return optuna.load_study(study_name=job, storage=storage)
+    except KeyError:
+        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
+        raise NotFound(
+            f"tuning job '{job}': not found (jobs: {', '.join(names) or 'none'})"
+        ) from None
+
+
+def job_config(study: Any) -> tuple[TuneConfig, dict[str, Any]]:
+    data = study.user_attrs.get("config")
+    if not isinstance(data, dict):
+        raise SynthError(f"tuning job '{study.study_name}': its study holds no synth config")
+    return parse_config(data, f"tuning job '{study.study_name}'"), data
+
+
+def _compared(data: dict[str, Any]) -> str:
+    return canonical_json({k: v for k, v in data.items() if k != "warm_start"})
+
+
+def _open_job(cfg: TuneConfig, data: dict[str, Any], storage: Any) -> Any:
+    import optuna
+
+    job = data["name"]
+    direction = cfg.objective.direction
+    study = optuna.create_study(
+        study_name=job,
+        storage=storage,
+        direction=direction,
+        sampler=make_sampler(cfg),
+        pruner=make_pruner(cfg),
+        load_if_exists=True,
+    )
+    stored = study.user_attrs.get("config")
+    if stored is None:
+        study.set_user_attr("config", data)
+        study.set_user_attr("created", _now())
+        study.set_user_attr("runtime_s", 0.0)
+    elif _compared(stored) != _compared(data):
+        changed = sorted(
+            k for k in set(stored) | set(data) if k != "warm_start" and stored.get(k) != data.get(k)
+        )
+        raise ConfigError(
+            f"tuning job '{job}' exists with another config (changed: {', '.join(changed)}); "
+            f"give this one another name, or refine it with `synth tune clone {job} --set ...`"
+        )
+    return study
+
+
+def _retry_stale(study: Any) -> list[int]:
+    """Trials left running by a process that died: marked failed and asked again."""
+    from optuna.trial import TrialState
+
+    retried = []
+    storage = study._storage
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(t._trial_id, "retried", True)
+        storage.set_trial_user_attr(
+            t._trial_id, "reason", "its process ended while it ran (killed?); retried"
+        )
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        retried.append(t.number)
+    return retried
+
+
+# -- warm start ----------------------------------------------------------------------------------
+def _same_data(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("build", "training", "objective")
+    return all(canonical_json(a.get(k)) == canonical_json(b.get(k)) for k in keys)
+
+
+def warm_start(
+    study: Any, cfg: TuneConfig, data: dict[str, Any], parents: list[str], storage: Any
+) -> list[dict[str, Any]]:
+    """Add the parents' completed trials inside this job's ranges to ``study`` (once);
+    returns what each parent gave: ``identical`` data (the same build, command and objective)
+    or ``transfer``, its trials added and left out."""
+    import optuna
+
+    if "warm_start" in study.user_attrs:
+        return list(study.user_attrs["warm_start"])
+    if len(parents) > MAX_PARENTS:
+        raise ConfigError(f"--warm-start: at most {MAX_PARENTS} parent jobs, got {len(parents)}")
+    job = data["name"]
+    ranges = {space.param_name(r): r for r in cfg.ranges}
+    dists = space.distributions(cfg)
+    summary = []
+    for parent in parents:
+        if parent == job:
+            raise ConfigError(f"--warm-start {parent}: a job cannot warm-start from itself")
+        pstudy = load_study(None, parent, storage)
+        pcfg, pdata = job_config(pstudy)
+        if pcfg.objective.direction != cfg.objective.direction:
+            raise ConfigError(
+                f"--warm-start {parent}: it {pcfg.objective.direction}s, this job "
+                f"{cfg.objective.direction}s"
+            )
+        if pcfg.objective.metric != cfg.objective.metric:
+            raise ConfigError(
+                f"--warm-start {parent}: its objective is {pcfg.objective.metric}, this job's "
+                f"{cfg.objective.metric}"
+            )
+        mode = "identical" if _same_data(pdata, data) else "transfer"
+        added = skipped = 0
+        for t in pstudy.get_trials(deepcopy=False):
+            if _state(t) != "COMPLETE" or t.value is None:
+                continue
+            params = {n: v for n, v in t.params.items() if n in ranges}
+            if not params or not all(space.inside(ranges[n], v) for n, v in params.items()):
+                skipped += 1
+                continue
+            attrs = {
+                k: t.user_attrs[k]
+                for k in ("dataset_id", "run_id", "values", "total_s")
+                if k in t.user_attrs
+            }
+            attrs |= {"warm_start": parent, "parent_trial": t.number}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions={n: dists[n] for n in params},
+                    value=t.value,
+                    user_attrs=attrs,
+                )
+            )
+            added += 1
+        summary.append({"job": parent, "mode": mode, "trials": added, "left_out": skipped})
+    study.set_user_attr("warm_start", summary)
+    return summary
+
+
+# -- completion ----------------------------------------------------------------------------------
+def _best(trials: list[Any], direction: str) -> Any:
+    done = [t for t in trials if _state(t) == "COMPLETE" and t.value is not None]
+    if not done:
+        return None
+    pick = min if direction == "minimize" else max
+    return pick(done, key=lambda t: t.value)
+
+
+def stop_reason(cfg: TuneConfig, trials: list[Any], runtime_s: float) -> str | None:
+    """Why the job stops now, or None to go on."""
+    done = counted(trials)
+    best = _best(trials, cfg.objective.direction)
+    target = cfg.completion.target
+    if best is not None and target is not None:
+        reached = (
+            best.value <= target
+            if cfg.objective.direction == "minimize"
+            else (best.value >= target)
+        )
+        if reached:
+            return (
+                f"the objective reached its target {target:g} "
+                f"(trial {best.number}: {cfg.objective.metric}={best.value:g})"
+            )
+    n = cfg.completion.no_improvement_trials
+    if best is not None and n is not None:
+        after = [t for t in done if t.number > best.number]
+        if len(after) >= n:
+            return f"the best (trial {best.number}) did not improve for {n} trials"
+    budget = max_trials(cfg)
+    if len(done) >= budget:
+        if cfg.strategy == "grid" and budget == space.grid_size(cfg):
+            return f"every point of the grid ({budget}) was tried"
+        return f"max_trials ({budget}) reached"
+    if cfg.max_runtime_s is not None and runtime_s >= cfg.max_runtime_s:
+        return f"max_runtime_s ({cfg.max_runtime_s:g} s) reached"
+    return None
+
+
+# -- the job -------------------------------------------------------------------------------------
+def _thread(fn: Callable[[], None]) -> None:
+    threading.Thread(target=fn, daemon=True).start()
+
+
+class _Job:
+    def __init__(self, cfg: TuneConfig, data: dict[str, Any], home: str | Path | None) -> None:
+        self.cfg, self.data, self.home = cfg, data, home
+        self.job = data["name"]
+        self.lock = StudyLock()
+        self.rule = _RULES.get(cfg.strategy, _RULES["auto"])
+        self.prunes = cfg.strategy == "hyperband" or cfg.early_stopping == "auto"
+        self.spec: dict[str, Any] = {}
+        self.study: Any = None
+
+    def ask(self) -> Any:
+        with self.lock:
+            trial = self.study.ask(space.distributions(self.cfg))
+            trial.set_user_attr("trigger", trigger_text(self.job, trial.number))
+            trial.set_user_attr("started", _now())
+            return trial
+
+    def work(self, trial: Any, done: queue.Queue[tuple[Any, Any]]) -> Callable[[], None]:
+        values = space.values(self.cfg, trial.params)
+        steps: set[int] = set()
+
+        def report(value: float, step: int) -> str | None:
+            with self.lock:
+                if step in steps:  # one value per step: the first reported
+                    return None
+                steps.add(step)
+                trial.report(value, step)
+                if self.prunes and trial.should_prune():
+                    return f"pruned by {self.rule}"
+            return None
+
+        def fn() -> None:
+            try:
+                outcome: Any = run_trial(
+                    self.cfg, self.job, trial.number, values, self.spec, self.home, report
+                )
+            except BaseException as err:  # handed to the job's thread
+                outcome = err
+            done.put((trial, outcome))
+
+        return fn
+
+    def tell(self, trial: Any, outcome: TrialOutcome | BaseException) -> None:
+        from optuna.trial import TrialState
+
+        with self.lock:
+            if isinstance(outcome, BaseException):
+                trial.set_user_attr("reason", f"synth: {outcome}")
+                self.study.tell(trial, state=TrialState.FAIL)
+                return
+            values = space.values(self.cfg, trial.params)
+            trial.set_user_attr("values", values)
+            for key, value in outcome.to_json().items():
+                if key not in ("value", "started"):
+                    trial.set_user_attr(key, value)
+            if outcome.state == "complete":
+                self.study.tell(trial, outcome.value)
+            elif outcome.state == "pruned":
+                self.study.tell(trial, state=TrialState.PRUNED)
+            else:
+                self.study.tell(trial, state=TrialState.FAIL)
+
+
+def run_job(
+    cfg: TuneConfig,
+    data: dict[str, Any],
+    home: str | Path | None = None,
+    parents: list[str] | None = None,
+    launch: Launch | None = None,
+    on_trial: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the job to its end; its summary (``synth.tune.report.summary``)."""
+    from synth.tune.report import draw, summary
+
+    launch = launch or _thread
+    job = data["name"]
+    parents = list(dict.fromkeys((parents or []) + list(cfg.warm_start)))
+    run = _Job(cfg, data, home)
+    run.spec = space.check_fields(cfg, f"tuning job '{job}'")
+    storage = open_storage(home)
+    with job_lock(home, job):
+        study = run.study = _open_job(cfg, data, storage)
+        retried = _retry_stale(study)
+        if parents:
+            warm_start(study, cfg, data, parents, storage)
+        study.set_user_attr("stopped", None)
+        t0 = time.monotonic()
+        before = float(study.user_attrs.get("runtime_s") or 0.0)
+        done: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        running = 0
+        reason: str | None = None
+        try:
+            while True:
+                trials = study.get_trials(deepcopy=False)
+                runtime = before + time.monotonic() - t0
+                reason = stop_reason(cfg, trials, runtime)
+                budget = max_trials(cfg) - len(counted(trials)) - running
+                if reason is None and budget > 0 and running < cfg.max_parallel:
+                    trial = run.ask()
+                    launch(run.work(trial, done))
+                    running += 1
+                    continue
+                if running == 0:
+                    if reason is None:  # nothing left to run, nothing running: the budget is out
+                        reason = stop_reason(cfg, study.get_trials(deepcopy=False), runtime)
+                    break
+                trial, outcome = done.get()
+                running -= 1
+                run.tell(trial, outcome)
+                study.set_user_attr("runtime_s", before + time.monotonic() - t0)
+                if on_trial is not None:
+                    on_trial(study.get_trials(deepcopy=False)[trial.number])
+        finally:
+            study.set_user_attr("runtime_s", before + time.monotonic() - t0)
+        study.set_user_attr("stopped", reason or "the budget was spent")
+        study.set_user_attr("ended", _now())
+        out = summary(study)
+        out["retried"] = retried
+        folder = job_dir(home, job)
+        (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        out["picture"] = str(draw(study, folder))
+        return out

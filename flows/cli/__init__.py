@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import build, datasets, ops, runs
+from flows.cli import build, datasets, ops, runs, tune
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.register(sub)
     ops.register(sub)
     runs.register(sub)
+    tune.register(sub)
     datasets.register(sub)  # returns its sub-commands: other modules may add to them
     return parser
 

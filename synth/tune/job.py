@@ -50,7 +50,13 @@ def make_sampler(cfg: TuneConfig) -> Any:
     import optuna
 
     if cfg.strategy == "grid":
-        return optuna.samplers.GridSampler(space.grid(cfg), seed=cfg.seed)
+
+        class Grid(optuna.samplers.GridSampler):
+            def after_trial(self, *args: Any, **kwargs: Any) -> None:
+                """Nothing: Optuna's stops an ``optimize`` loop once the grid is spent (and
+                fails outside one); the job's own budget stops it (``max_trials``)."""
+
+        return Grid(space.grid(cfg), seed=cfg.seed)
     if cfg.strategy == "bayesian":
         startup = max(2, min(10, max_trials(cfg) // 3))
         return optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=startup)

@@ -46,9 +46,12 @@ def max_trials(cfg: TuneConfig) -> int:
     return cfg.max_trials or 10
 
 
-def make_sampler(cfg: TuneConfig) -> Any:
+def make_sampler(cfg: TuneConfig, offset: int = 0) -> Any:
+    """The strategy's sampler, seeded by the job's seed plus ``offset`` (the trials the study
+    holds already: a resumed job draws new values, not the first session's again)."""
     import optuna
 
+    seed = (cfg.seed + offset) % 2**32
     if cfg.strategy == "grid":
 
         class Grid(optuna.samplers.GridSampler):
@@ -56,11 +59,11 @@ def make_sampler(cfg: TuneConfig) -> Any:
                 """Nothing: Optuna's stops an ``optimize`` loop once the grid is spent (and
                 fails outside one); the job's own budget stops it (``max_trials``)."""
 
-        return Grid(space.grid(cfg), seed=cfg.seed)
+        return Grid(space.grid(cfg), seed=seed)
     if cfg.strategy == "bayesian":
         startup = max(2, min(10, max_trials(cfg) // 3))
-        return optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=startup)
-    return optuna.samplers.RandomSampler(seed=cfg.seed)  # random; hyperband samples at random
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+    return optuna.samplers.RandomSampler(seed=seed)  # random; hyperband samples at random
 
 
 def make_pruner(cfg: TuneConfig) -> Any:
@@ -128,7 +131,9 @@ def _open_job(cfg: TuneConfig, data: dict[str, Any], storage: Any) -> Any:
         study.set_user_attr("config", data)
         study.set_user_attr("created", _now())
         study.set_user_attr("runtime_s", 0.0)
-    elif _compared(stored) != _compared(data):
+    else:
+        study.sampler = make_sampler(cfg, len(study.get_trials(deepcopy=False)))
+    if stored is not None and _compared(stored) != _compared(data):
         changed = sorted(
             k for k in set(stored) | set(data) if k != "warm_start" and stored.get(k) != data.get(k)
         )

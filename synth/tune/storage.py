@@ -75,11 +75,18 @@ def open_storage(home: str | Path | None, create: bool = True) -> Any:
             raise SynthError(
                 f"{path.parent}: cannot create the tuning folder ({err.strerror})"
             ) from None
-    _wal(path)
-    return optuna.storages.RDBStorage(
-        storage_url(home),
-        engine_kwargs={"connect_args": {"timeout": BUSY_TIMEOUT_S}},
-    )
+    # Two processes opening a new file at once would both create Optuna's tables (one fails on
+    # a duplicate schema version): opening takes turns.
+    fd = os.open(path.parent / ".storage.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _wal(path)
+        return optuna.storages.RDBStorage(
+            storage_url(home),
+            engine_kwargs={"connect_args": {"timeout": BUSY_TIMEOUT_S}},
+        )
+    finally:
+        os.close(fd)
 
 
 class StudyLock:

@@ -7,8 +7,8 @@ a trial left ``RUNNING`` by a process that died (kill -9) is marked failed and a
 the same values. Warm start: the parents' completed trials whose values lie inside this job's
 ranges are added to the study (history for the sampler) once, and count toward ``max_trials``.
 
-``launch(fn)`` runs one trial's work somewhere (a thread by default; a Prefect task in the
-``tune`` flow); the study is only touched here, one thread at a time.
+``launch(fn, number)`` runs trial ``number``'s work somewhere (a thread by default; a Prefect
+task in the ``tune`` flow); the study is only touched here, one thread at a time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from synth.tune.config import MAX_PARENTS, TuneConfig, parse_config
 from synth.tune.storage import StudyLock, job_dir, job_lock, open_storage
 from synth.tune.trial import TrialOutcome, run_trial, trigger_text
 
-Launch = Callable[[Callable[[], None]], Any]
+Launch = Callable[[Callable[[], None], int], Any]
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 _RULES = {"auto": "the median rule", "hyperband": "hyperband"}
 
@@ -269,7 +269,7 @@ def stop_reason(cfg: TuneConfig, trials: list[Any], runtime_s: float) -> str | N
 
 
 # -- the job -------------------------------------------------------------------------------------
-def _thread(fn: Callable[[], None]) -> None:
+def _thread(fn: Callable[[], None], number: int) -> None:
     threading.Thread(target=fn, daemon=True).start()
 
 
@@ -372,7 +372,7 @@ def run_job(
                 budget = max_trials(cfg) - len(counted(trials)) - running
                 if reason is None and budget > 0 and running < cfg.max_parallel:
                     trial = run.ask()
-                    launch(run.work(trial, done))
+                    launch(run.work(trial, done), trial.number)
                     running += 1
                     continue
                 if running == 0:

@@ -1,0 +1,33 @@
+"""The tune flow on a real Prefect server: trials as tasks, at most max_parallel at once, and a
+table artifact of the trials."""
+
+from __future__ import annotations
+
+import json
+
+from tests.tune.conftest import job_config
+
+
+def test_tune_flow_runs_trials_as_tasks_and_publishes_a_table(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.tune import tune
+
+    home = tmp_path / "home"
+    cfg = job_config("flowjob", max_trials=4, max_parallel=2, steps=2, sleep=0.3)
+    out = tune(config=cfg, home=str(home))
+    assert out["stopped"] == "max_trials (4) reached"
+    assert [t["state"] for t in out["trials"]] == ["complete"] * 4
+    with get_client(sync_client=True) as client:
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["tune-flowjob"]))
+        )
+        runs = client.read_task_runs()
+    assert len(arts) == 1 and arts[0].type == "table"
+    rows = json.loads(arts[0].data) if isinstance(arts[0].data, str) else arts[0].data
+    assert [r["trial"] for r in rows] == [0, 1, 2, 3]
+    assert [r["run"] for r in rows] == [t["run_id"][:12] for t in out["trials"]]
+    names = sorted(r.name for r in runs if r.name.startswith("flowjob-trial-"))
+    assert names == [f"flowjob-trial-{n}" for n in range(4)]
+    assert all(r.state_name == "Completed" for r in runs if r.name.startswith("flowjob-trial-"))

@@ -143,7 +143,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _study(args: argparse.Namespace) -> Any:
     _need_optuna()
-    from synth.tune.job import load_study
+    from synth.tune.study import load_study
 
     return load_study(args.home, args.job)
 
@@ -160,8 +160,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from synth.tune.job import job_config
     from synth.tune.report import best_build, write_config
+    from synth.tune.study import job_config
 
     study = _study(args)
     cfg, _ = job_config(study)
@@ -196,8 +196,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 def cmd_clone(args: argparse.Namespace) -> int:
     from synth.tune.clone import clone_config
-    from synth.tune.job import job_config
     from synth.tune.report import to_toml, write_config
+    from synth.tune.study import job_config
 
     _, data = job_config(_study(args))
     new = clone_config(args.job, data, args.set)

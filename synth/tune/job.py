@@ -22,28 +22,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from synth.errors import ConfigError, NotFound, SynthError
+from synth.errors import ConfigError
 from synth.hashing import canonical_json
 from synth.tune import space
-from synth.tune.config import MAX_PARENTS, TuneConfig, parse_config
+from synth.tune.config import MAX_PARENTS, TuneConfig
 from synth.tune.storage import StudyLock, job_dir, job_lock, open_storage
+from synth.tune.study import (
+    best,
+    counted,
+    job_config,
+    load_study,
+    max_trials,
+    state,
+)
 from synth.tune.trial import TrialOutcome, run_trial, trigger_text
 
 Launch = Callable[[Callable[[], None], int], Any]
-FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 _RULES = {"auto": "the median rule", "hyperband": "hyperband"}
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def max_trials(cfg: TuneConfig) -> int:
-    """The job's budget: ``max_trials`` (default 10), never more than a grid's points."""
-    if cfg.strategy == "grid":
-        size = space.grid_size(cfg)
-        return min(cfg.max_trials or size, size)
-    return cfg.max_trials or 10
 
 
 def make_sampler(cfg: TuneConfig, offset: int = 0) -> Any:
@@ -74,39 +73,6 @@ def make_pruner(cfg: TuneConfig) -> Any:
     if cfg.early_stopping == "auto":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
     return optuna.pruners.NopPruner()
-
-
-def _state(trial: Any) -> str:
-    return trial.state.name
-
-
-def counted(trials: list[Any]) -> list[Any]:
-    """The finished trials that count toward the budget (a retried one does not: its retry
-    does)."""
-    return [t for t in trials if _state(t) in FINISHED and not t.user_attrs.get("retried")]
-
-
-def load_study(home: str | Path | None, job: str, storage: Any = None) -> Any:
-    """The study of job ``job``; NotFound naming the job when there is none."""
-    import optuna
-
-    storage = storage or open_storage(home, create=False)
-    if storage is None:
-        raise NotFound(f"tuning job '{job}': no tuning jobs under this data root yet")
-    try:
-        return optuna.load_study(study_name=job, storage=storage)
-    except KeyError:
-        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
-        raise NotFound(
-            f"tuning job '{job}': not found (jobs: {', '.join(names) or 'none'})"
-        ) from None
-
-
-def job_config(study: Any) -> tuple[TuneConfig, dict[str, Any]]:
-    data = study.user_attrs.get("config")
-    if not isinstance(data, dict):
-        raise SynthError(f"tuning job '{study.study_name}': its study holds no synth config")
-    return parse_config(data, f"tuning job '{study.study_name}'"), data
 
 
 def _compared(data: dict[str, Any]) -> str:
@@ -202,7 +168,7 @@ def warm_start(
         mode = "identical" if _same_data(pdata, data) else "transfer"
         added = skipped = 0
         for t in pstudy.get_trials(deepcopy=False):
-            if _state(t) != "COMPLETE" or t.value is None:
+            if state(t) != "COMPLETE" or t.value is None:
                 continue
             params = {n: v for n, v in t.params.items() if n in ranges}
             if not params or not all(space.inside(ranges[n], v) for n, v in params.items()):
@@ -229,35 +195,25 @@ def warm_start(
 
 
 # -- completion ----------------------------------------------------------------------------------
-def _best(trials: list[Any], direction: str) -> Any:
-    done = [t for t in trials if _state(t) == "COMPLETE" and t.value is not None]
-    if not done:
-        return None
-    pick = min if direction == "minimize" else max
-    return pick(done, key=lambda t: t.value)
-
-
 def stop_reason(cfg: TuneConfig, trials: list[Any], runtime_s: float) -> str | None:
     """Why the job stops now, or None to go on."""
     done = counted(trials)
-    best = _best(trials, cfg.objective.direction)
+    top = best(trials, cfg.objective.direction)
     target = cfg.completion.target
-    if best is not None and target is not None:
+    if top is not None and target is not None:
         reached = (
-            best.value <= target
-            if cfg.objective.direction == "minimize"
-            else (best.value >= target)
+            top.value <= target if cfg.objective.direction == "minimize" else (top.value >= target)
         )
         if reached:
             return (
                 f"the objective reached its target {target:g} "
-                f"(trial {best.number}: {cfg.objective.metric}={best.value:g})"
+                f"(trial {top.number}: {cfg.objective.metric}={top.value:g})"
             )
     n = cfg.completion.no_improvement_trials
-    if best is not None and n is not None:
-        after = [t for t in done if t.number > best.number]
+    if top is not None and n is not None:
+        after = [t for t in done if t.number > top.number]
         if len(after) >= n:
-            return f"the best (trial {best.number}) did not improve for {n} trials"
+            return f"the best (trial {top.number}) did not improve for {n} trials"
     budget = max_trials(cfg)
     if len(done) >= budget:
         if cfg.strategy == "grid" and budget == space.grid_size(cfg):

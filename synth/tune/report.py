@@ -12,6 +12,7 @@ from typing import Any
 
 from synth.errors import ConfigError, NotFound
 from synth.tune import space
+from synth.tune.study import best, counted, job_config, max_trials
 
 PICTURE = "trials.png"
 
@@ -47,16 +48,12 @@ def trial_json(t: Any) -> dict[str, Any]:
 
 
 def best_trial(study: Any) -> Any:
-    from synth.tune.job import _best, job_config
-
     cfg, _ = job_config(study)
-    return _best(study.get_trials(deepcopy=False), cfg.objective.direction)
+    return best(study.get_trials(deepcopy=False), cfg.objective.direction)
 
 
 def summary(study: Any) -> dict[str, Any]:
     """A job as ``synth tune show --json`` prints it."""
-    from synth.tune.job import counted, job_config, max_trials
-
     cfg, data = job_config(study)
     trials = study.get_trials(deepcopy=False)
     best = best_trial(study)
@@ -129,8 +126,6 @@ def draw(study: Any, folder: Path) -> Path:
     completed trials)."""
     from PIL import Image, ImageDraw
 
-    from synth.tune.job import job_config
-
     cfg, _ = job_config(study)
     trials = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
     imp = _importances(study)
@@ -200,8 +195,6 @@ def draw(study: Any, folder: Path) -> Path:
 # -- the best trial's build config ---------------------------------------------------------------
 def best_build(study: Any) -> tuple[dict[str, Any], dict[str, str], Any]:
     """The best trial's build config, its hyperparameters and the trial."""
-    from synth.tune.job import job_config
-
     cfg, _ = job_config(study)
     best = best_trial(study)
     if best is None:

@@ -11,7 +11,7 @@ import pytest
 
 from flows.cli import main
 from synth.catalog import open_catalog
-from synth.tune.job import load_study
+from synth.tune.study import load_study
 from tests.tune.conftest import QUALITIES, expected, job_config, write
 
 

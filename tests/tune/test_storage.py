@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flows.cli import main
 from synth.catalog import open_catalog
-from synth.tune.job import load_study
+from synth.tune.study import load_study
 from tests.tune.conftest import job_config, write
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -148,8 +148,8 @@ def draw(study: Any, folder: Path) -> Path:
         n_max = max(t.number for t in trials) or 1
 
         def pos(number: int, value: float) -> tuple[float, float]:
-            x = left + (right - left) * number / n_max
-            y = bottom - (bottom - top) * (value - lo) / (hi - lo)
+            x = left + 8 + (right - left - 16) * number / n_max
+            y = bottom - 8 - (bottom - top - 16) * (value - lo) / (hi - lo)
             return x, y
 
         best_line = []

@@ -2,6 +2,9 @@
 ``<data root>/tune/studies.sqlite3`` (``optuna-dashboard sqlite:///<that file>`` opens it),
 and a folder per job, ``<data root>/tune/<job>/`` (its picture and config).
 
+With a PostgreSQL catalog (``SYNTH_CATALOG_URL=postgresql://...``) the studies are in that
+database instead, in a schema of their own (``synth_tune``).
+
 SQLite answers "database is locked" when writers meet and a connection does not wait: the file is
 put in WAL mode once (readers, such as the dashboard, then never block a writer), and each
 connection waits up to ``BUSY_TIMEOUT_S`` for the lock. Within one job the trials' threads take
@@ -60,11 +63,56 @@ def _wal(path: Path) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+PG_SCHEMA = "synth_tune"  # the studies' tables in a PostgreSQL catalog's database
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("SYNTH_CATALOG_URL") or ""
+    if url.startswith(("postgresql://", "postgres://")):
+        return url
+    return None
+
+
+def _open_postgres(url: str) -> Any:
+    """The studies in schema ``synth_tune`` of the PostgreSQL catalog's own database (its
+    tables apart from the catalog's)."""
+    import optuna
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as db:
+            db.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+    except psycopg.Error as err:
+        from synth.catalog.urls import redact_url
+
+        raise SynthError(
+            f"SYNTH_CATALOG_URL={redact_url(url)}: cannot open the tuning schema ({err})"
+        ) from None
+    rest = url.split("://", 1)[1]
+    return optuna.storages.RDBStorage(
+        f"postgresql+psycopg://{rest}",
+        engine_kwargs={"connect_args": {"options": f"-c search_path={PG_SCHEMA}"}},
+    )
+
+
+def describe(home: str | Path | None) -> str:
+    """Where the studies are, for people (a PostgreSQL URL without its password)."""
+    url = _postgres_url()
+    if url:
+        from synth.catalog.urls import redact_url
+
+        return f"{redact_url(url)} (schema {PG_SCHEMA})"
+    return storage_url(home)
+
+
 def open_storage(home: str | Path | None, create: bool = True) -> Any:
-    """The Optuna storage of the data root's tuning jobs."""
+    """The Optuna storage of the data root's tuning jobs: the SQLite file under the data root,
+    or, with a PostgreSQL catalog (``SYNTH_CATALOG_URL``), that database."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if url := _postgres_url():
+        return _open_postgres(url)
     path = storage_path(home)
     if not path.exists():
         if not create:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.catalog.conftest import pg_url, postgres_server  # noqa: F401 (fixtures)
+
 TRAIN = str(Path(__file__).resolve().parent / "data" / "train.py")
 QUALITIES = [50, 60, 70, 80, 90]
 

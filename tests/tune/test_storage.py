@@ -53,6 +53,22 @@ def _most_at_once(runs: list) -> int:
 
 
 def test_parallel_trials_of_two_jobs_on_one_sqlite_file_lose_nothing(tmp_path):
+    _parallel_jobs(tmp_path)
+    assert (tmp_path / "home" / "tune" / "studies.sqlite3").is_file()
+
+
+def test_parallel_trials_of_two_jobs_on_postgresql_lose_nothing(tmp_path, pg_url, monkeypatch):
+    import psycopg
+
+    monkeypatch.setenv("SYNTH_CATALOG_URL", pg_url)
+    _parallel_jobs(tmp_path)
+    assert not (tmp_path / "home" / "tune" / "studies.sqlite3").exists()
+    with psycopg.connect(pg_url) as db:  # the studies are in the catalog's database
+        rows = db.execute("SELECT study_name FROM synth_tune.studies ORDER BY 1").fetchall()
+    assert [r[0] for r in rows] == ["par-a", "par-b"]
+
+
+def _parallel_jobs(tmp_path: Path) -> None:
     home = tmp_path / "home"
     procs = []
     for name in ("par-a", "par-b"):

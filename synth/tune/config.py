@@ -49,6 +49,7 @@ MAX_PARENTS = 5  # warm start: at most this many parent jobs, as SageMaker allow
 MAX_GRID = 10_000  # points of a grid at most
 _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _HP = re.compile(r"^hp\.([A-Za-z_][A-Za-z0-9_]*)$")
+_PLACEHOLDER = re.compile(r"\{(path|val_path|test_path|id|run_id|hp\.[A-Za-z_][A-Za-z0-9_]*)\}")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+))*$")
 Scalar = bool | int | float | str
 ChoiceValue = Scalar | list[Scalar] | None
@@ -207,6 +208,18 @@ def check(cfg: TuneConfig, source: str) -> TuneConfig:
     for name in cfg.warm_start:
         if not _JOB_NAME.match(name):
             raise ConfigError(f"{source}: warm_start: '{name}' is not a job name")
+    hps = {r.hp for r in cfg.ranges if r.hp is not None}
+    for arg in cfg.training.command:
+        for key in _PLACEHOLDER.findall(arg):
+            if key.startswith("hp.") and key[3:] not in hps:
+                raise ConfigError(
+                    f"{source}: training.command: {{{key}}} but no range targets {key}"
+                )
+            need = {"val_path": "val", "test_path": "test"}.get(key)
+            if need and getattr(cfg.training, need) is None:
+                raise ConfigError(
+                    f"{source}: training.command: {{{key}}} but no training.{need} is given"
+                )
     names = {n for n in cfg.training.metrics}
     if cfg.training.metrics and cfg.objective.metric not in names:
         raise ConfigError(

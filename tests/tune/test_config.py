@@ -79,7 +79,15 @@ LR = {"target": "hp.lr", "type": "continuous", "low": 1e-4, "high": 1.0}
         ({**BASE, "objective": {"metric": "acc"}}, "objective.metric='acc': not one of"),
         ({**BASE, "warm_start": ["a", "b", "c", "d", "e", "f"]}, "warm_start"),
         (_range(BASE, 0, values=[]), "ranges[0] (effects.jpeg_quality_range).values: a categ"),
-        (_range(BASE, 1, target="lr"), "ranges[1] (lr): no such field in the ocr spec"),
+        (_range(BASE, 1, target="lr"), "training.command: {hp.lr} but no range targets hp.lr"),
+        (
+            {**BASE, "training": {**BASE["training"], "command": ["x", "{hp.momentum}"]}},
+            "training.command: {hp.momentum} but no range targets hp.momentum",
+        ),
+        (
+            {**BASE, "training": {**BASE["training"], "command": ["x", "{val_path}"]}},
+            "training.command: {val_path} but no training.val is given",
+        ),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(tmp_path, capsys, cfg, needle):

@@ -95,3 +95,17 @@ def test_the_same_job_twice_at_once_is_an_error(home, tmp_path, capsys):
     assert "tuning job 'twice' is running in another process" in err
     assert main(["tune", "show", "nope", "--home", str(home)]) == 2
     assert "tuning job 'nope': not found" in capsys.readouterr().err
+
+
+def test_hyperband_stops_trials_by_successive_halving(home, tmp_path, capsys):
+    cfg = job_config("hyperband", strategy="hyperband", max_trials=10, steps=9, seed=8)
+    out = _tune(capsys, home, write(tmp_path, cfg))
+    states = [t["state"] for t in out["trials"]]
+    assert len(states) == 10 and "pruned" in states, states
+    catalog = open_catalog(home)
+    try:
+        for t in out["trials"]:
+            if t["state"] == "pruned":
+                assert catalog.get_run(t["run_id"]).reason.startswith("pruned by hyperband")
+    finally:
+        catalog.close()

@@ -115,17 +115,22 @@ def _retry_stale(study: Any) -> list[int]:
     from optuna.trial import TrialState
 
     retried = []
-    storage = study._storage
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(t._trial_id, "retried", True)
-        storage.set_trial_user_attr(
-            t._trial_id, "reason", "its process ended while it ran (killed?); retried"
-        )
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        if t.params:
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+        _retry(study, t._trial_id, t.number, t.params, "its process ended while it ran (killed?)")
         retried.append(t.number)
     return retried
+
+
+def _retry(study: Any, trial_id: int, number: int, params: dict[str, Any], why: str) -> None:
+    """Mark a running trial failed (not counted) and queue its values to be run again."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    storage.set_trial_user_attr(trial_id, "retried", True)
+    storage.set_trial_user_attr(trial_id, "reason", f"{why}; retried")
+    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    if params:
+        study.enqueue_trial(params, user_attrs={"retry_of": number})
 
 
 # -- warm start ----------------------------------------------------------------------------------
@@ -238,6 +243,7 @@ class _Job:
         self.prunes = cfg.strategy == "hyperband" or cfg.early_stopping == "auto"
         self.spec: dict[str, Any] = {}
         self.study: Any = None
+        self.stopping = threading.Event()  # set on Ctrl-C: a command printing steps is stopped
 
     def ask(self) -> Any:
         with self.lock:
@@ -251,6 +257,8 @@ class _Job:
         steps: set[int] = set()
 
         def report(value: float, step: int) -> str | None:
+            if self.stopping.is_set():
+                return "interrupted (Ctrl-C)"
             with self.lock:
                 if step in steps:  # one value per step: the first reported
                     return None
@@ -275,6 +283,8 @@ class _Job:
         from optuna.trial import TrialState
 
         with self.lock:
+            if self.stopping.is_set():
+                return
             if isinstance(outcome, BaseException):
                 trial.set_user_attr("reason", f"synth: {outcome}")
                 self.study.tell(trial, state=TrialState.FAIL)
@@ -318,29 +328,38 @@ def run_job(
         t0 = time.monotonic()
         before = float(study.user_attrs.get("runtime_s") or 0.0)
         done: queue.Queue[tuple[Any, Any]] = queue.Queue()
-        running = 0
+        active: dict[int, Any] = {}  # trials running, by number
         reason: str | None = None
         try:
             while True:
                 trials = study.get_trials(deepcopy=False)
                 runtime = before + time.monotonic() - t0
                 reason = stop_reason(cfg, trials, runtime)
-                budget = max_trials(cfg) - len(counted(trials)) - running
-                if reason is None and budget > 0 and running < cfg.max_parallel:
+                budget = max_trials(cfg) - len(counted(trials)) - len(active)
+                if reason is None and budget > 0 and len(active) < cfg.max_parallel:
                     trial = run.ask()
+                    active[trial.number] = trial
                     launch(run.work(trial, done), trial.number)
-                    running += 1
                     continue
-                if running == 0:
+                if not active:
                     if reason is None:  # nothing left to run, nothing running: the budget is out
                         reason = stop_reason(cfg, study.get_trials(deepcopy=False), runtime)
                     break
                 trial, outcome = done.get()
-                running -= 1
                 run.tell(trial, outcome)
+                del active[trial.number]
                 study.set_user_attr("runtime_s", before + time.monotonic() - t0)
                 if on_trial is not None:
                     on_trial(study.get_trials(deepcopy=False)[trial.number])
+        except KeyboardInterrupt:
+            # Ctrl-C: the trials running are failed and queued again now, so the job's record
+            # is true at once; the same command resumes the job.
+            run.stopping.set()
+            with run.lock:
+                for t in active.values():
+                    _retry(study, t._trial_id, t.number, t.params, "interrupted (Ctrl-C)")
+                study.set_user_attr("stopped", "interrupted (Ctrl-C): the same command resumes it")
+            raise
         finally:
             study.set_user_attr("runtime_s", before + time.monotonic() - t0)
         study.set_user_attr("stopped", reason or "the budget was spent")

@@ -99,26 +99,54 @@ def _parallel_jobs(tmp_path: Path) -> None:
         catalog.close()
 
 
-def test_resume_after_kill_9(tmp_path, capsys):
-    home = tmp_path / "home"
-    cfg = job_config("crash", max_trials=4, steps=3, sleep=0.4, seed=7)
-    path = write(tmp_path, cfg)
-    proc = _cli(home, path)
+def _when_one_done_and_one_running(proc: subprocess.Popen[str], home: Path, job: str) -> list:
+    """The job's trials once one has completed and another is running."""
     deadline = time.monotonic() + 120
-    before = None
     while time.monotonic() < deadline:
         time.sleep(0.2)
         if not (home / "tune" / "studies.sqlite3").exists():
             continue
         try:
-            trials = load_study(home, "crash").get_trials()
+            trials = load_study(home, job).get_trials()
         except Exception:  # the study is not created yet
             continue
         states = [t.state.name for t in trials]
         if "COMPLETE" in states and states[-1] == "RUNNING":
-            before = trials
-            break
-    assert before is not None, proc.communicate()
+            return trials
+    raise AssertionError(proc.communicate())
+
+
+def test_ctrl_c_marks_the_running_trial_for_retry_and_the_same_command_resumes(tmp_path, capsys):
+    home = tmp_path / "home"
+    path = write(tmp_path, job_config("ctrlc", max_trials=3, steps=3, sleep=0.4, seed=9))
+    proc = _cli(home, path)
+    before = _when_one_done_and_one_running(proc, home, "ctrlc")
+    os.kill(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted; run the same command again to resume" in stderr
+    study = load_study(home, "ctrlc")
+    assert study.user_attrs["stopped"] == "interrupted (Ctrl-C): the same command resumes it"
+    running = before[-1]
+    after = study.get_trials()[running.number]
+    assert after.state.name == "FAIL" and after.user_attrs["retried"] is True
+    assert after.user_attrs["reason"] == "interrupted (Ctrl-C); retried"
+
+    capsys.readouterr()
+    assert main(["tune", "--config", str(path), "--home", str(home), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["retried"] == []  # nothing was left running
+    assert out["trials_counted"] == 3 and out["stopped"] == "max_trials (3) reached"
+    retry = [t for t in out["trials"] if t.get("retry_of") == running.number]
+    assert len(retry) == 1 and retry[0]["params"] == dict(running.params)
+
+
+def test_resume_after_kill_9(tmp_path, capsys):
+    home = tmp_path / "home"
+    cfg = job_config("crash", max_trials=4, steps=3, sleep=0.4, seed=7)
+    path = write(tmp_path, cfg)
+    proc = _cli(home, path)
+    before = _when_one_done_and_one_running(proc, home, "crash")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = before[-1]

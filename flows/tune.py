@@ -12,7 +12,7 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.build import artifact_key
-from synth.tune.config import parse_config
+from synth.tune.config import load_config, parse_config
 from synth.tune.job import run_job
 
 # The work of each trial task, by (job, trial): a task's parameters are its record in Prefect,
@@ -50,13 +50,17 @@ def trials_table(out: dict[str, Any]) -> list[dict[str, Any]]:
 
 @flow(name="tune", validate_parameters=True)
 def tune_flow(
-    config: dict[str, Any], home: str | None = None, warm_start: list[str] | None = None
+    config: dict[str, Any] | str, home: str | None = None, warm_start: list[str] | None = None
 ) -> dict[str, Any]:
-    """Run (or resume) the tuning job of ``config`` (a job config in its JSON form, as
-    ``synth.tune.config.load_config`` gives it); returns the job's summary."""
+    """Run (or resume) the tuning job of ``config``: a job config file (TOML, JSON or YAML: a
+    ``synth serve`` schedule names one), or its JSON form as ``synth.tune.config.load_config``
+    gives it. Returns the job's summary."""
     from prefect.artifacts import create_table_artifact
 
-    cfg = parse_config(config, f"tuning job '{config.get('name')}'")
+    if isinstance(config, str):
+        cfg, config = load_config(config)
+    else:
+        cfg = parse_config(config, f"tuning job '{config.get('name')}'")
     job = config["name"]
 
     def launch(fn: Callable[[], None], number: int) -> Any:
@@ -74,9 +78,11 @@ def tune_flow(
 
 
 def tune(
-    config: dict[str, Any], home: str | None = None, warm_start: list[str] | None = None
+    config: dict[str, Any] | str, home: str | None = None, warm_start: list[str] | None = None
 ) -> dict[str, Any]:
     """The ``tune`` flow with a task runner of ``max_parallel`` threads."""
+    if isinstance(config, str):
+        _, config = load_config(config)
     parallel = int(config.get("max_parallel") or 1)
     runner = ThreadPoolTaskRunner(max_workers=parallel)
     return tune_flow.with_options(task_runner=runner)(

@@ -31,3 +31,37 @@ def test_tune_flow_runs_trials_as_tasks_and_publishes_a_table(prefect_api, tmp_p
     names = sorted(r.name for r in runs if r.name.startswith("flowjob-trial-"))
     assert names == [f"flowjob-trial-{n}" for n in range(4)]
     assert all(r.state_name == "Completed" for r in runs if r.name.startswith("flowjob-trial-"))
+
+
+def test_synth_serve_schedules_a_tuning_job(prefect_api, tmp_path):
+    from flows.serve import load_serve_config, scheduled_batch
+    from synth.errors import ConfigError
+    from tests.tune.conftest import write
+
+    path = write(tmp_path, job_config("nightly", max_trials=2))
+    entry = {
+        "name": "tune-nightly",
+        "cron": "0 2 * * *",
+        "flow": "tune",
+        "parameters": {"config": str(path)},
+    }
+    config = load_serve_config({"schedules": [entry]}, "serve.toml")
+    assert config.schedules[0].flow == "tune"
+    bad = write(tmp_path, {**job_config("worse"), "max_trails": 1}, "worse")
+    entry_bad = {**entry, "parameters": {"config": str(bad)}}
+    try:
+        load_serve_config({"schedules": [entry_bad]}, "serve.toml")
+    except ConfigError as err:
+        assert "unknown key 'max_trails'" in str(err) and "worse.json" in str(err)
+    else:
+        raise AssertionError("a bad job file loaded")
+    home = tmp_path / "home"
+    out = scheduled_batch(
+        schedule="tune-nightly", job="tune", parameters={"config": str(path)}, home=str(home)
+    )
+    assert out["job"] == "nightly" and out["trials_counted"] == 2
+    # the next night's run resumes the job: it is done, nothing more runs
+    again = scheduled_batch(
+        schedule="tune-nightly", job="tune", parameters={"config": str(path)}, home=str(home)
+    )
+    assert len(again["trials"]) == 2

@@ -64,6 +64,7 @@ def _wal(path: Path) -> None:
 
 
 PG_SCHEMA = "synth_tune"  # the studies' tables in a PostgreSQL catalog's database
+_PG_LOCK = 0x73796E74  # the advisory lock key under which the schema is created ("synt")
 
 
 def _postgres_url() -> str | None:
@@ -79,20 +80,26 @@ def _open_postgres(url: str) -> Any:
     import optuna
     import psycopg
 
+    rest = url.split("://", 1)[1]
     try:
         with psycopg.connect(url, autocommit=True) as db:
-            db.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+            # Two processes creating the schema or Optuna's tables at once collide (PostgreSQL's
+            # IF NOT EXISTS is no lock): they take turns under an advisory lock.
+            db.execute("SELECT pg_advisory_lock(%s)", (_PG_LOCK,))
+            try:
+                db.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+                return optuna.storages.RDBStorage(
+                    f"postgresql+psycopg://{rest}",
+                    engine_kwargs={"connect_args": {"options": f"-c search_path={PG_SCHEMA}"}},
+                )
+            finally:
+                db.execute("SELECT pg_advisory_unlock(%s)", (_PG_LOCK,))
     except psycopg.Error as err:
         from synth.catalog.urls import redact_url
 
         raise SynthError(
             f"SYNTH_CATALOG_URL={redact_url(url)}: cannot open the tuning schema ({err})"
         ) from None
-    rest = url.split("://", 1)[1]
-    return optuna.storages.RDBStorage(
-        f"postgresql+psycopg://{rest}",
-        engine_kwargs={"connect_args": {"options": f"-c search_path={PG_SCHEMA}"}},
-    )
 
 
 def describe(home: str | Path | None) -> str:

@@ -98,14 +98,22 @@ def cmd_tune(args: argparse.Namespace) -> int:
     check_fields(cfg, args.config)  # every spec field exists and takes its range's ends
     from flows.plans import server_configured
 
-    if server_configured():
+    if args.dask_address and args.runner != "dask":
+        _fail("--dask-address: only used with --runner dask")
+    if args.runner == "dask" or server_configured():
         from flows.plans import quiet_prefect, require_reachable_server
 
         require_reachable_server()
         from flows.tune import tune
 
         quiet_prefect(args.verbose)
-        out = tune(config=data, home=args.home, warm_start=args.warm_start)
+        out = tune(
+            config=data,
+            home=args.home,
+            warm_start=args.warm_start,
+            runner=args.runner,
+            dask_address=args.dask_address,
+        )
     else:
         from synth.tune.job import run_job
 
@@ -229,6 +237,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="JOB",
         help="earlier jobs (at most 5) whose trials inside this job's ranges start its search",
     )
+    tune.add_argument(
+        "--runner",
+        choices=("process", "dask"),
+        default="process",
+        help="process: trials in this process (default); dask: trials on a Dask cluster "
+        "through Prefect (needs PREFECT_API_URL and a data root every worker reaches)",
+    )
+    tune.add_argument("--dask-address", metavar="tcp://HOST:PORT", help="the Dask scheduler")
     add_common(tune)
     tune.set_defaults(func=cmd_tune)
     tsub = tune.add_subparsers(dest="tune_command", required=False, parser_class=_Parser)

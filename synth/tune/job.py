@@ -277,6 +277,11 @@ class _Job:
                 outcome = err
             done.put((trial, outcome))
 
+        # For a launcher that runs the trial elsewhere (synth.tune.remote): what to run, and
+        # where its outcome goes.
+        fn.trial = trial  # type: ignore[attr-defined]
+        fn.values = values  # type: ignore[attr-defined]
+        fn.deliver = lambda outcome: done.put((trial, outcome))  # type: ignore[attr-defined]
         return fn
 
     def tell(self, trial: Any, outcome: TrialOutcome | BaseException) -> None:

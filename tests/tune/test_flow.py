@@ -65,3 +65,37 @@ def test_synth_serve_schedules_a_tuning_job(prefect_api, tmp_path):
         schedule="tune-nightly", job="tune", parameters={"config": str(path)}, home=str(home)
     )
     assert len(again["trials"]) == 2
+
+
+def test_trials_run_on_a_dask_cluster(prefect_api, tmp_path):
+    from importlib.util import find_spec
+
+    import pytest
+
+    if find_spec("prefect_dask") is None:
+        pytest.skip("needs synth[dask]")
+    from distributed import LocalCluster
+
+    from flows.tune import tune
+    from synth.tune.study import load_study
+
+    home = tmp_path / "home"
+    cfg = job_config("daskjob", max_trials=4, max_parallel=2, steps=2, early_stopping="auto")
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    )
+    try:
+        out = tune(
+            config=cfg, home=str(home), runner="dask", dask_address=cluster.scheduler_address
+        )
+    finally:
+        cluster.close()
+    assert out["stopped"] == "max_trials (4) reached"
+    states = [t["state"] for t in out["trials"]]
+    assert states[:3] == ["complete"] * 3 and states[3] in ("complete", "pruned")
+    study = load_study(home, "daskjob")
+    # the workers reported each step to the study themselves (and asked the pruner there)
+    steps = [sorted(t.intermediate_values) for t in study.get_trials()]
+    assert steps[:3] == [[1, 2]] * 3 and steps[3] in ([1], [1, 2])
+    if states[3] == "pruned":
+        assert out["trials"][3]["reason"].startswith("pruned by the median rule")

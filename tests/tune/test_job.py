@@ -109,13 +109,13 @@ def test_early_stopping_prunes_a_trial(home, tmp_path, capsys):
 
 
 def test_bayesian_best_beats_random_median(home, tmp_path, capsys):
+    # one trial at a time: each sampler sees the same history whatever the timing (measured at
+    # 16 trials: bayesian 1.0059, 1.0017, 1.0600 against random 1.0134, 1.0206, 1.1109)
     bests = {}
     for strategy in ("bayesian", "random"):
         bests[strategy] = []
         for seed in range(3):
-            cfg = job_config(
-                f"{strategy}-{seed}", strategy=strategy, max_trials=16, seed=seed, max_parallel=2
-            )
+            cfg = job_config(f"{strategy}-{seed}", strategy=strategy, max_trials=16, seed=seed)
             out = _tune(capsys, home, write(tmp_path, cfg))
             bests[strategy].append(out["best"]["objective"])
     assert statistics.median(bests["bayesian"]) < statistics.median(bests["random"]), bests

@@ -324,6 +324,12 @@ def run_job(
     run = _Job(cfg, data, home)
     run.spec = space.check_fields(cfg, f"tuning job '{job}'")
     storage = open_storage(home)
+    if len(parents) > MAX_PARENTS:
+        raise ConfigError(f"--warm-start: at most {MAX_PARENTS} parent jobs, got {len(parents)}")
+    for parent in parents:  # an unknown parent is an error before this job is recorded
+        if parent == job:
+            raise ConfigError(f"--warm-start {parent}: a job cannot warm-start from itself")
+        load_study(home, parent, storage)
     with job_lock(home, job):
         study = run.study = _open_job(cfg, data, storage)
         retried = _retry_stale(study)

@@ -109,3 +109,17 @@ def test_hyperband_stops_trials_by_successive_halving(home, tmp_path, capsys):
                 assert catalog.get_run(t["run_id"]).reason.startswith("pruned by hyperband")
     finally:
         catalog.close()
+
+
+def test_an_unknown_warm_start_parent_is_an_error_before_the_job_is_recorded(
+    home, tmp_path, capsys
+):
+    from synth.tune.report import list_jobs
+    from synth.tune.storage import open_storage
+
+    path = write(tmp_path, job_config("orphan", max_trials=1))
+    capsys.readouterr()
+    args = ["tune", "--config", str(path), "--home", str(home), "--warm-start", "nobody"]
+    assert main(args) == 2
+    assert "tuning job 'nobody': not found" in capsys.readouterr().err
+    assert "orphan" not in {j["job"] for j in list_jobs(open_storage(home))}

@@ -121,6 +121,30 @@ def _retry_stale(study: Any) -> list[int]:
     return retried
 
 
+def _end_orphan_runs(home: str | Path | None, job: str) -> list[str]:
+    """Runs of this job's trials still recorded as running while no trial runs (the job's lock
+    is held): their job's process ended under them. Recorded as failed; their ids."""
+    from synth.catalog import open_catalog
+    from synth.errors import NoCatalog
+
+    try:
+        catalog = open_catalog(home, create=False)
+    except NoCatalog:
+        return []
+    ended = []
+    try:
+        for r in catalog.list_runs():
+            t = r.trigger
+            if r.status == "running" and t.get("type") == "tune" and t.get("job") == job:
+                r.status, r.ended = "failed", _now()
+                r.reason = f"its tuning job's process ended while trial {t.get('trial')} ran"
+                catalog.add_run(r)
+                ended.append(r.id)
+    finally:
+        catalog.close()
+    return ended
+
+
 def _retry(study: Any, trial_id: int, number: int, params: dict[str, Any], why: str) -> None:
     """Mark a running trial failed (not counted) and queue its values to be run again."""
     from optuna.trial import TrialState
@@ -333,6 +357,7 @@ def run_job(
     with job_lock(home, job):
         study = run.study = _open_job(cfg, data, storage)
         retried = _retry_stale(study)
+        _end_orphan_runs(home, job)
         if parents:
             warm_start(study, cfg, data, parents, storage)
         study.set_user_attr("stopped", None)

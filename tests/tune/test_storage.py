@@ -147,6 +147,20 @@ def test_resume_after_kill_9(tmp_path, capsys):
     path = write(tmp_path, cfg)
     proc = _cli(home, path)
     before = _when_one_done_and_one_running(proc, home, "crash")
+    deadline = time.monotonic() + 60  # and its command has started: its run is recorded
+    while time.monotonic() < deadline:
+        catalog = open_catalog(home)
+        try:
+            running = [
+                r
+                for r in catalog.list_runs()
+                if r.status == "running" and r.trigger.get("trial") == before[-1].number
+            ]
+        finally:
+            catalog.close()
+        if running:
+            break
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed = before[-1]
@@ -167,6 +181,17 @@ def test_resume_after_kill_9(tmp_path, capsys):
         assert trials[number]["objective"] == value
     assert out["trials_counted"] == 4
     assert len(out["trials"]) == 5
+    catalog = open_catalog(home)  # the killed trial's run is no longer "running"
+    try:
+        runs = [r for r in catalog.list_runs() if r.trigger.get("job") == "crash"]
+        killed_runs = [r for r in runs if r.trigger["trial"] == killed.number]
+        assert [r.status for r in killed_runs] == ["failed"]
+        assert killed_runs[0].reason == (
+            f"its tuning job's process ended while trial {killed.number} ran"
+        )
+        assert all(r.status == "succeeded" for r in runs if r not in killed_runs)
+    finally:
+        catalog.close()
     params = [json.dumps(t["params"], sort_keys=True) for t in out["trials"]]
     assert len(set(params)) == 4  # only the killed trial's values were asked twice
     # and the same command once more runs nothing

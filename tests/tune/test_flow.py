@@ -90,12 +90,13 @@ def test_trials_run_on_a_dask_cluster(prefect_api, tmp_path):
         )
     finally:
         cluster.close()
-    assert out["stopped"] == "max_trials (4) reached"
+    why = [(t["state"], t["reason"]) for t in out["trials"]]
+    assert out["stopped"] == "max_trials (4) reached", why
     states = [t["state"] for t in out["trials"]]
-    assert states[:3] == ["complete"] * 3 and states[3] in ("complete", "pruned")
+    assert states[:3] == ["complete"] * 3 and states[3] in ("complete", "pruned"), why
     study = load_study(home, "daskjob")
     # the workers reported each step to the study themselves (and asked the pruner there)
     steps = [sorted(t.intermediate_values) for t in study.get_trials()]
-    assert steps[:3] == [[1, 2]] * 3 and steps[3] in ([1], [1, 2])
+    assert steps[:3] == [[1, 2]] * 3 and steps[3] in ([1], [1, 2]), (steps, why)
     if states[3] == "pruned":
         assert out["trials"][3]["reason"].startswith("pruned by the median rule")

@@ -42,7 +42,7 @@ from synth.catalog import DatasetRecord, open_catalog
 from synth.config import StrictModel, validate
 from synth.errors import ConfigError, NotFound, SynthError
 
-JOBS = ("ocr", "speech", "expand")
+JOBS = ("ocr", "speech", "expand", "tune")
 RESERVED = ("home", "trigger")  # set by synth serve, never by a schedule's parameters
 
 
@@ -67,7 +67,7 @@ class Schedule(StrictModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     cron: str
-    flow: Literal["ocr", "speech", "expand"]
+    flow: Literal["ocr", "speech", "expand", "tune"]  # tune: parameters.config is a job file
     parameters: dict[str, Any] = Field(default_factory=dict)
     timezone: str | None = None
 
@@ -135,6 +135,10 @@ def job_flow(job: str) -> Flow:
         if fn is None:
             raise ConfigError("flow 'speech': flows.speech (speech_dataset) is not available")
         return fn
+    if job == "tune":
+        from flows.tune import tune_flow
+
+        return tune_flow
     raise ConfigError(f"flow '{job}': expected one of {', '.join(JOBS)}")
 
 
@@ -168,6 +172,10 @@ def check_parameters(entry: Schedule, where: str) -> None:
     except Exception as err:
         raise ConfigError(f"{where}.parameters: {err}".replace("\n", " ")) from None
     check_ranges(values, f"{where}.parameters")
+    if entry.flow == "tune" and isinstance(entry.parameters.get("config"), str):
+        from synth.tune.config import load_config
+
+        load_config(entry.parameters["config"])  # a bad job file fails at load, naming its key
     if entry.flow == "ocr":
         from synth.ocr.spec import build_spec
 

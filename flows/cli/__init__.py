@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flows.cli import access, build, datasets, improve, ops, retention, runs, splits
+from flows.cli import access, build, datasets, improve, ops, retention, runs, splits, tune
 from flows.cli.args import _Parser, parse
 from flows.cli.output import EXIT_BAD_INPUT, _Failed, _print_json, _report_error
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     ops.register(sub)
     runs.register(sub)
     improve.register(sub)
+    tune.register(sub)
     dsub = datasets.register(sub)  # returns its sub-commands: other modules add to them
     retention.register_datasets(dsub)
     splits.register_datasets(dsub)

@@ -79,7 +79,7 @@ def test_a_config_with_schedules_loads():
         ({"schedules": [schedule(cron="0 3 * *")]}, "schedules.0.cron=\"0 3 * *\": Value error, "
                                                     "not a valid cron expression"),
         ({"schedules": [schedule(flow="audio")]}, "schedules.0.flow=\"audio\": Input should be "
-                                                  "'ocr', 'speech' or 'expand'"),
+                                                  "'ocr', 'speech', 'expand' or 'tune'"),
         ({"schedules": [schedule(timezone="Mars/Olympus")]}, "not an IANA time zone"),
         ({"schedules": [schedule(name="bad name")]}, "schedules.0.name=\"bad name\""),
         ({"schedules": [schedule(), schedule()]}, "two schedules are named 'nightly'"),

@@ -170,7 +170,10 @@ OCR_CASES = {
     ),
     "unknown-preset": (
         lambda b: _ocr(b, "--preset", "fancy"),
-        lambda b: "synth: error: unknown preset 'fancy' (known: clean, default, digits, document, handwriting)",
+        lambda b: (
+            "synth: error: unknown preset 'fancy' "
+            "(known: clean, default, digits, document, handwriting)"
+        ),
     ),
     "unknown-locale": (
         lambda b: _ocr(b, "--locale", "xx_XX"),

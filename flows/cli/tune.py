@@ -247,7 +247,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tune.add_argument("--dask-address", metavar="tcp://HOST:PORT", help="the Dask scheduler")
     add_common(tune)
     tune.set_defaults(func=cmd_tune)
-    tsub = tune.add_subparsers(dest="tune_command", required=False, parser_class=_Parser)
+    tsub = tune.add_subparsers(
+        dest="tune_command", required=False, parser_class=_Parser, prog="synth tune"
+    )
     ls = tsub.add_parser("list", help="every tuning job of the data root")
     add_common(ls)
     ls.set_defaults(func=cmd_list)

@@ -139,3 +139,42 @@ def test_the_one_command_loop_grows_the_data_and_the_validation_error_falls(tmp_
         assert grown.trigger["run_id"] == rounds[0]["run_id"]
     finally:
         catalog.close()
+
+
+def test_the_tuning_job_runs_on_real_validation_and_test_splits(tmp_path):
+    """``tune.py`` at a small size: the job's trials train on synth digits and are scored on a
+    real validation split; the preset and the best trial are judged on the real test split."""
+    pytest.importorskip("optuna", reason="synth tune needs Optuna: pip install 'synth[tune]'")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SYNTH_"))}
+    work = tmp_path / "work"
+    proc = _run(
+        str(EXAMPLE / "tune.py"), "--work", str(work), "--max-trials", "2", "--count", "40",
+        "--max-parallel", "1", env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((work / "tune-result.json").read_text())
+    assert result["trials"] == 2 and result["stopped"].startswith("max_trials")
+    from synth.catalog import open_catalog
+
+    catalog = open_catalog(work / "synth-data")
+    try:
+        [split] = [r for r in catalog.list() if r.trigger.get("type") == "split"]
+        assert split.parent_id == catalog.list(name="real-digits")[0].id
+        assert split.statistics["splits"]["shared_groups"] == 0
+        for key in ("baseline", "best"):
+            run = catalog.get_run(result[key]["run_id"])
+            assert run.status == "succeeded"
+            assert run.dataset("validation") == {
+                "dataset_id": split.id,
+                "role": "validation",
+                "split": "validation",
+            }
+            assert run.dataset("test")["split"] == "test"
+            assert run.metrics["val_error"] == result[key]["val_error"]
+            assert run.metrics["test_chars"] + run.metrics["val_chars"] > 1600  # real digits
+        best = catalog.get_run(result["best"]["run_id"])
+        assert best.trigger["type"] == "tune" and best.hp["C"] == str(
+            result["best"]["params"]["hp.C"]
+        )
+    finally:
+        catalog.close()

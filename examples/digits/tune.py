@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     job = job.replace('"python", "train.py"', f'"{sys.executable}", "{HERE / "train.py"}"', 1)
     if args.max_trials:
-        job = job.replace("max_trials = 12", f"max_trials = {args.max_trials}")
+        job = job.replace("max_trials = 30", f"max_trials = {args.max_trials}")
     if args.max_parallel:
         job = job.replace("max_parallel = 2", f"max_parallel = {args.max_parallel}")
     count = args.count or 600

@@ -96,4 +96,48 @@ POLICIES_V4: list[str] = [
        FOR EACH ROW EXECUTE FUNCTION synth_audit_stamp()""",
 ]
 
-EXTRA_MIGRATIONS: dict[int, list[str]] = {4: POLICIES_V4 + TOMBSTONE_POLICIES}
+# Schema version 5: training runs are as visible as their datasets. A role reads a run it ran,
+# or one whose every dataset it may read (``synth_run_visible`` looks at all of the run's
+# datasets, as the tables' owner); the run's datasets and steps go with the run; only the run's
+# owner writes or rewrites it.
+RUN_POLICIES: list[str] = [
+    """
+    CREATE FUNCTION synth_run_visible(run TEXT, who TEXT) RETURNS BOOLEAN
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        SELECT NOT EXISTS (
+            SELECT 1 FROM run_datasets rd
+            WHERE rd.run_id = run AND synth_right(rd.dataset_id, who) IS NULL
+        )
+    $$
+    """,
+    "ALTER TABLE runs ENABLE ROW LEVEL SECURITY",
+    """CREATE POLICY runs_read ON runs FOR SELECT
+       USING (owner = current_user OR synth_run_visible(id, current_user))""",
+    "CREATE POLICY runs_start ON runs FOR INSERT WITH CHECK (owner = current_user)",
+    """CREATE POLICY runs_change ON runs FOR UPDATE
+       USING (owner = current_user) WITH CHECK (owner = current_user)""",
+    "CREATE POLICY runs_remove ON runs FOR DELETE USING (owner = current_user)",
+    "ALTER TABLE run_datasets ENABLE ROW LEVEL SECURITY",
+    """CREATE POLICY run_datasets_read ON run_datasets FOR SELECT
+       USING (EXISTS (SELECT 1 FROM runs r WHERE r.id = run_datasets.run_id))""",
+    """CREATE POLICY run_datasets_write ON run_datasets FOR INSERT
+       WITH CHECK (EXISTS (SELECT 1 FROM runs r
+                           WHERE r.id = run_datasets.run_id AND r.owner = current_user))""",
+    """CREATE POLICY run_datasets_remove ON run_datasets FOR DELETE
+       USING (EXISTS (SELECT 1 FROM runs r
+                      WHERE r.id = run_datasets.run_id AND r.owner = current_user))""",
+    "ALTER TABLE run_steps ENABLE ROW LEVEL SECURITY",
+    """CREATE POLICY run_steps_read ON run_steps FOR SELECT
+       USING (EXISTS (SELECT 1 FROM runs r WHERE r.id = run_steps.run_id))""",
+    """CREATE POLICY run_steps_write ON run_steps FOR INSERT
+       WITH CHECK (EXISTS (SELECT 1 FROM runs r
+                           WHERE r.id = run_steps.run_id AND r.owner = current_user))""",
+    """CREATE POLICY run_steps_remove ON run_steps FOR DELETE
+       USING (EXISTS (SELECT 1 FROM runs r
+                      WHERE r.id = run_steps.run_id AND r.owner = current_user))""",
+]
+
+EXTRA_MIGRATIONS: dict[int, list[str]] = {
+    4: POLICIES_V4 + TOMBSTONE_POLICIES,
+    5: RUN_POLICIES,
+}

@@ -83,9 +83,16 @@ RUNS_MIGRATION = """
     );
 """
 
+# Schema version 5: a run's owner, the role (OS user on SQLite) that ran it. On PostgreSQL the
+# row-level security of synth.catalog.pg_access lets a role read a run only when it is the
+# run's owner or may read every dataset the run used.
+RUNS_OWNER_MIGRATION = """
+    ALTER TABLE runs ADD COLUMN owner {key} NOT NULL DEFAULT '';
+"""
+
 _RUN_COLUMNS = (
     "id, model, command_json, status, started, ended, exit_code, reason, log_path, "
-    "trigger_type, trigger_json, metrics_json, hp_json, unit"
+    "trigger_type, trigger_json, metrics_json, hp_json, unit, owner"
 )
 
 
@@ -132,6 +139,7 @@ class RunsMixin:
     """The run methods of ``SqlCatalog`` (which supplies ``dialect``)."""
 
     dialect: Any
+    whoami: Any  # the acting role (SqlCatalog's)
 
     def add_run(self, run: RunRecord) -> None:
         """Write ``run`` (a new one, or the same id again with its end): its row, datasets and
@@ -142,8 +150,8 @@ class RunsMixin:
             d.execute("DELETE FROM run_datasets WHERE run_id = ?", (run.id,))
             d.execute("DELETE FROM runs WHERE id = ?", (run.id,))
             d.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join(['?'] * 14)})",  # noqa: S608
-                _row(run),
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join(['?'] * 15)})",  # noqa: S608
+                (*_row(run), self.whoami()),
             )
             if run.datasets:
                 d.executemany(

@@ -26,7 +26,7 @@ from synth.catalog.access import RIGHTS, inherited, requested_level, source_ids
 from synth.catalog.base import DatasetRecord, id_prefix, prefix_match
 from synth.catalog.retention import RetentionSql
 from synth.catalog.rows import DATASET_COLUMNS, INPUT_COLUMNS, dataset_row, input_rows, now, record
-from synth.catalog.runs import RUNS_MIGRATION, RunsMixin
+from synth.catalog.runs import RUNS_MIGRATION, RUNS_OWNER_MIGRATION, RunsMixin
 from synth.errors import AccessDenied, NotFound, SynthError
 
 # Each version's statements, applied in order in one transaction. Existing catalogs hold exactly
@@ -140,6 +140,7 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX audit_dataset ON audit(dataset_id, id);
     """,
+    5: RUNS_OWNER_MIGRATION,  # a run's owner: runs are as visible as the datasets they used
 }
 
 SCHEMA_VERSION = max(MIGRATIONS)

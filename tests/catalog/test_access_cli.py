@@ -184,11 +184,31 @@ def test_bob_trains_on_alices_dataset_only_with_the_use_right(team: Team, tmp_pa
     line = bob.refused("run", short, "--", *train)
     assert f"dataset '{short}'" in line and "the 'use' right is needed" in line
     assert _runs(team) == 0  # nothing recorded
+    # Alice's own run on it is hers: Bob sees it neither through synth nor through SQL
+    proc = alice("run", short, "--json", "--", *train)
+    assert proc.returncode == 0, proc.stderr
+    hers = json.loads(proc.stdout)["id"]
+    assert bob.json("runs", "list") == {"runs": []}
+    assert "no such run" in bob.refused("runs", "show", hers[:12])
+    import psycopg
+
+    with psycopg.connect(team.urls[BOB]) as db:
+        for table in ("runs", "run_datasets", "run_steps"):
+            assert db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor writes one as Alice
+            db.execute(
+                "INSERT INTO runs (id, model, command_json, status, started, log_path, "
+                "trigger_type, trigger_json, metrics_json, hp_json, owner) VALUES "
+                "('ff', 'm', '[]', 'succeeded', 't', 'l', 'manual', '{}', '{}', '{}', %s)",
+                (ALICE,),
+            )
     alice.json("datasets", "grant", short, BOB, "--use")
+    assert [r["id"] for r in bob.json("runs", "list")["runs"]] == [hers]  # now he may
     proc = bob("run", short, "--json", "--", *train)
     assert proc.returncode == 0, proc.stderr
     run = json.loads(proc.stdout)
     assert run["status"] == "succeeded" and run["metrics"] == {"train_error": 1, "val_error": 2}
+    assert _runs(team) == 2
     trail = alice.json("datasets", "audit", short)["audit"]
     assert (trail[-1]["role"], trail[-1]["action"]) == (BOB, "read")
     assert trail[-1]["detail"] == {"run": run["id"], "role": "train", "split": None}

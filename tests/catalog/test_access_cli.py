@@ -218,3 +218,27 @@ def test_bob_trains_on_alices_dataset_only_with_the_use_right(team: Team, tmp_pa
     [_, complete] = [json.loads(x) for x in events.splitlines()]
     assert [i["name"] for i in complete["inputs"]] == [made["id"]]
     assert complete["run"]["facets"]["synthRun"]["access"] == "restricted"
+
+
+def test_only_the_owner_deletes_and_the_delete_is_in_the_audit_trail(team: Team, tmp_path: Path):
+    alice = Person(team.urls[ALICE], tmp_path / "alice")
+    bob = Person(team.urls[BOB], tmp_path / "bob")
+    made = alice.json("ocr", "--count", "2", "--seed", "4", "--preset", "clean")  # team level
+    short = made["id"][:12]
+    # the same shared data root, another role
+    line = bob.refused("datasets", "delete", short, "--reason", "x", "--home", str(alice.home))
+    assert line == (
+        f"synth: error: dataset {short}: only its owner ({ALICE}) may delete it; {BOB} is not"
+    )
+    assert Path(made["path"]).is_dir()
+    gone = alice.json("datasets", "delete", short, "--reason", "consent withdrawn")
+    assert not Path(made["path"]).exists() and gone
+    import psycopg
+
+    with psycopg.connect(team.admin_url) as db:
+        rows = db.execute(
+            "SELECT role, action, detail_json FROM audit WHERE dataset_id = %s ORDER BY id",
+            (made["id"],),
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(ALICE, "register"), (ALICE, "delete")]
+    assert json.loads(rows[-1][2])["reason"] == "consent withdrawn"

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from flows.cli.args import add_common, add_workers
+from flows.cli.args import _positive, add_common, add_workers
 from flows.cli.output import EXIT_CHECK_FAILED, _emit
 from flows.cli.runs import add_run_options, run_request
 
@@ -101,16 +101,6 @@ def cmd_improve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rounds(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{value}'") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return n
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``improve`` to the ``synth`` parser's sub-commands."""
     from flows.cli.args import _points
@@ -126,11 +116,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--human-error", required=True, metavar="H", help="human-level (Bayes proxy) error"
     )
     p.add_argument(
-        "--max-rounds", type=_rounds, default=5, metavar="R", help="runs at most (default 5)"
+        "--max-rounds", type=_positive, default=5, metavar="R", help="runs at most (default 5)"
     )
     p.add_argument(
         "--max-samples",
-        type=_rounds,
+        type=_positive,
         metavar="N",
         help="the training dataset's largest size, in samples (default: no limit)",
     )

@@ -247,20 +247,20 @@ class Catalog(Protocol):
     def delete(self, records: Sequence[DatasetRecord], tombstones: Sequence[Tombstone]) -> None: ...
 
 
-def id_prefix(ref: str) -> str:
-    """A dataset reference as the catalogs look it up: trimmed, lower case, without a
+def id_prefix(ref: str, what: str = "dataset") -> str:
+    """A dataset (or run) reference as the catalogs look it up: trimmed, lower case, without a
     ``sha256:`` prefix; one line naming it when it is too short to be a prefix."""
     ref = ref.strip().lower().removeprefix("sha256:")
     if len(ref) < 4:
-        raise NotFound(f"dataset id '{ref}': give at least 4 characters of the id")
+        raise NotFound(f"{what} id '{ref}': give at least 4 characters of the id")
     return ref
 
 
-def prefix_match(ref: str, rows: Sequence[Any], where: object) -> Any:
+def prefix_match(ref: str, rows: Sequence[Any], where: object, what: str = "dataset") -> Any:
     """The one row (sorted by id, at most a few) whose id is ``ref`` or starts with it."""
     if not rows:
-        raise NotFound(f"dataset id '{ref}': no such dataset in {where}")
+        raise NotFound(f"{what} id '{ref}': no such {what} in {where}")
     if len(rows) > 1 and rows[0]["id"] != ref:
         shown = ", ".join(r["id"][:12] for r in rows[:5])
-        raise NotFound(f"dataset id '{ref}' is ambiguous: it matches {shown}")
+        raise NotFound(f"{what} id '{ref}' is ambiguous: it matches {shown}")
     return rows[0]

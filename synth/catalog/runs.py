@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from synth.errors import NotFound
+from synth.catalog.base import id_prefix, prefix_match
 
+_IN_CHUNK = 500  # run ids per IN (...) list, far below either database's limit on parameters
 RUN_STATES = ("running", "succeeded", "failed", "stopped")
 ROLES = ("train", "validation", "test")
 
@@ -170,42 +171,42 @@ class RunsMixin:
                 )
 
     def _runs(self, rows: Sequence[Mapping[str, Any]]) -> list[RunRecord]:
-        out = []
-        for row in rows:
-            datasets = [
-                {"dataset_id": r["dataset_id"], "role": r["role"], "split": r["split"]}
-                for r in self.dialect.execute(
-                    "SELECT role, dataset_id, split FROM run_datasets WHERE run_id = ?",
-                    (row["id"],),
-                ).fetchall()
-            ]
-            datasets.sort(key=lambda x: ROLES.index(x["role"]) if x["role"] in ROLES else 9)
-            steps = [
-                {"name": r["name"], "step": r["step"], "value": json.loads(r["value_json"])}
-                for r in self.dialect.execute(
-                    "SELECT name, step, value_json FROM run_steps WHERE run_id = ? ORDER BY seq",
-                    (row["id"],),
-                ).fetchall()
-            ]
-            out.append(_record(row, datasets, steps))
-        return out
+        """Records for ``runs`` rows, their datasets and steps read a few hundred runs at a time."""
+        datasets: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+        steps: dict[str, list[dict[str, Any]]] = {r["id"]: [] for r in rows}
+        ids = list(datasets)
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ", ".join(["?"] * len(chunk))
+            for r in self.dialect.execute(
+                f"SELECT run_id, role, dataset_id, split FROM run_datasets "  # noqa: S608
+                f"WHERE run_id IN ({marks})",
+                chunk,
+            ).fetchall():
+                datasets[r["run_id"]].append(
+                    {"dataset_id": r["dataset_id"], "role": r["role"], "split": r["split"]}
+                )
+            for r in self.dialect.execute(
+                f"SELECT run_id, name, step, value_json FROM run_steps "  # noqa: S608
+                f"WHERE run_id IN ({marks}) ORDER BY run_id, seq",
+                chunk,
+            ).fetchall():
+                steps[r["run_id"]].append(
+                    {"name": r["name"], "step": r["step"], "value": json.loads(r["value_json"])}
+                )
+        for used in datasets.values():
+            used.sort(key=lambda x: ROLES.index(x["role"]) if x["role"] in ROLES else len(ROLES))
+        return [_record(row, datasets[row["id"]], steps[row["id"]]) for row in rows]
 
     def get_run(self, ref: str) -> RunRecord:
         """A run by full id or a unique prefix (at least 4 hex digits)."""
-        ref = ref.strip().lower()
-        if len(ref) < 4:
-            raise NotFound(f"run id '{ref}': give at least 4 characters of the id")
+        ref = id_prefix(ref, "run")
         with self.dialect.errors():
             rows = self.dialect.execute(
                 "SELECT * FROM runs WHERE id >= ? ORDER BY id LIMIT 6", (ref,)
             ).fetchall()
             rows = [r for r in rows if r["id"].startswith(ref)]
-            if not rows:
-                raise NotFound(f"run id '{ref}': no such run in {self.dialect.where}")
-            if len(rows) > 1 and rows[0]["id"] != ref:
-                shown = ", ".join(r["id"][:12] for r in rows[:5])
-                raise NotFound(f"run id '{ref}' is ambiguous: it matches {shown}")
-            return self._runs(rows[:1])[0]
+            return self._runs([prefix_match(ref, rows, self.dialect.where, "run")])[0]
 
     def list_runs(self, dataset_id: str | None = None) -> list[RunRecord]:
         """Every run, oldest first; with ``dataset_id``, the runs that used that dataset."""

@@ -13,6 +13,21 @@ _TASK = {"ocr": "image-to-text", "speech": "automatic-speech-recognition"}
 _LOADER = {"ocr": "imagefolder", "speech": "audiofolder"}
 
 
+def front_matter(info: dict[str, Any], synthetic: bool = True) -> list[str]:
+    """The Hugging Face card's YAML header: name, licence, task, tags."""
+    return [
+        "---",
+        f"pretty_name: {info['name']}",
+        f"license: {_licence_id(info['licences'])}",
+        "task_categories:",
+        f"- {_TASK.get(info['kind'], 'other')}",
+        "tags:",
+        *(["- synthetic"] if synthetic else []),
+        "- synth",
+        "---",
+    ]
+
+
 def _licence_id(licences: list[str]) -> str:
     if len(licences) == 1 and licences[0].lower() not in ("unknown",):
         return licences[0].lower()
@@ -37,15 +52,7 @@ def write_card(
     kind = info["kind"]
     stats = info["statistics"]
     lines = [
-        "---",
-        f"pretty_name: {info['name']}",
-        f"license: {_licence_id(info['licences'])}",
-        "task_categories:",
-        f"- {_TASK.get(kind, 'other')}",
-        "tags:",
-        "- synthetic",
-        "- synth",
-        "---",
+        *front_matter(info),
         "",
         f"# {info['name']}",
         "",

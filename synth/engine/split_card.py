@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from synth.catalog import DatasetRecord
-from synth.engine.card import _LOADER, _TASK, _licence_id
+from synth.engine.card import _LOADER, front_matter
 from synth.engine.split_assign import SPLITS
 
 
@@ -21,15 +21,7 @@ def write_split_card(
     kind = info["kind"]
     loader = _LOADER.get(kind, "imagefolder")
     lines = [
-        "---",
-        f"pretty_name: {info['name']}",
-        f"license: {_licence_id(info['licences'])}",
-        "task_categories:",
-        f"- {_TASK.get(kind, 'other')}",
-        "tags:",
-        *(["- synthetic"] if synthetic else []),
-        "- synth",
-        "---",
+        *front_matter(info, synthetic),
         "",
         f"# {info['name']}",
         "",

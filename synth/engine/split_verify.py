@@ -30,7 +30,7 @@ from synth.engine.assemble import (
 from synth.engine.plan import INTERNAL_DIR
 from synth.engine.split_assign import SPLITS, split_statistics
 from synth.engine.split_write import labels_line
-from synth.engine.verify import VerifyReport, check_record
+from synth.engine.verify import VerifyReport, check_record, check_sealed_files
 from synth.hashing import content_id, sha256_bytes, sha256_file
 
 
@@ -197,14 +197,7 @@ def _check_seal(root: Path, seal: str | None, report: VerifyReport) -> None:
         return
     if seal is None or sha256_bytes(data) != seal:
         report.changed.append(f"{index_rel} (edited since the split: not the catalog's seal)")
-    for rel, digest in sorted(sealed.items()):
-        report.own_files += 1
-        p = root / rel
-        if not p.is_file():
-            report.missing.append(rel)
-        elif sha256_file(p) != digest:
-            what = "the dataset card" if rel == CARD else "sealed"
-            report.changed.append(f"{rel} ({what}: edited since the split)")
+    check_sealed_files(root, sealed, report, "sealed", "the split")
     try:
         info = json.loads((root / DATASET_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError):

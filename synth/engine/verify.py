@@ -531,6 +531,21 @@ def verify_dataset(
     return report
 
 
+def check_sealed_files(
+    root: Path, sealed: dict[str, str], report: VerifyReport, what: str, since: str
+) -> None:
+    """Each sealed file (relative path -> sha256) against the folder: missing or changed ones
+    go into ``report``, named as ``what`` (the card as the dataset card), edited since ``since``."""
+    for rel, digest in sorted(sealed.items()):
+        report.own_files += 1
+        p = root / rel
+        if not p.is_file():
+            report.missing.append(rel)
+        elif sha256_file(p) != digest:
+            kind = "the dataset card" if rel == CARD else what
+            report.changed.append(f"{rel} ({kind}: edited since {since})")
+
+
 def _plan_fingerprint(path: Path) -> str | None:
     """The fingerprint the plan at ``path`` gives (None when it is not a plan)."""
     from synth.engine.plan import BuildPlan
@@ -582,14 +597,7 @@ def check_sealed(root: Path, info: dict[str, Any], seal: str | None, report: Ver
     except (ValueError, KeyError, TypeError):
         report.problems.append(f"{index_rel}: not the index written at assembly")
         return
-    for rel, digest in sorted(sealed.items()):
-        report.own_files += 1
-        p = root / rel
-        if not p.is_file():
-            report.missing.append(rel)
-        elif sha256_file(p) != digest:
-            what = "the dataset card" if rel == CARD else "written with the card"
-            report.changed.append(f"{rel} ({what}: edited since the build)")
+    check_sealed_files(root, sealed, report, "written with the card", "the build")
     report.own_files += 1
     if dataset_json_sha256(info) != index.get("dataset_json_sha256"):
         report.changed.append(f"{DATASET_JSON} (edited since the build)")

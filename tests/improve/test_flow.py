@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.flows.test_serve_e2e import _retrying
 from tests.improve.conftest import START, catalog_state, make_dataset, train
 
 # Prefect reads PREFECT_API_URL when it is first imported: start the server before any import.
@@ -34,7 +35,7 @@ def _events(api: str, loop_id: str, at_least: int) -> list[dict]:
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with _retrying(req) as r:  # a 503 while the server is busy is tried again
             events = json.loads(r.read())["events"]
         if len(events) >= at_least or time.monotonic() > deadline:
             return events

@@ -3,31 +3,18 @@ server runs the loop in the served data root."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 
 from flows.plans import root_tag
 from tests.conftest import synth_cmd
+from tests.flows.test_serve_e2e import api  # retries the server's 503s
 from tests.improve.conftest import START, catalog_state, make_dataset, train
-
-
-def _api(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        url + path,
-        data=data,
-        headers={"content-type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
 
 
 def _until(what: str, probe, timeout: float, log) -> Any:
@@ -59,9 +46,9 @@ def test_a_served_improve_deployment_runs_the_loop(prefect_api, home, tmp_path):
         )  # fmt: skip
     try:
         name = f"improve/improve-{root_tag(str(home))}"
-        dep = _until("deployment", lambda: _api(prefect_api, f"/deployments/name/{name}"), 120, log)
+        dep = _until("deployment", lambda: api(prefect_api, f"/deployments/name/{name}"), 120, log)
         assert dep["parameters"] == {"home": str(home)}
-        run = _api(
+        run = api(
             prefect_api,
             f"/deployments/{dep['id']}/create_flow_run",
             {
@@ -75,7 +62,7 @@ def test_a_served_improve_deployment_runs_the_loop(prefect_api, home, tmp_path):
         )
 
         def finished() -> dict | None:
-            state = _api(prefect_api, f"/flow_runs/{run['id']}")["state"]
+            state = api(prefect_api, f"/flow_runs/{run['id']}")["state"]
             return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
 
         state = _until("the improve flow run", finished, 240, log)
